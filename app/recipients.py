@@ -1,0 +1,162 @@
+"""Recipients, their contacts, keys and agreements: the database side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidInput, NotFound
+from crypto import PublicKey
+from exchange.models import Agreement, ExportRun, Recipient, RecipientContact, RecipientKey
+from exchange.policy import Agreement as PolicyAgreement
+from exchange.policy import PastRun, RecipientFacts
+from exchange.protocols import RecipientRequirement
+from exchange.recipients import ContactProblem, check_contact
+
+__all__ = [
+    "RecipientRow",
+    "add_agreement",
+    "add_key",
+    "get_recipient",
+    "list_recipients",
+    "recipient_facts",
+    "run_history",
+    "set_contact",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRow:
+    id: str
+    kind: str
+    name_nl: str
+    province_nl: str | None
+    has_contact: bool
+    keys: int
+
+
+def get_recipient(session: Session, recipient_id: str) -> Recipient:
+    recipient = session.get(Recipient, recipient_id)
+    if recipient is None:
+        raise NotFound("recipient.unknown", f"unknown recipient '{recipient_id}'")
+    return recipient
+
+
+def list_recipients(session: Session) -> list[RecipientRow]:
+    keys = (
+        select(RecipientKey.recipient_id, func.count().label("n"))
+        .group_by(RecipientKey.recipient_id)
+        .subquery()
+    )
+    stmt = (
+        select(Recipient, RecipientContact.recipient_id, keys.c.n)
+        .outerjoin(RecipientContact, RecipientContact.recipient_id == Recipient.id)
+        .outerjoin(keys, keys.c.recipient_id == Recipient.id)
+        .order_by(Recipient.kind.desc(), Recipient.id)
+    )
+    return [
+        RecipientRow(r.id, r.kind, r.name_nl, r.province_nl, contact is not None, n or 0)
+        for r, contact, n in session.execute(stmt)
+    ]
+
+
+def set_contact(
+    session: Session, recipient_id: str, name: str, phone: str, email: str, now: datetime
+) -> RecipientContact:
+    get_recipient(session, recipient_id)
+    try:
+        name, phone, email = check_contact(name, phone, email)
+    except ContactProblem as exc:
+        raise InvalidInput("contact.invalid", str(exc)) from exc
+    contact = session.get(RecipientContact, recipient_id)
+    if contact is None:
+        contact = RecipientContact(recipient_id=recipient_id)
+        session.add(contact)
+    contact.name, contact.phone, contact.email, contact.updated_at = name, phone, email, now
+    return contact
+
+
+def add_key(session: Session, recipient_id: str, key: PublicKey, now: datetime) -> RecipientKey:
+    get_recipient(session, recipient_id)
+    duplicate = session.scalar(
+        select(RecipientKey).where(
+            RecipientKey.recipient_id == recipient_id, RecipientKey.fingerprint == key.fingerprint
+        )
+    )
+    if duplicate is not None:
+        raise Conflict("key.duplicate", f"key {key.fingerprint} is already registered")
+    row = RecipientKey(
+        recipient_id=recipient_id,
+        algorithm=key.algorithm,
+        public_key=key.line,
+        fingerprint=key.fingerprint,
+        added_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def add_agreement(
+    session: Session,
+    *,
+    recipient_id: str,
+    protocol_id: str,
+    kind: RecipientRequirement,
+    signed_on: date,
+    in_force_on: date | None,
+    document_ref: str | None,
+    now: datetime,
+) -> Agreement:
+    recipient = get_recipient(session, recipient_id)
+    if recipient.kind != "municipality":
+        raise InvalidInput("agreement.not_municipality", f"{recipient_id} is not a municipality")
+    if signed_on > now.date():
+        raise InvalidInput("agreement.future", "the signing date lies in the future")
+    existing = session.scalar(
+        select(Agreement).where(
+            Agreement.recipient_id == recipient_id,
+            Agreement.protocol_id == protocol_id,
+            Agreement.kind == kind.value,
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            "agreement.duplicate", f"{recipient_id} already has a {kind.value} on record"
+        )
+    row = Agreement(
+        recipient_id=recipient_id,
+        protocol_id=protocol_id,
+        kind=kind.value,
+        signed_on=signed_on,
+        in_force_on=in_force_on,
+        document_ref=document_ref,
+        recorded_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def recipient_facts(session: Session, recipient_id: str) -> RecipientFacts:
+    recipient = get_recipient(session, recipient_id)
+    agreements = session.scalars(select(Agreement).where(Agreement.recipient_id == recipient_id))
+    return RecipientFacts(
+        id=recipient.id,
+        kind=recipient.kind,
+        agreements=tuple(
+            PolicyAgreement(a.protocol_id, RecipientRequirement(a.kind), a.signed_on, a.in_force_on)
+            for a in agreements
+        ),
+    )
+
+
+def run_history(session: Session, protocol_id: str, recipient_id: str) -> Sequence[PastRun]:
+    runs = session.execute(
+        select(ExportRun.period, ExportRun.state).where(
+            ExportRun.protocol_id == protocol_id, ExportRun.recipient_id == recipient_id
+        )
+    )
+    return [PastRun(protocol_id, recipient_id, period, state) for period, state in runs]

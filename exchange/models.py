@@ -1,0 +1,187 @@
+"""The database schema, as SQLAlchemy 2 typed models. Migrations (``migrations/``) are the only
+way the schema changes; a test checks that these models and the migrations agree."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "LIVE_RUN_STATES",
+    "Agreement",
+    "Base",
+    "ExportRun",
+    "Integree",
+    "Recipient",
+    "RecipientContact",
+    "RecipientKey",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Integree(Base):
+    """One person in the KBI-style store (see docs/kbi-extract.md for every column)."""
+
+    __tablename__ = "integrees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_number: Mapped[str] = mapped_column(String(11), unique=True)
+    number_kind: Mapped[str] = mapped_column(String(3))  # "nn" or "bis"
+    last_name: Mapped[str] = mapped_column(String(48))
+    first_name: Mapped[str] = mapped_column(String(48))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    nationality: Mapped[str | None] = mapped_column(String(2))
+    nis_code: Mapped[str] = mapped_column(String(5), index=True)
+    street: Mapped[str | None] = mapped_column(String(100))
+    house_number: Mapped[str | None] = mapped_column(String(16))
+    postal_code: Mapped[str | None] = mapped_column(String(4))
+    city: Mapped[str | None] = mapped_column(String(48))
+    email: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    target_group: Mapped[str] = mapped_column(String(8))
+    target_group_since: Mapped[date | None] = mapped_column(Date)
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    contract_signed_on: Mapped[date | None] = mapped_column(Date)
+    certificate_on: Mapped[date | None] = mapped_column(Date)
+    obligation_since: Mapped[date | None] = mapped_column(Date)
+    obligation_met_on: Mapped[date | None] = mapped_column(Date)
+    contact_language: Mapped[str | None] = mapped_column(String(2))
+    nt2_level: Mapped[str | None] = mapped_column(String(2))
+    civic_orientation_status: Mapped[str | None] = mapped_column(String(16))
+    pilot_consent: Mapped[bool | None]
+    education_level: Mapped[str | None] = mapped_column(String(8))
+    kbi_region: Mapped[str | None] = mapped_column(String(16))
+    residence_status: Mapped[str | None] = mapped_column(String(24))
+    trajectory_type: Mapped[str | None] = mapped_column(String(8))
+    vdab_referral_on: Mapped[date | None] = mapped_column(Date)
+    career_orientation_decision: Mapped[str | None] = mapped_column(String(16))
+    career_orientation_reason: Mapped[str | None] = mapped_column(String(16))
+    language_learning_ability: Mapped[str | None] = mapped_column(String(8))
+    diploma_recognition_referral: Mapped[bool | None]
+    diploma_recognition_result: Mapped[str | None] = mapped_column(String(24))
+    living_wage: Mapped[bool | None]
+
+
+class Recipient(Base):
+    """A municipality (id = its NIS code) or an agency (``vdab``, ``vsb``)."""
+
+    __tablename__ = "recipients"
+    __table_args__ = (CheckConstraint("kind IN ('municipality', 'agency')", name="kind"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name_nl: Mapped[str] = mapped_column(String(120))
+    province_nl: Mapped[str | None] = mapped_column(String(48))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class RecipientContact(Base):
+    """The person who receives the key SMS; one current contact per recipient."""
+
+    __tablename__ = "recipient_contacts"
+
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phone: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecipientKey(Base):
+    """An SSH public key a recipient logs in with on the SFTP drop."""
+
+    __tablename__ = "recipient_keys"
+    __table_args__ = (UniqueConstraint("recipient_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(32))
+    public_key: Mapped[str] = mapped_column(String(2000))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Agreement(Base):
+    """A recipient's signature of a protocol text, or its accession to a general deliberation."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (
+        UniqueConstraint("recipient_id", "protocol_id", "kind"),
+        CheckConstraint("kind IN ('signature', 'accession')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"))
+    protocol_id: Mapped[str] = mapped_column(String(48))
+    kind: Mapped[str] = mapped_column(String(16))
+    signed_on: Mapped[date] = mapped_column(Date)
+    in_force_on: Mapped[date | None] = mapped_column(Date)
+    document_ref: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# A run in one of these states holds its (protocol, recipient, period) slot.
+LIVE_RUN_STATES = (
+    "requested",
+    "approved",
+    "built",
+    "delivered",
+    "key_sent",
+    "fetched",
+    "purged",
+)
+_LIVE = "state NOT IN ('refused', 'cancelled', 'failed')"
+
+
+class ExportRun(Base):
+    """One export; the partial unique index is the claim: one live run per protocol, recipient and
+    period, whatever the number of simultaneous requests."""
+
+    __tablename__ = "export_runs"
+    __table_args__ = (
+        Index(
+            "uq_export_runs_live_slot",
+            "protocol_id",
+            "recipient_id",
+            "period",
+            unique=True,
+            sqlite_where=text(_LIVE),
+            postgresql_where=text(_LIVE),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    protocol_id: Mapped[str] = mapped_column(String(48))
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"))
+    period: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    lookback_years: Mapped[int | None]
+    definition_hash: Mapped[str] = mapped_column(String(80))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

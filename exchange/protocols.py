@@ -1,0 +1,244 @@
+"""Protocol definitions: what one signed protocol (or deliberation) allows, as data.
+
+A definition is read from a TOML file under ``protocols/`` (reviewed like code) and validated here.
+Every rule carries the article of the source document it comes from, so that a refusal or a column
+in a file can always be traced back to the text a lawyer signed.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import tomllib
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from exchange.fields import FIELD_CATALOGUE
+from exchange.periods import PeriodUnit
+
+__all__ = [
+    "Channel",
+    "ChannelRule",
+    "DefinitionError",
+    "ProtocolDefinition",
+    "RecipientRequirement",
+    "parse_definition",
+]
+
+
+class Channel(enum.StrEnum):
+    SFTP_DROP = "sftp_drop"
+    SFTP_PUSH = "sftp_push"
+    SECURE_MAIL = "secure_mail"
+    ZIVVER = "zivver"
+
+
+class RecipientRequirement(enum.StrEnum):
+    """What must be on record for a recipient before a list may go to it."""
+
+    NONE = "none"
+    SIGNATURE = "signature"  # the recipient signed its own instance of the protocol text
+    ACCESSION = "accession"  # the municipality sent its signed commitment to a deliberation
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Window(_Strict):
+    """An inclusive date window; ``until`` absent means no end is known yet."""
+
+    valid_from: date = Field(alias="from")
+    until: date | None = None
+    article: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.until is not None and self.until < self.valid_from:
+            raise ValueError("'until' lies before 'from'")
+        return self
+
+    def contains(self, day: date) -> bool:
+        return self.valid_from <= day and (self.until is None or day <= self.until)
+
+
+class Validity(Window):
+    notice_months: int | None = None
+    end_note: str | None = None
+
+
+class ChannelRule(Window):
+    channel: Channel
+
+
+class FieldRule(_Strict):
+    name: str
+    article: str
+
+    @model_validator(mode="after")
+    def _known(self) -> FieldRule:
+        if self.name not in FIELD_CATALOGUE:
+            raise ValueError(f"unknown field {self.name!r}")
+        return self
+
+
+class FrequencyRule(_Strict):
+    unit: PeriodUnit
+    max_lists: int | None = Field(default=None, ge=1)  # None: no cap (continuous access)
+    article: str
+
+
+class RegisteredResidents(_Strict):
+    """Integrees of the target groups whose main residence (national register) is the recipient."""
+
+    kind: Literal["registered_residents"]
+    target_groups: list[Literal["obliged", "entitled"]]
+    article: str
+
+
+class ContractSignedSince(_Strict):
+    """Everyone who signed an integration contract from ``since`` up to the period's end."""
+
+    kind: Literal["contract_signed_since"]
+    since: date
+    article: str
+
+
+class ObligationUnmetOnJanuaryFirst(_Strict):
+    """People under the integration obligation on 1 January of the period who do not meet it."""
+
+    kind: Literal["obligation_unmet_on_january_first"]
+    article: str
+
+
+class CertificateWithinLookback(_Strict):
+    """Residents who obtained their certificate in the last N years (N chosen per request)."""
+
+    kind: Literal["certificate_within_lookback"]
+    lookback_years: list[int]
+    default_lookback_years: int
+    article: str
+
+    @model_validator(mode="after")
+    def _default_allowed(self) -> CertificateWithinLookback:
+        if self.default_lookback_years not in self.lookback_years:
+            raise ValueError("default_lookback_years is not one of lookback_years")
+        return self
+
+
+class ConsentedResidents(_Strict):
+    """Residents of the recipient who gave consent (pilot projects)."""
+
+    kind: Literal["consented_residents"]
+    article: str
+
+
+PopulationRule = Annotated[
+    RegisteredResidents
+    | ContractSignedSince
+    | ObligationUnmetOnJanuaryFirst
+    | CertificateWithinLookback
+    | ConsentedResidents,
+    Field(discriminator="kind"),
+]
+
+
+class Recipients(_Strict):
+    kind: Literal["municipality", "agency"]
+    ids: list[str] | None = None  # None: any Flemish municipality that meets `requires`
+    requires: RecipientRequirement
+    national_register_only: bool = Field(
+        description="Only people with a national register number (no bis number) may be listed"
+    )
+    article: str
+
+
+class SignedInstance(_Strict):
+    recipient: str
+    signed_on: date
+    in_force: date
+    document: str
+
+
+class Retention(_Strict):
+    years: int | None = None  # None: the extracted source text does not state it
+    text_nl: str
+    article: str
+
+
+class ProfileFields(_Strict):
+    """Fields that are not sent, but joined on the return leg (vdab-pillar3)."""
+
+    fields: list[FieldRule]
+    return_columns: list[str]
+    article: str
+
+
+class ProtocolDefinition(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}$")
+    version: int = Field(ge=1)
+    title_nl: str
+    title_en: str
+    source_document: str
+    legal_basis: list[str] = Field(min_length=1)
+    validity: Validity
+    recipients: Recipients
+    instances: list[SignedInstance] = []
+    population: PopulationRule
+    fields: list[FieldRule] = Field(min_length=1)
+    frequency: FrequencyRule
+    channels: list[ChannelRule] = Field(min_length=1)
+    key_delivery: Literal["sms"] = "sms"
+    mail_disclaimer_nl: str | None = None
+    retention: Retention
+    profile: ProfileFields | None = None
+    content_hash: str = ""
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ProtocolDefinition:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError("a field is listed twice")
+        channels = [c.channel for c in self.channels]
+        if len(set(channels)) != len(channels):
+            raise ValueError("a channel is listed twice")
+        if self.instances and self.recipients.requires is not RecipientRequirement.SIGNATURE:
+            raise ValueError("signed instances only make sense when recipients require a signature")
+        mail = {Channel.SECURE_MAIL, Channel.ZIVVER} & set(channels)
+        if mail and not self.mail_disclaimer_nl:
+            raise ValueError("a mail channel needs mail_disclaimer_nl")
+        return self
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def channel_rule(self, channel: Channel) -> ChannelRule | None:
+        return next((c for c in self.channels if c.channel is channel), None)
+
+    def instance_for(self, recipient_id: str) -> SignedInstance | None:
+        return next((i for i in self.instances if i.recipient == recipient_id), None)
+
+
+class DefinitionError(Exception):
+    """A definition file that cannot be used; the message names the file and the problem."""
+
+
+def parse_definition(content: bytes, source: str) -> ProtocolDefinition:
+    """Parse and validate one definition; its content hash is the SHA-256 of the exact bytes."""
+    try:
+        raw = tomllib.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DefinitionError(f"{source}: not valid UTF-8 TOML: {exc}") from exc
+    try:
+        definition = ProtocolDefinition.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise DefinitionError(f"{source}: {problems}") from exc
+    digest = hashlib.sha256(content).hexdigest()
+    return definition.model_copy(update={"content_hash": f"sha256:{digest}"})
