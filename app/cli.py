@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
-import click
 import typer
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
@@ -104,7 +103,7 @@ def emit_json(data: Any) -> None:
 class _Group(TyperGroup):
     """Turns the project's own errors into one line on stderr and their exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click: its Context type is private
         try:
             return super().invoke(ctx)
         except KbxError as exc:
@@ -283,7 +282,7 @@ def _agreement(
     definition = c.definition(protocol_id)
     if definition.recipients.requires is not kind:
         fail(
-            f"protocol {protocol_id} does not take a {kind.value} "
+            f"protocol {protocol_id} does not work with a {kind.value} "
             f"(it requires: {definition.recipients.requires.value})"
         )
     with transaction(c.engine) as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, Select, and_, case, false, or_, select, true
 from sqlalchemy import func as sa_func
@@ -61,7 +62,7 @@ def _age_category(as_of: date) -> ColumnElement[str]:
     )
 
 
-_Column = Callable[[date], ColumnElement[object]]
+_Column = Callable[[date], ColumnElement[Any]]
 
 # How each catalogue field is read from the store; ``as_of`` is the date the list describes.
 _COLUMNS: dict[str, _Column] = {
@@ -75,10 +76,10 @@ _COLUMNS: dict[str, _Column] = {
 }
 
 
-def _column(name: str, as_of: date) -> ColumnElement[object]:
+def _column(name: str, as_of: date) -> ColumnElement[Any]:
     if name in _COLUMNS:
         return _COLUMNS[name](as_of).label(name)
-    column: ColumnElement[object] = getattr(Integree, name)
+    column: ColumnElement[Any] = getattr(Integree, name)
     return column.label(name)
 
 
@@ -131,15 +132,13 @@ def _population(
             return conditions, today
 
 
-def build_selection(
-    definition: ProtocolDefinition, request: SelectionRequest
-) -> Select[tuple[object, ...]]:
+def build_selection(definition: ProtocolDefinition, request: SelectionRequest) -> Select[Any]:
     """SELECT the definition's fields, in its order, for the population, in a stable order."""
     conditions, as_of = _population(definition, request)
     columns = [_column(name, as_of) for name in definition.field_names]
     return select(*columns).where(and_(*conditions)).order_by(Integree.national_number)
 
 
-def build_count(definition: ProtocolDefinition, request: SelectionRequest) -> Select[tuple[int]]:
+def build_count(definition: ProtocolDefinition, request: SelectionRequest) -> Select[int]:
     conditions, _ = _population(definition, request)
     return select(sa_func.count()).select_from(Integree).where(and_(*conditions))

@@ -47,6 +47,8 @@ def extract_text(rows: Iterable[Mapping[str, str]], columns: list[str] | None = 
     return out.getvalue()
 
 
-def write_extract(path: Path, rows: Iterable[Mapping[str, str]], columns: list[str] | None = None) -> Path:
+def write_extract(
+    path: Path, rows: Iterable[Mapping[str, str]], columns: list[str] | None = None
+) -> Path:
     path.write_text(extract_text(rows, columns), encoding="utf-8")
     return path

@@ -61,7 +61,11 @@ def test_2000_rule_applies_only_to_years_that_have_begun() -> None:
 
 def test_factory_numbers_classify_as_intended() -> None:
     for birth in (date(1975, 2, 28), date(2004, 12, 31)):
-        for offset, kind in ((0, NumberKind.NATIONAL_REGISTER), (20, NumberKind.BIS), (40, NumberKind.BIS)):
+        for offset, kind in (
+            (0, NumberKind.NATIONAL_REGISTER),
+            (20, NumberKind.BIS),
+            (40, NumberKind.BIS),
+        ):
             parsed = parse_national_number(national_number(birth, 123, bis_offset=offset), TODAY)
             assert isinstance(parsed, ParsedNumber)
             assert parsed.kind is kind

@@ -27,17 +27,33 @@ def nn(day: int, *, year: int = 1990, bis: bool = False) -> str:
 # Each person: (label, row). Labels make the expected answers below readable.
 PEOPLE = {
     # art20-municipal, Lommel: obliged or entitled, national register only.
-    "A": person(nn(1), LOMMEL, target_group="obliged", contract_signed_on="2024-05-01",
-                certificate_on="2025-06-01", obligation_since="2024-01-01",
-                obligation_met_on="2025-06-01"),
+    "A": person(
+        nn(1),
+        LOMMEL,
+        target_group="obliged",
+        contract_signed_on="2024-05-01",
+        certificate_on="2025-06-01",
+        obligation_since="2024-01-01",
+        obligation_met_on="2025-06-01",
+    ),
     "B": person(nn(2), LOMMEL, target_group="entitled"),
     "C": person(nn(3), LOMMEL, target_group="none", certificate_on="2026-03-01"),
     "D": person(nn(4, bis=True), LOMMEL, target_group="obliged", contract_signed_on="2023-01-10"),
     "E": person(nn(5), GENT, target_group="obliged", contract_signed_on="2022-02-28"),
     # vcmp-ceremony, Lommel: certificate in (today - N years, today]
-    "G": person(nn(6), LOMMEL, target_group="entitled", contract_signed_on="2025-01-01",
-                certificate_on="2026-03-01", street="Markt", house_number="1",
-                postal_code="3920", city="Lommel", email="g@example.org", phone="+32470000001"),
+    "G": person(
+        nn(6),
+        LOMMEL,
+        target_group="entitled",
+        contract_signed_on="2025-01-01",
+        certificate_on="2026-03-01",
+        street="Markt",
+        house_number="1",
+        postal_code="3920",
+        city="Lommel",
+        email="g@example.org",
+        phone="+32470000001",
+    ),
     "I": person(nn(7), LOMMEL, target_group="obliged", certificate_on="2025-11-23"),
     "J": person(nn(8), LOMMEL, target_group="obliged", certificate_on="2025-11-24"),
     "K": person(nn(9, bis=True), LOMMEL, target_group="obliged", certificate_on="2026-01-01"),
@@ -55,8 +71,14 @@ PEOPLE = {
     "V1": person(nn(19), GENT, contract_signed_on="2022-03-01"),
     "V2": person(nn(20, bis=True), MECHELEN, contract_signed_on="2023-07-07"),
     # mechelen-amif507: consent given, resident of Mechelen.
-    "T": person(nn(21), MECHELEN, pilot_consent=True, contact_language="ar", nt2_level="A2",
-                civic_orientation_status="completed"),
+    "T": person(
+        nn(21),
+        MECHELEN,
+        pilot_consent=True,
+        contact_language="ar",
+        nt2_level="A2",
+        civic_orientation_status="completed",
+    ),
     "U": person(nn(22), MECHELEN, pilot_consent=False),
     "W": person(nn(23), GENT, pilot_consent=True),
 }
@@ -100,27 +122,46 @@ def test_art20_municipal(store: Engine) -> None:
     columns, rows = select_rows(store, "art20-municipal", LOMMEL, "2026")
     assert columns == ["national_number", "contract_signed", "certificate_obtained"]
     # C: target group none; D, K: bis numbers; E, L: Gent. I, J, F: obliged, no contract.
-    assert sorted(rows) == sorted([
-        (NUMBER["A"], True, True),
-        (NUMBER["B"], False, False),
-        (NUMBER["G"], True, True),
-        (NUMBER["I"], False, True),
-        (NUMBER["J"], False, True),
-        (NUMBER["F"], False, True),
-    ])
+    assert sorted(rows) == sorted(
+        [
+            (NUMBER["A"], True, True),
+            (NUMBER["B"], False, False),
+            (NUMBER["G"], True, True),
+            (NUMBER["I"], False, True),
+            (NUMBER["J"], False, True),
+            (NUMBER["F"], False, True),
+        ]
+    )
 
 
 def test_vcmp_ceremony_one_year(store: Engine) -> None:
     columns, rows = select_rows(store, "vcmp-ceremony", LOMMEL, "2026", lookback=1)
     assert columns == [
-        "national_number", "last_name", "first_name", "street", "house_number",
-        "postal_code", "city", "email", "phone", "certificate_on",
+        "national_number",
+        "last_name",
+        "first_name",
+        "street",
+        "house_number",
+        "postal_code",
+        "city",
+        "email",
+        "phone",
+        "certificate_on",
     ]
     # today = 2026-11-23: after 2025-11-23, up to today. I (exactly one year) is out, K is bis.
     assert labels(rows) == {"C", "G", "J"}
     g = next(r for r in rows if r[0] == NUMBER["G"])
-    assert g[1:] == ("Testnaam", "Testvoornaam", "Markt", "1", "3920", "Lommel",
-                     "g@example.org", "+32470000001", date(2026, 3, 1))
+    assert g[1:] == (
+        "Testnaam",
+        "Testvoornaam",
+        "Markt",
+        "1",
+        "3920",
+        "Lommel",
+        "g@example.org",
+        "+32470000001",
+        date(2026, 3, 1),
+    )
 
 
 def test_vcmp_ceremony_two_years(store: Engine) -> None:
@@ -146,11 +187,21 @@ def test_vdab_pillar3(store: Engine) -> None:
 def test_mechelen_amif507(store: Engine) -> None:
     columns, rows = select_rows(store, "mechelen-amif507", MECHELEN, "2022")
     assert columns == [
-        "last_name", "first_name", "street", "house_number", "postal_code", "city",
-        "phone", "email", "contact_language", "nt2_level", "civic_orientation_status",
+        "last_name",
+        "first_name",
+        "street",
+        "house_number",
+        "postal_code",
+        "city",
+        "phone",
+        "email",
+        "contact_language",
+        "nt2_level",
+        "civic_orientation_status",
     ]
-    assert rows == [("Testnaam", "Testvoornaam", None, None, None, None, None, None,
-                     "ar", "A2", "completed")]
+    assert rows == [
+        ("Testnaam", "Testvoornaam", None, None, None, None, None, None, "ar", "A2", "completed")
+    ]
 
 
 def test_preview_prints_count_and_columns_never_rows(kbx: Kbx, store: Engine) -> None:

@@ -1,0 +1,149 @@
+"""The service as a user starts it: settings, protocol registry at start, migrations, health,
+and the compose file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from alembic import command
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from app.migrate import alembic_config
+from app.settings import PROJECT_ROOT, Settings
+from tests.conftest import Kbx
+
+KBX = [sys.executable, "-m", "app"]
+
+
+def test_kbx_today_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="refused when KBX_ENV=production"):
+        Settings(env="production", today="2026-01-01")
+
+
+def test_cli_refuses_to_start_with_a_fake_clock_in_production(
+    kbx: Kbx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KBX_ENV", "production")
+    result = kbx("protocols", "list")
+    assert result.exit_code == 1
+    assert "KBX_TODAY" in result.stderr
+
+
+def test_protocols_list_and_show(kbx: Kbx) -> None:
+    listed = json.loads(kbx("protocols", "list", "--json").stdout)
+    assert [p["id"] for p in listed] == [
+        "art20-municipal",
+        "mechelen-amif507",
+        "vcmp-ceremony",
+        "vdab-pillar3",
+        "vsb-care",
+    ]
+    shown = json.loads(kbx("protocols", "show", "vcmp-ceremony", "--json").stdout)
+    assert [c["channel"] for c in shown["channels"]] == ["secure_mail", "zivver"]
+    assert shown["channels"][0]["until"] == "2025-11-17"
+    assert all(f["article"] for f in shown["fields"])
+    text = kbx("protocols", "show", "art20-municipal").stdout
+    assert "Art. 3, 2°" in text
+    assert "72020" in text
+
+
+def test_a_malformed_definition_stops_kbx_with_a_clear_message(
+    kbx: Kbx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "protocols"
+    shutil.copytree(PROJECT_ROOT / "protocols", bad)
+    path = bad / "vsb-care.toml"
+    path.write_text(path.read_text().replace('name = "national_number"', 'name = "shoe_size"'))
+    monkeypatch.setenv("KBX_PROTOCOLS_DIR", str(bad))
+    result = kbx("protocols", "list")
+    assert result.exit_code == 1
+    assert "vsb-care.toml" in result.stderr
+    assert "unknown field 'shoe_size'" in result.stderr
+
+    path.write_text("id = [broken")
+    assert "not valid UTF-8 TOML" in kbx("protocols", "list").stderr
+    path.unlink()
+    (bad / "other-name.toml").write_bytes((PROJECT_ROOT / "protocols/vsb-care.toml").read_bytes())
+    assert "does not match the file name" in kbx("protocols", "list").stderr
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.check(config)  # raises when autogenerate would find a difference
+
+
+def test_migrations_downgrade_and_upgrade_again(engine: Engine, backend: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("the shared PostgreSQL database stays at head")
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="Debian docker-compose missing")
+def test_compose_file_is_valid() -> None:
+    result = subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", "config", "--quiet"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_answers_health_with_the_embedded_defaults(tmp_path: Path) -> None:
+    """What `make run` does, on a fresh data directory: migrate, seed, serve, ask /health."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBX_")}
+    env |= {"KBX_DATA_DIR": str(tmp_path / "var"), "KBX_TODAY": "2026-11-23"}
+    run = {"cwd": PROJECT_ROOT, "env": env, "capture_output": True, "text": True, "check": True}
+    subprocess.run([*KBX, "db", "upgrade"], **run)  # type: ignore[call-overload]
+    seeded = subprocess.run([*KBX, "demo", "seed", "--persons", "300", "--if-empty"], **run)  # type: ignore[call-overload]
+    assert "imported 300 integrees" in seeded.stdout
+    again = subprocess.run([*KBX, "demo", "seed", "--persons", "300", "--if-empty"], **run)  # type: ignore[call-overload]
+    assert "skipped" in again.stdout
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [*KBX, "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        body = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as resp:
+                    body = json.loads(resp.read())
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert body == {"status": "ok", "database": "ok", "protocols": 5, "environment": "dev"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        assert server.stdout is not None
+        server.stdout.close()
