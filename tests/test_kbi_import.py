@@ -141,3 +141,11 @@ def test_not_a_csv_or_not_utf8(kbx: Kbx, engine: Engine, tmp_path: Path) -> None
     missing = kbx("kbi", "import", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 2
     assert "no such file" in missing.stderr
+
+
+def test_the_format_document_lists_every_column() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "kbi-extract.md").read_text(encoding="utf-8")
+    for column in COLUMNS:
+        assert f"| `{column.name}` |" in doc
+        for value in column.values:
+            assert f"`{value}`" in doc
