@@ -20,7 +20,7 @@ from sqlalchemy import Engine, delete, insert
 from app.db import transaction
 from app.refdata import municipalities
 from exchange.kbi_extract import Problem, RowValidator, check_header
-from exchange.models import Integree
+from exchange.models import Base, Integree
 
 __all__ = ["ExtractRefused", "ImportResult", "import_extract", "import_rows"]
 
@@ -62,7 +62,7 @@ def import_rows(engine: Engine, handle: TextIO, today: date) -> ImportResult:
         session.execute(delete(Integree))
         # Core executemany on the table: the ORM bulk path would group rows by which columns are
         # empty and emit nearly one statement per row.
-        rows_insert = insert(Integree.__table__)
+        rows_insert = insert(Base.metadata.tables[Integree.__tablename__])
         connection = session.connection()
         batch: list[dict[str, Any]] = []
         for _line, values, row_problems in _validated(handle, validator):
