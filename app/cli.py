@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import getpass
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from typer.core import TyperGroup
 
+from app.audit import read_chain, record
 from app.db import make_engine, transaction
 from app.errors import KbxError
 from app.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
@@ -32,6 +34,7 @@ from app.refdata import municipalities
 from app.registry import Registry, load_registry
 from app.settings import Settings
 from crypto import KeyError_, parse_public_key
+from exchange.audit import verify_chain
 from exchange.fields import FIELD_CATALOGUE
 from exchange.kbi_extract import COLUMNS
 from exchange.models import Integree
@@ -68,6 +71,11 @@ class Context:
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+    @property
+    def actor(self) -> str:
+        # The CLI runs on AgII's admin host; staff accounts and four-eyes come with the API.
+        return f"cli:{getpass.getuser()}"
 
     def now(self) -> datetime:
         now = datetime.now(ZoneInfo("Europe/Brussels"))
@@ -126,6 +134,7 @@ contact_app = typer.Typer(no_args_is_help=True, help="Contactpersoon van een ont
 key_app = typer.Typer(no_args_is_help=True, help="SSH-sleutels van een ontvanger")
 accession_app = typer.Typer(no_args_is_help=True, help="Toetredingen tot een beraadslaging")
 protocols_app = typer.Typer(no_args_is_help=True, help="Protocollen")
+audit_app = typer.Typer(no_args_is_help=True, help="Audittrail")
 app.add_typer(db_app, name="db")
 app.add_typer(kbi_app, name="kbi")
 app.add_typer(demo_app, name="demo")
@@ -134,6 +143,7 @@ recipients_app.add_typer(contact_app, name="contact")
 recipients_app.add_typer(key_app, name="key")
 app.add_typer(accession_app, name="accession")
 app.add_typer(protocols_app, name="protocols")
+app.add_typer(audit_app, name="audit")
 
 
 @app.callback()
@@ -164,7 +174,9 @@ def db_upgrade(ctx: typer.Context) -> None:
 
 def _import(c: Context, path: Path) -> None:
     try:
-        result = import_extract(c.engine, path, c.settings.current_date())
+        result = import_extract(
+            c.engine, path, c.settings.current_date(), actor=c.actor, now=c.now()
+        )
     except ExtractRefused as exc:
         for problem in exc.problems:
             typer.echo(f"kbx: {path.name}: {problem}", err=True)
@@ -247,6 +259,14 @@ def contact_set(
     c = ctx_of(ctx)
     with transaction(c.engine) as session:
         contact = set_contact(session, recipient_id, name, phone, email, c.now())
+        record(
+            session,
+            actor=c.actor,
+            action="recipient.contact_set",
+            subject=f"recipient:{recipient_id}",
+            details={},
+            now=c.now(),
+        )
         typer.echo(f"contact for {recipient_id} set: {contact.phone}")
 
 
@@ -266,6 +286,14 @@ def key_add(
         fail(f"{public_key}: {exc}")
     with transaction(c.engine) as session:
         add_key(session, recipient_id, key, c.now())
+        record(
+            session,
+            actor=c.actor,
+            action="recipient.key_added",
+            subject=f"recipient:{recipient_id}",
+            details={"algorithm": key.algorithm, "fingerprint": key.fingerprint},
+            now=c.now(),
+        )
     typer.echo(f"key added for {recipient_id}: {key.algorithm} {key.fingerprint}")
 
 
@@ -294,6 +322,19 @@ def _agreement(
             signed_on=signed_on.date(),
             in_force_on=in_force.date() if in_force else None,
             document_ref=document,
+            now=c.now(),
+        )
+        record(
+            session,
+            actor=c.actor,
+            action=f"agreement.{kind.value}",
+            subject=f"recipient:{recipient_id}",
+            details={
+                "protocol": protocol_id,
+                "signed_on": signed_on.date().isoformat(),
+                "in_force": in_force.date().isoformat() if in_force else None,
+                "document": document,
+            },
             now=c.now(),
         )
     typer.echo(f"{kind.value} of {recipient_id} for {protocol_id} recorded")
@@ -497,6 +538,22 @@ def preview(
         return
     typer.echo(f"{protocol_id} -> {recipient}, {period}: {count} rij(en)")
     typer.echo("kolommen: " + ", ".join(columns))
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+EXIT_TAMPERED = 4
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Walk the hash chain; exit 4 naming the first broken link if any event was edited, deleted
+    or reordered."""
+    with transaction(ctx_of(ctx).engine) as session:
+        report = verify_chain(read_chain(session))
+    if report.broken is not None:
+        fail(f"audit trail broken at {report.broken}", code=EXIT_TAMPERED)
+    typer.echo(f"audit trail intact: {report.events} event(s), head {report.head}")
 
 
 # -- service --------------------------------------------------------------------------------

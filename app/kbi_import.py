@@ -11,12 +11,13 @@ import csv
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, delete, insert
 
+from app.audit import record
 from app.db import transaction
 from app.refdata import municipalities
 from exchange.kbi_extract import Problem, RowValidator, check_header
@@ -43,13 +44,23 @@ class ExtractRefused(Exception):
         self.total = total
 
 
-def import_extract(engine: Engine, path: Path, today: date) -> ImportResult:
+def import_extract(
+    engine: Engine, path: Path, today: date, *, actor: str = "system", now: datetime | None = None
+) -> ImportResult:
     # utf-8-sig: Excel writes a byte-order mark in front of UTF-8 CSV files.
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        return import_rows(engine, handle, today)
+        return import_rows(engine, handle, today, actor=actor, now=now, source=path.name)
 
 
-def import_rows(engine: Engine, handle: TextIO, today: date) -> ImportResult:
+def import_rows(
+    engine: Engine,
+    handle: TextIO,
+    today: date,
+    *,
+    actor: str = "system",
+    now: datetime | None = None,
+    source: str = "-",
+) -> ImportResult:
     started = time.perf_counter()
     refdata = municipalities()
     validator = RowValidator(
@@ -83,6 +94,14 @@ def import_rows(engine: Engine, handle: TextIO, today: date) -> ImportResult:
             raise ExtractRefused(problems, total_problems)  # rolls the transaction back
         if batch:
             connection.execute(rows_insert, batch)
+        record(
+            session,
+            actor=actor,
+            action="kbi.import",
+            subject="kbi",
+            details={"rows": rows, "source": source},
+            now=now or datetime.now(UTC),
+        )
     return ImportResult(rows, time.perf_counter() - started)
 
 

@@ -20,7 +20,14 @@ from app.settings import Settings
 TODAY = date(2026, 11, 23)
 POSTGRES_URL = os.environ.get("KBX_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-_MUTABLE_TABLES = ("export_runs", "agreements", "recipient_keys", "recipient_contacts", "integrees")
+_MUTABLE_TABLES = (
+    "audit_events",
+    "export_runs",
+    "agreements",
+    "recipient_keys",
+    "recipient_contacts",
+    "integrees",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
