@@ -76,7 +76,7 @@ def import_rows(
         rows_insert = insert(Base.metadata.tables[Integree.__tablename__])
         connection = session.connection()
         batch: list[dict[str, Any]] = []
-        for _line, values, row_problems in _validated(handle, validator):
+        for values, row_problems in _validated(handle, validator):
             if row_problems:
                 total_problems += len(row_problems)
                 room = MAX_REPORTED - len(problems)
@@ -107,27 +107,27 @@ def import_rows(
 
 def _validated(
     handle: TextIO, validator: RowValidator
-) -> Iterator[tuple[int, dict[str, Any], list[Problem]]]:
+) -> Iterator[tuple[dict[str, Any], list[Problem]]]:
     reader = csv.reader(handle, strict=True)
     try:
         header = next(reader, None)
         if header is None:
-            yield 1, {}, [Problem(1, "(header)", "header.missing")]
+            yield {}, [Problem(1, "(header)", "header.missing")]
             return
         header = [name.strip() for name in header]
         if header_problems := check_header(header):
-            yield 1, {}, header_problems
+            yield {}, header_problems
             return
         line = reader.line_num
         for cells in reader:
             # csv counts physical lines: a quoted field may span several; report where it starts.
             start, line = line + 1, reader.line_num
             if len(cells) != len(header):
-                yield start, {}, [Problem(start, "(row)", "row.column_count")]
+                yield {}, [Problem(start, "(row)", "row.column_count")]
                 continue
             values, problems = validator.validate(start, dict(zip(header, cells, strict=True)))
-            yield start, values, problems
+            yield values, problems
     except UnicodeDecodeError:
-        yield reader.line_num + 1, {}, [Problem(reader.line_num + 1, "(file)", "file.not_utf8")]
+        yield {}, [Problem(reader.line_num + 1, "(file)", "file.not_utf8")]
     except csv.Error:
-        yield reader.line_num, {}, [Problem(reader.line_num, "(row)", "csv.malformed")]
+        yield {}, [Problem(reader.line_num, "(row)", "csv.malformed")]
