@@ -7,13 +7,15 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from exchange.audit import GENESIS, AuditRecord, canonical, chain_hash
 from exchange.models import AuditEvent
 
 __all__ = ["read_chain", "record"]
+
+_CHAIN_LOCK = 0x6B6278  # "kbx": an application-wide advisory lock id
 
 
 def record(
@@ -27,6 +29,9 @@ def record(
 ) -> AuditEvent:
     """Append one event. It commits with the change it describes (same transaction); the unique
     ``prev_hash`` makes a concurrent append fail instead of forking the chain."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appenders for the rest of this transaction; SQLite's BEGIN IMMEDIATE does it.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     head = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
     at = now.isoformat(timespec="seconds")

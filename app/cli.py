@@ -4,21 +4,29 @@
 from __future__ import annotations
 
 import csv
-import getpass
-import json
-from dataclasses import asdict, dataclass, field
+import threading
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from typer.core import TyperGroup
 
 from app.audit import read_chain, record
-from app.db import make_engine, transaction
+from app.cli_common import (
+    EXIT_REFUSED,
+    Context,
+    JsonOpt,
+    ctx_of,
+    emit_json,
+    fail,
+)
+from app.cli_exports import register as register_export_commands
+from app.db import transaction
+from app.drop_events import RecordingDropEvents, recipient_keys
 from app.errors import KbxError
 from app.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
 from app.migrate import upgrade
@@ -31,8 +39,10 @@ from app.recipients import (
     set_contact,
 )
 from app.refdata import municipalities
-from app.registry import Registry, load_registry
 from app.settings import Settings
+from app.wiring import drop_root, host_key_file
+from app.worker import run_worker
+from channels.sftp_drop import DropServer
 from crypto import KeyError_, parse_public_key
 from exchange.audit import verify_chain
 from exchange.fields import FIELD_CATALOGUE
@@ -40,72 +50,8 @@ from exchange.kbi_extract import COLUMNS
 from exchange.models import Integree
 from exchange.periods import parse_period
 from exchange.policy import Allowed, evaluate
-from exchange.protocols import DefinitionError, ProtocolDefinition, RecipientRequirement
+from exchange.protocols import ProtocolDefinition, RecipientRequirement
 from exchange.selection import SelectionRequest, build_count
-
-EXIT_INPUT = 2
-EXIT_REFUSED = 3
-
-
-@dataclass
-class Context:
-    settings: Settings
-    _engine: Engine | None = None
-    _registry: Registry | None = field(default=None)
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.settings)
-        return self._engine
-
-    @property
-    def registry(self) -> Registry:
-        if self._registry is None:
-            try:
-                self._registry = load_registry(self.settings.protocols_dir)
-            except DefinitionError as exc:
-                fail(f"protocol definitions refused: {exc}", code=1)
-        return self._registry
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-
-    @property
-    def actor(self) -> str:
-        # The CLI runs on AgII's admin host; staff accounts and four-eyes come with the API.
-        return f"cli:{getpass.getuser()}"
-
-    def now(self) -> datetime:
-        now = datetime.now(ZoneInfo("Europe/Brussels"))
-        if self.settings.today is not None:
-            now = now.replace(
-                self.settings.today.year, self.settings.today.month, self.settings.today.day
-            )
-        return now
-
-    def definition(self, protocol_id: str) -> ProtocolDefinition:
-        definition = self.registry.get(protocol_id)
-        if definition is None:
-            known = ", ".join(d.id for d in self.registry)
-            fail(f"unknown protocol '{protocol_id}' (known: {known})")
-        return definition
-
-
-def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
-    typer.echo(f"kbx: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def ctx_of(ctx: typer.Context) -> Context:
-    obj = ctx.obj
-    assert isinstance(obj, Context)
-    return obj
-
-
-def emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 class _Group(TyperGroup):
@@ -135,6 +81,7 @@ key_app = typer.Typer(no_args_is_help=True, help="SSH-sleutels van een ontvanger
 accession_app = typer.Typer(no_args_is_help=True, help="Toetredingen tot een beraadslaging")
 protocols_app = typer.Typer(no_args_is_help=True, help="Protocollen")
 audit_app = typer.Typer(no_args_is_help=True, help="Audittrail")
+sftp_app = typer.Typer(no_args_is_help=True, help="De SFTP-drop")
 app.add_typer(db_app, name="db")
 app.add_typer(kbi_app, name="kbi")
 app.add_typer(demo_app, name="demo")
@@ -144,6 +91,8 @@ recipients_app.add_typer(key_app, name="key")
 app.add_typer(accession_app, name="accession")
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(audit_app, name="audit")
+app.add_typer(sftp_app, name="sftp")
+register_export_commands(app)
 
 
 @app.callback()
@@ -154,9 +103,6 @@ def _root(ctx: typer.Context) -> None:
         fail("settings refused: " + "; ".join(str(e["msg"]) for e in exc.errors()), code=1)
     ctx.obj = Context(settings)
     ctx.call_on_close(ctx.obj.close)
-
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 
 
 # -- database -------------------------------------------------------------------------------
@@ -564,19 +510,60 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Default 127.0.0.1 or KBX_HTTP_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Default 8000 or KBX_HTTP_PORT")] = None,
+    sftp_port: Annotated[int | None, typer.Option(help="Default 2222 or KBX_SFTP_PORT")] = None,
 ) -> None:
-    """Run the HTTP service."""
+    """Run the service: HTTP API, the SFTP drop and the worker."""
     import uvicorn
 
     from app.api import create_app
 
     c = ctx_of(ctx)
-    api = create_app(c.settings, c.registry)
+    api = create_app(c.settings, c.registry, c.engine, c.deps)
+    drop = start_drop(c, c.settings.sftp_host, sftp_port or c.settings.sftp_port)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(c.engine, c.deps, stop), daemon=True)
+    worker.start()
     bind_host, bind_port = host or c.settings.http_host, port or c.settings.http_port
     typer.echo(
         f"kbx: {len(c.registry)} protocol(s) loaded; serving on http://{bind_host}:{bind_port}"
     )
-    uvicorn.run(api, host=bind_host, port=bind_port, log_level="info")
+    try:
+        uvicorn.run(api, host=bind_host, port=bind_port, log_level="info")
+    finally:
+        stop.set()
+        drop.stop()
+
+
+@sftp_app.command("serve")
+def sftp_serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Default 127.0.0.1 or KBX_SFTP_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default 2222 or KBX_SFTP_PORT")] = None,
+) -> None:
+    """Run only the SFTP drop (recipients log in with their own key)."""
+    c = ctx_of(ctx)
+    drop = start_drop(c, host or c.settings.sftp_host, port or c.settings.sftp_port)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        drop.stop()
+
+
+def start_drop(c: Context, host: str, port: int) -> DropServer:
+    c.deps  # noqa: B018 - fails early, with its message, when the service key is missing
+    drop = DropServer(
+        drop_root(c.settings),
+        host_key_file(c.settings),
+        recipient_keys(c.engine),
+        RecordingDropEvents(c.engine, c.settings),
+        host=host,
+        port=port,
+    )
+    drop.start()
+    typer.echo(f"kbx: SFTP drop on {host}:{drop.port}, host key {drop.host_key_fingerprint}")
+    return drop
 
 
 def main() -> None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Environment", "Settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class Environment(enum.StrEnum):
@@ -30,6 +31,12 @@ class Settings(BaseSettings):
     protocols_dir: Path = PROJECT_ROOT / "protocols"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    sftp_host: str = "127.0.0.1"
+    sftp_port: int = 2222
+    secret_key: str | None = Field(default=None, repr=False)  # base64 of 32 bytes
+    drop_retention_days: int = 14  # a delivered file leaves the drop after this many days
+    key_resend_days: int = 14  # the password is kept (encrypted) this long for a resend
+    worker_interval_seconds: float = 5.0
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
@@ -43,8 +50,15 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'kbx.sqlite3').resolve()}"
 
+    def now(self) -> datetime:
+        """The current instant in UTC; with KBX_TODAY, shifted by whole days onto that date."""
+        real = datetime.now(UTC)
+        if self.today is None:
+            return real
+        return real + timedelta(days=(self.today - real.astimezone(BRUSSELS).date()).days)
+
     def current_date(self) -> date:
         """Today in Belgium's calendar terms; the clock of every rule that depends on a date."""
         if self.today is not None:
             return self.today
-        return datetime.now(ZoneInfo("Europe/Brussels")).date()
+        return datetime.now(BRUSSELS).date()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -22,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "LIVE_RUN_STATES",
     "Agreement",
+    "ApiToken",
     "AuditEvent",
     "Base",
     "ExportRun",
@@ -29,6 +31,7 @@ __all__ = [
     "Recipient",
     "RecipientContact",
     "RecipientKey",
+    "User",
 ]
 
 NAMING_CONVENTION = {
@@ -187,6 +190,52 @@ class ExportRun(Base):
     requested_by: Mapped[str] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A file's reference: what the SMS, the file name and the drop name; never a person.
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    batch_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    refusal: Mapped[str | None] = mapped_column(Text)  # JSON list of policy reasons
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    row_count: Mapped[int | None]
+    field_list: Mapped[str | None] = mapped_column(Text)  # JSON list, the definition's order
+    file_name: Mapped[str | None] = mapped_column(String(64))
+    file_size: Mapped[int | None]
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    password_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    password_destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    key_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resend_requested_by: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failure: Mapped[str | None] = mapped_column(String(200))
+
+
+class User(Base):
+    """A staff account; the password is kept only as an argon2 hash."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'approver', 'auditor', 'admin', 'vsb')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A short-lived bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):

@@ -1,0 +1,76 @@
+"""Staff accounts (argon2 hashes) and short-lived opaque bearer tokens (stored as SHA-256)."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError, VerifyMismatchError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidInput
+from exchange.models import ApiToken, User
+
+__all__ = ["Role", "add_user", "authenticate", "issue_token", "user_for_token"]
+
+TOKEN_TTL = timedelta(minutes=30)
+MIN_PASSWORD_LENGTH = 12
+_HASHER = PasswordHasher()
+# Verifying against this keeps the time of an unknown-user login equal to a wrong password.
+_DUMMY_HASH = _HASHER.hash("kbx-timing-equaliser")
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"  # requests exports, cancels, asks for a key resend
+    APPROVER = "approver"  # approves what an operator asked (never their own)
+    AUDITOR = "auditor"  # reads runs, protocols, recipients and the audit trail
+    ADMIN = "admin"  # everything an operator and an approver may do
+    VSB = "vsb"  # the VSB client: the individual integration-obligation check only
+
+
+def add_user(session: Session, name: str, role: Role, password: str, now: datetime) -> User:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            "user.weak_password", f"the password needs {MIN_PASSWORD_LENGTH}+ characters"
+        )
+    if session.scalar(select(User).where(User.name == name)) is not None:
+        raise Conflict("user.exists", f"user '{name}' already exists")
+    user = User(name=name, role=role.value, password_hash=_HASHER.hash(password), created_at=now)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError):
+        return None
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def issue_token(session: Session, user: User, now: datetime) -> tuple[str, int]:
+    session.execute(delete(ApiToken).where(ApiToken.expires_at < now))
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=_digest(token), user_id=user.id, expires_at=now + TOKEN_TTL))
+    return token, int(TOKEN_TTL.total_seconds())
+
+
+def user_for_token(session: Session, token: str, now: datetime) -> User | None:
+    row = session.get(ApiToken, _digest(token))
+    if row is None:
+        return None
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
+    if expires <= now:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None

@@ -1,0 +1,93 @@
+"""What every ``kbx`` command shares: the context (settings, engine, registry, deps) and the
+way a command fails (one line on stderr, an exit code)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, NoReturn
+
+import typer
+from sqlalchemy import Engine
+
+from app.db import make_engine
+from app.exports import ExportDeps
+from app.registry import Registry, load_registry
+from app.settings import Settings
+from app.wiring import StartupError, build_deps
+from exchange.protocols import DefinitionError, ProtocolDefinition
+
+EXIT_INTERNAL = 1
+EXIT_INPUT = 2
+EXIT_REFUSED = 3
+
+
+@dataclass
+class Context:
+    settings: Settings
+    _engine: Engine | None = None
+    _registry: Registry | None = field(default=None)
+    _deps: ExportDeps | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings)
+        return self._engine
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            try:
+                self._registry = load_registry(self.settings.protocols_dir)
+            except DefinitionError as exc:
+                fail(f"protocol definitions refused: {exc}", code=1)
+        return self._registry
+
+    @property
+    def deps(self) -> ExportDeps:
+        if self._deps is None:
+            try:
+                self._deps = build_deps(self.settings, self.registry)
+            except StartupError as exc:
+                fail(str(exc), code=EXIT_INTERNAL)
+        return self._deps
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+    @property
+    def actor(self) -> str:
+        # The CLI runs on AgII's admin host; staff accounts and four-eyes come with the API.
+        return f"cli:{getpass.getuser()}"
+
+    def now(self) -> datetime:
+        return self.settings.now()
+
+    def definition(self, protocol_id: str) -> ProtocolDefinition:
+        definition = self.registry.get(protocol_id)
+        if definition is None:
+            known = ", ".join(d.id for d in self.registry)
+            fail(f"unknown protocol '{protocol_id}' (known: {known})")
+        return definition
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
+    typer.echo(f"kbx: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def ctx_of(ctx: typer.Context) -> Context:
+    obj = ctx.obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]

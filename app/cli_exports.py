@@ -1,0 +1,259 @@
+"""``kbx users``, ``kbx export``, ``kbx worker`` and ``kbx sftp``: the export flow on the CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+
+from app.auth import Role, add_user
+from app.cli_common import EXIT_INPUT, EXIT_REFUSED, Context, JsonOpt, ctx_of, emit_json, fail
+from app.db import transaction
+from app.exports import (
+    PolicyRefusal,
+    approve,
+    batch_runs,
+    cancel,
+    execute,
+    request_batch,
+    request_export,
+)
+from app.worker import run_worker
+from exchange.models import ExportRun, User
+
+users_app = typer.Typer(no_args_is_help=True, help="Medewerkers")
+export_app = typer.Typer(no_args_is_help=True, help="Exports")
+
+_REQUEST_ROLES = {Role.OPERATOR, Role.ADMIN}
+_APPROVE_ROLES = {Role.APPROVER, Role.ADMIN}
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument()],
+    role: Annotated[Role, typer.Option(help="operator, approver, auditor, admin or vsb")],
+) -> None:
+    """Create a staff account; the password is read from standard input when it is not a
+    terminal, else asked twice."""
+    if sys.stdin.isatty():
+        password = typer.prompt("Wachtwoord", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    c = ctx_of(ctx)
+    with transaction(c.engine) as session:
+        add_user(session, name, role, password, c.now())
+    typer.echo(f"user {name} added with role {role.value}")
+
+
+def _staff(c: Context, name: str, roles: set[Role], action: str) -> str:
+    with transaction(c.engine) as session:
+        user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+    if user is None:
+        fail(f"unknown user '{name}'")
+    if Role(user.role) not in roles:
+        fail(f"user '{name}' ({user.role}) may not {action}")
+    return name
+
+
+def _run_dict(run: ExportRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "reference": run.reference,
+        "protocol": run.protocol_id,
+        "recipient": run.recipient_id,
+        "period": run.period,
+        "channel": run.channel,
+        "state": run.state,
+        "batch": run.batch_id,
+        "requested_by": run.requested_by,
+        "approved_by": run.approved_by,
+        "rows": run.row_count,
+        "fields": json.loads(run.field_list) if run.field_list else None,
+        "file": run.file_name,
+        "sha256": run.file_sha256,
+        "definition_hash": run.definition_hash,
+        "refusal": json.loads(run.refusal) if run.refusal else None,
+        "failure": run.failure,
+    }
+
+
+def _print_refusal(exc: PolicyRefusal) -> None:
+    for r in exc.reasons:
+        typer.echo(f"- [{r.rule}] {r.nl}\n  {r.en}\n  ({r.article})", err=True)
+
+
+@export_app.command("request")
+def export_request(
+    ctx: typer.Context,
+    protocol: Annotated[str, typer.Argument()],
+    recipient: Annotated[str, typer.Option(help="Recipient id, or all-signed for a batch")],
+    period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
+    channel: Annotated[str, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")],
+    by: Annotated[str, typer.Option(help="The operator asking")],
+    lookback_years: Annotated[int | None, typer.Option("--lookback-years")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask for an export; prints the run id (exit 3 with the reasons when refused)."""
+    c = ctx_of(ctx)
+    _staff(c, by, _REQUEST_ROLES, "request exports")
+    if recipient == "all-signed":
+        result = request_batch(
+            c.engine,
+            c.deps,
+            protocol_id=protocol,
+            period=period,
+            channel=channel,
+            lookback_years=lookback_years,
+            by=by,
+        )
+        if as_json:
+            emit_json(
+                {
+                    "batch": result.batch_id,
+                    "runs": [r.id for r in result.runs],
+                    "refused": [
+                        {
+                            "recipient": rid,
+                            "reasons": [r.rule for r in why] if isinstance(why, list) else why,
+                        }
+                        for rid, why in result.refused
+                    ],
+                }
+            )
+            return
+        typer.echo(f"batch {result.batch_id}: {len(result.runs)} run(s) requested")
+        for rid, why in result.refused:
+            rules = ", ".join(r.rule for r in why) if isinstance(why, list) else why
+            typer.echo(f"  {rid}: geweigerd / refused: {rules}")
+        return
+    try:
+        run = request_export(
+            c.engine,
+            c.deps,
+            protocol_id=protocol,
+            recipient_id=recipient,
+            period=period,
+            channel=channel,
+            lookback_years=lookback_years,
+            by=by,
+        )
+    except PolicyRefusal as exc:
+        typer.echo(f"kbx: GEWEIGERD / REFUSED: {protocol} -> {recipient}, {period}", err=True)
+        _print_refusal(exc)
+        raise typer.Exit(EXIT_REFUSED) from exc
+    if as_json:
+        emit_json(_run_dict(run))
+    else:
+        typer.echo(f"{run.id}")
+
+
+@export_app.command("approve")
+def export_approve(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="A run id, or a batch id (B-...)")],
+    by: Annotated[str, typer.Option(help="The approver (not the requester)")],
+) -> None:
+    """Approve a run or a whole batch (four eyes: never the requester)."""
+    c = ctx_of(ctx)
+    _staff(c, by, _APPROVE_ROLES, "approve exports")
+    ids = batch_runs(c.engine, run) if run.startswith("B-") else [_run_id(run)]
+    if not ids:
+        fail(f"no requested runs in batch {run}")
+    for run_id in ids:
+        approved = approve(c.engine, c.deps, run_id, by)
+        typer.echo(f"run {approved.id} ({approved.reference}) approved")
+
+
+def _run_id(text: str) -> int:
+    if not text.isdigit():
+        fail(f"'{text}' is not a run id", code=EXIT_INPUT)
+    return int(text)
+
+
+@export_app.command("run")
+def export_run(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="A run id, or a batch id (B-...)")],
+) -> None:
+    """Build, seal, deliver and send the key of approved runs, with progress."""
+    c = ctx_of(ctx)
+    if run.startswith("B-"):
+        with transaction(c.engine) as session:
+            ids = list(
+                session.scalars(
+                    select(ExportRun.id).where(ExportRun.batch_id == run).order_by(ExportRun.id)
+                )
+            )
+    else:
+        ids = [_run_id(run)]
+    summary: dict[str, int] = {}
+    with typer.progressbar(ids, label="exports", file=sys.stderr) as progress:
+        for run_id in progress:
+            state = execute(c.engine, c.deps, run_id)
+            summary[state.value] = summary.get(state.value, 0) + 1
+    typer.echo(", ".join(f"{n} {state}" for state, n in sorted(summary.items())))
+    if set(summary) - {"key_sent", "fetched", "purged"}:
+        raise typer.Exit(1)
+
+
+@export_app.command("cancel")
+def export_cancel(
+    ctx: typer.Context, run: Annotated[str, typer.Argument()], by: Annotated[str, typer.Option()]
+) -> None:
+    """Cancel a run that has not been built yet."""
+    c = ctx_of(ctx)
+    _staff(c, by, _REQUEST_ROLES | _APPROVE_ROLES, "cancel exports")
+    cancelled = cancel(c.engine, c.deps, _run_id(run), by)
+    typer.echo(f"run {cancelled.id} cancelled")
+
+
+@export_app.command("show")
+def export_show(
+    ctx: typer.Context, run: Annotated[str, typer.Argument()], as_json: JsonOpt = False
+) -> None:
+    """One run: state, file, digest, who asked and who approved."""
+    c = ctx_of(ctx)
+    with transaction(c.engine) as session:
+        found = session.get(ExportRun, _run_id(run))
+        if found is None:
+            fail(f"unknown run {run}")
+        data = _run_dict(found)
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        if value is not None:
+            typer.echo(f"{key:<16} {value}")
+
+
+@export_app.command("list")
+def export_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """All runs, newest first."""
+    c = ctx_of(ctx)
+    with transaction(c.engine) as session:
+        rows = [
+            _run_dict(r) for r in session.scalars(select(ExportRun).order_by(ExportRun.id.desc()))
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        typer.echo(
+            f"{r['id']:>6} {r['reference'] or '-':<16} {r['protocol']:<18} "
+            f"{r['recipient']:<8} {r['period']:<8} {r['channel']:<12} {r['state']}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(users_app, name="users")
+    app.add_typer(export_app, name="export")
+
+    @app.command("worker")
+    def worker(ctx: typer.Context) -> None:
+        """Carry approved and interrupted runs through, purge expired files, destroy old keys."""
+        c = ctx_of(ctx)
+        run_worker(c.engine, c.deps)

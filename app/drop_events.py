@@ -1,0 +1,103 @@
+"""What the SFTP drop tells kbx: logins, listings, downloads and deletions become audit events,
+and a download or a deletion moves the run of that file on (fetched, purged)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Engine, select
+
+from app.audit import record
+from app.db import transaction
+from app.settings import Settings
+from exchange.exports import InvalidTransition, RunState, transition
+from exchange.models import ExportRun, RecipientKey
+
+__all__ = ["RecordingDropEvents", "recipient_keys"]
+
+log = logging.getLogger("kbx.sftp")
+
+
+class RecordingDropEvents:
+    """The kbx implementation of the drop's event port."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def _event(self, recipient: str, action: str, **details: object) -> None:
+        with transaction(self.engine) as session:
+            record(
+                session,
+                actor=f"sftp:{recipient}",
+                action=action,
+                subject=f"recipient:{recipient}",
+                details=details,
+                now=self.settings.now(),
+            )
+
+    def login(self, recipient: str, fingerprint: str, address: str) -> None:
+        self._event(recipient, "sftp.login", key=fingerprint, address=address)
+
+    def auth_failed(self, username: str, address: str, reason: str) -> None:
+        # The username is what a client typed: keep it short; it is not trusted.
+        self._event(username[:32], "sftp.auth_failed", address=address, reason=reason)
+
+    def listed(self, recipient: str, folder: str) -> None:
+        self._event(recipient, "sftp.listed", folder=folder)
+
+    def uploaded(self, recipient: str, name: str, size: int) -> None:
+        self._event(recipient, "sftp.uploaded", file=name, bytes=size)
+
+    def downloaded(self, recipient: str, name: str, size: int) -> None:
+        self._move(recipient, name, RunState.FETCHED, "sftp.downloaded", bytes=size)
+
+    def deleted(self, recipient: str, name: str) -> None:
+        self._move(recipient, name, RunState.PURGED, "sftp.deleted")
+
+    def _move(
+        self, recipient: str, name: str, target: RunState, action: str, **details: object
+    ) -> None:
+        now = self.settings.now()
+        with transaction(self.engine) as session:
+            run = session.scalar(
+                select(ExportRun).where(
+                    ExportRun.recipient_id == recipient, ExportRun.file_name == name
+                )
+            )
+            record(
+                session,
+                actor=f"sftp:{recipient}",
+                action=action,
+                subject=f"run:{run.id}" if run else f"recipient:{recipient}",
+                details={"file": name, **details},
+                now=now,
+            )
+            if run is None or RunState(run.state) is target:
+                return
+            try:
+                run.state = transition(RunState(run.state), target).value
+            except InvalidTransition:
+                log.warning("run %s: %s while %s", run.id, action, run.state)
+                return
+            run.state_changed_at = now
+            if target is RunState.FETCHED:
+                run.fetched_at = now
+            else:
+                run.purged_at = now
+
+
+def recipient_keys(engine: Engine) -> Callable[[str], list[str]]:
+    """The drop's key lookup: the registered public key lines of a recipient, read per login so
+    that a removed key stops working at once."""
+
+    def lookup(recipient: str) -> list[str]:
+        with transaction(engine) as session:
+            return list(
+                session.scalars(
+                    select(RecipientKey.public_key).where(RecipientKey.recipient_id == recipient)
+                )
+            )
+
+    return lookup

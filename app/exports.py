@@ -1,0 +1,559 @@
+"""Export runs at the edge: every transition and its audit event commit in one transaction.
+
+The slot of a run (protocol, recipient, period) is claimed by the database's partial unique
+index, so simultaneous requests yield one run and clear refusals. Execution is resumable: a run
+found in ``approved``, ``built`` or ``delivered`` after a crash continues from there, and never
+leaves a key without a file or two files for one run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.audit import record
+from app.db import transaction
+from app.errors import Conflict, InvalidInput, NotFound
+from app.recipients import get_recipient, recipient_facts, run_history
+from app.registry import Registry
+from app.settings import Environment, Settings
+from crypto.passwords import new_password
+from crypto.sealing import Column, SealedFile, seal_csv_7z, seal_xlsx
+from crypto.vault import SecretBox
+from exchange.exports import (
+    FourEyesViolation,
+    InvalidTransition,
+    RunState,
+    check_four_eyes,
+    expiry,
+    info_sheet,
+    key_sms_text,
+    run_reference,
+    transition,
+)
+from exchange.fields import FIELD_CATALOGUE
+from exchange.models import Agreement, ExportRun, Recipient, RecipientContact, RecipientKey
+from exchange.periods import parse_period
+from exchange.policy import Reason, Refused, evaluate
+from exchange.ports import ChannelError, Delivery, KeySender
+from exchange.protocols import Channel, ProtocolDefinition, RecipientRequirement
+from exchange.selection import SelectionRequest, build_count, build_selection
+
+__all__ = [
+    "BatchResult",
+    "ExportDeps",
+    "PolicyRefusal",
+    "approve",
+    "cancel",
+    "execute",
+    "request_batch",
+    "request_export",
+]
+
+log = logging.getLogger("kbx.exports")
+
+
+@dataclass(frozen=True)
+class ExportDeps:
+    settings: Settings
+    registry: Registry
+    vault: SecretBox
+    delivery: Delivery
+    keys: KeySender
+
+
+class PolicyRefusal(Conflict):
+    """A request the protocol forbids; carries every reason."""
+
+    def __init__(self, reasons: Sequence[Reason], run_id: int | None = None) -> None:
+        super().__init__("policy.refused", "; ".join(r.en for r in reasons))
+        self.message_nl = "; ".join(r.nl for r in reasons)
+        self.reasons = list(reasons)
+        self.run_id = run_id
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite gives timestamps back without their zone; kbx stores UTC everywhere.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _crash_point(settings: Settings, name: str) -> None:
+    """Lets the crash tests kill the process at a named point; inert in production."""
+    if settings.env is not Environment.PRODUCTION and os.environ.get("KBX_TEST_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _definition(registry: Registry, protocol_id: str) -> ProtocolDefinition:
+    definition = registry.get(protocol_id)
+    if definition is None:
+        raise NotFound("protocol.unknown", f"unknown protocol '{protocol_id}'")
+    return definition
+
+
+def _set_state(session: Session, run: ExportRun, target: RunState, now: datetime) -> None:
+    try:
+        run.state = transition(RunState(run.state), target).value
+    except InvalidTransition as exc:
+        raise Conflict("run.invalid_transition", str(exc)) from exc
+    run.state_changed_at = now
+
+
+def _audit(
+    session: Session, run: ExportRun, actor: str, action: str, now: datetime, **details: Any
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        subject=f"run:{run.id}",
+        details={
+            "reference": run.reference,
+            "protocol": run.protocol_id,
+            "recipient": run.recipient_id,
+            "period": run.period,
+            **details,
+        },
+        now=now,
+    )
+
+
+def _require_route(session: Session, recipient_id: str, channel: Channel) -> None:
+    """A run needs a registered contact (the key goes to it) and, for the drop, a login key."""
+    if session.get(RecipientContact, recipient_id) is None:
+        raise Conflict(
+            "recipient.no_contact",
+            f"recipient {recipient_id} has no registered contact for the key SMS",
+        )
+    if (
+        channel is Channel.SFTP_DROP
+        and session.scalar(
+            select(RecipientKey.id).where(RecipientKey.recipient_id == recipient_id).limit(1)
+        )
+        is None
+    ):
+        raise Conflict(
+            "recipient.no_key",
+            f"recipient {recipient_id} has no SSH key registered for the SFTP drop",
+        )
+
+
+def request_export(
+    engine: Engine,
+    deps: ExportDeps,
+    *,
+    protocol_id: str,
+    recipient_id: str,
+    period: str,
+    channel: str,
+    lookback_years: int | None,
+    by: str,
+    batch_id: str | None = None,
+) -> ExportRun:
+    """Claim a slot for an export, or raise PolicyRefusal (recorded as a refused run)."""
+    definition = _definition(deps.registry, protocol_id)
+    now, today = deps.settings.now(), deps.settings.current_date()
+    refusal: Refused | None = None
+    try:
+        with transaction(engine) as session:
+            get_recipient(session, recipient_id)
+            facts = recipient_facts(session, recipient_id)
+            history = run_history(session, protocol_id, recipient_id)
+            decision = evaluate(definition, facts, period, channel, today, history, lookback_years)
+            run = ExportRun(
+                protocol_id=protocol_id,
+                recipient_id=recipient_id,
+                period=period,
+                channel=channel,
+                lookback_years=lookback_years,
+                definition_hash=definition.content_hash,
+                requested_by=by,
+                requested_at=now,
+                state_changed_at=now,
+                batch_id=batch_id,
+            )
+            if isinstance(decision, Refused):
+                refusal = decision
+                run.state = RunState.REFUSED.value
+                run.refusal = json.dumps([asdict(r) for r in decision.reasons], ensure_ascii=False)
+            else:
+                _require_route(session, recipient_id, decision.channel)
+                run.state = RunState.REQUESTED.value
+                run.lookback_years = decision.lookback_years
+            session.add(run)
+            session.flush()  # the claim: the unique index refuses a second live run here
+            run.reference = run_reference(run.id, today)
+            _audit(
+                session,
+                run,
+                by,
+                "export.refused" if refusal else "export.requested",
+                now,
+                rules=[r.rule for r in refusal.reasons] if refusal else [],
+            )
+    except IntegrityError as exc:
+        reason = Reason(
+            "frequency.exhausted",
+            definition.frequency.article,
+            f"Voor periode {period} loopt of bestaat al een lijst voor {recipient_id}.",
+            f"A list for period {period} is already running or made for {recipient_id}.",
+        )
+        raise PolicyRefusal([reason]) from exc
+    if refusal is not None:
+        raise PolicyRefusal(refusal.reasons, run.id)
+    return run
+
+
+def _load(session: Session, run_id: int) -> ExportRun:
+    run = session.get(ExportRun, run_id)
+    if run is None:
+        raise NotFound("run.unknown", f"unknown run {run_id}")
+    return run
+
+
+def approve(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> ExportRun:
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        try:
+            check_four_eyes(run.requested_by, by)
+        except FourEyesViolation as exc:
+            raise Conflict("run.four_eyes", str(exc)) from exc
+        _set_state(session, run, RunState.APPROVED, now)
+        run.approved_by, run.approved_at = by, now
+        _audit(session, run, by, "export.approved", now)
+    return run
+
+
+def cancel(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> ExportRun:
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        _set_state(session, run, RunState.CANCELLED, now)
+        _audit(session, run, by, "export.cancelled", now)
+    return run
+
+
+# -- execution --------------------------------------------------------------------------------
+
+
+def _fail(engine: Engine, deps: ExportDeps, run_id: int, why: str) -> None:
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        _set_state(session, run, RunState.FAILED, now)
+        run.failure = why[:200]
+        run.password_sealed = None
+        _audit(session, run, "worker", "export.failed", now, reason=why[:200])
+
+
+def _seal(
+    engine: Engine,
+    deps: ExportDeps,
+    run: ExportRun,
+    definition: ProtocolDefinition,
+    recipient: Recipient,
+    password: str,
+    now: datetime,
+) -> SealedFile:
+    parsed = parse_period(run.period)
+    assert parsed is not None  # the policy accepted it
+    request = SelectionRequest(
+        run.recipient_id, parsed, deps.settings.current_date(), run.lookback_years
+    )
+    statement = build_selection(definition, request)
+    with engine.connect() as connection:
+        expected = connection.execute(build_count(definition, request)).scalar_one()
+        result = connection.execution_options(stream_results=True, yield_per=2000).execute(
+            statement
+        )
+        rows: Iterator[Sequence[object]] = (tuple(r) for r in result)
+        if recipient.kind == "municipality":
+            # People open these: Excel with Dutch headers and an information sheet.
+            columns = [
+                Column(FIELD_CATALOGUE[n].label_nl, FIELD_CATALOGUE[n].value_type)
+                for n in definition.field_names
+            ]
+            info = info_sheet(
+                definition,
+                reference=run.reference or "",
+                period=run.period,
+                recipient_name=recipient.name_nl,
+                built_at=now,
+                row_count=expected,
+                lookback_years=run.lookback_years,
+            )
+            sealed = seal_xlsx(columns, rows, info, password)
+        else:
+            # Machines read these: CSV with the field names, in an AES-256 7z archive.
+            sealed = seal_csv_7z(
+                definition.field_names, rows, password, inner_name=f"{run.reference}.csv"
+            )
+    if sealed.rows != expected:
+        raise ChannelError("the store changed while the file was built; request the export again")
+    return sealed
+
+
+def _build(engine: Engine, deps: ExportDeps, run_id: int) -> tuple[bytes, str] | None:
+    """Select, seal, and record the built file. Returns (sealed bytes, file name)."""
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        definition = _definition(deps.registry, run.protocol_id)
+        recipient = get_recipient(session, run.recipient_id)
+        problem = _still_allowed(session, deps, run, definition)
+    if problem:
+        _fail(engine, deps, run_id, problem)
+        return None
+    password = new_password()
+    sealed = _seal(engine, deps, run, definition, recipient, password, now)
+    name = f"{run.reference}{sealed.suffix}"
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        _set_state(session, run, RunState.BUILT, now)
+        run.row_count, run.file_name = sealed.rows, name
+        run.file_size, run.file_sha256 = len(sealed.data), sealed.sha256
+        run.field_list = json.dumps(definition.field_names)
+        run.password_sealed = deps.vault.seal(password.encode(), (run.reference or "").encode())
+        _audit(
+            session,
+            run,
+            "worker",
+            "export.built",
+            now,
+            rows=sealed.rows,
+            sha256=sealed.sha256,
+            fields=definition.field_names,
+        )
+    _crash_point(deps.settings, "sealed")
+    return sealed.data, name
+
+
+def _still_allowed(
+    session: Session, deps: ExportDeps, run: ExportRun, definition: ProtocolDefinition
+) -> str | None:
+    """The protocol may have changed or ended between request and build: check again."""
+    if definition.content_hash != run.definition_hash:
+        return "the protocol definition changed after the request; request again"
+    # This run holds the period's slot itself; other runs of the period cannot exist.
+    history = [
+        h for h in run_history(session, run.protocol_id, run.recipient_id) if h.period != run.period
+    ]
+    decision = evaluate(
+        definition,
+        recipient_facts(session, run.recipient_id),
+        run.period,
+        run.channel,
+        deps.settings.current_date(),
+        history,
+        run.lookback_years,
+    )
+    if isinstance(decision, Refused):
+        return "refused at build time: " + ", ".join(r.rule for r in decision.reasons)
+    return None
+
+
+def _deliver(engine: Engine, deps: ExportDeps, run_id: int, data: bytes, name: str) -> None:
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        recipient_id = run.recipient_id
+    deps.delivery.deliver(recipient_id, name, data)
+    _crash_point(deps.settings, "uploaded")
+    _mark_delivered(engine, deps, run_id)
+
+
+def _mark_delivered(engine: Engine, deps: ExportDeps, run_id: int) -> None:
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        _set_state(session, run, RunState.DELIVERED, now)
+        run.delivered_at = now
+        run.expires_at = expiry(now, deps.settings.drop_retention_days)
+        _audit(
+            session,
+            run,
+            "worker",
+            "export.delivered",
+            now,
+            channel=run.channel,
+            file=run.file_name,
+            bytes=run.file_size,
+            sha256=run.file_sha256,
+        )
+
+
+def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker") -> None:
+    """Only after confirmed delivery, only to the registered contact; idempotent per reference."""
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        if run.state not in (RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED):
+            raise Conflict("run.not_delivered", "the key is only sent after delivery")
+        if run.password_sealed is None:
+            raise Conflict("run.key_destroyed", "the password of this run has been destroyed")
+        contact = session.get(RecipientContact, run.recipient_id)
+        if contact is None:
+            raise Conflict("recipient.no_contact", "no registered contact for the key SMS")
+        reference = run.reference or ""
+        password = deps.vault.open(run.password_sealed, reference.encode()).decode()
+        phone = contact.phone
+        first_time = run.state == RunState.DELIVERED
+    if not (first_time and deps.keys.already_sent(reference)):
+        deps.keys.send(phone, key_sms_text(reference, password), reference)
+    _crash_point(deps.settings, "sms")
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        if run.state == RunState.DELIVERED:
+            _set_state(session, run, RunState.KEY_SENT, now)
+        run.key_sent_at = now
+        run.resend_requested_by = None
+        _audit(
+            session,
+            run,
+            actor,
+            "export.key_sent" if first_time else "export.key_resent",
+            now,
+            to=f"contact:{run.recipient_id}",
+        )
+
+
+def execute(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
+    """Carry a run as far as it can go: build, seal, deliver, send the key. Resumable."""
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        state, name, sha = RunState(run.state), run.file_name, run.file_sha256
+        recipient_id = run.recipient_id
+    try:
+        if state is RunState.BUILT:
+            assert name is not None
+            present = deps.delivery.present(recipient_id, name)
+            if present is not None and present == sha:
+                _mark_delivered(engine, deps, run_id)  # uploaded before a crash: resume
+                state = RunState.DELIVERED
+            else:
+                if present is not None:
+                    deps.delivery.withdraw(recipient_id, name)
+                state = RunState.APPROVED  # the sealed bytes are gone: build again
+        if state is RunState.APPROVED:
+            built = _build(engine, deps, run_id)
+            if built is None:
+                return RunState.FAILED
+            _deliver(engine, deps, run_id, *built)
+            state = RunState.DELIVERED
+        if state is RunState.DELIVERED:
+            send_key(engine, deps, run_id)
+            state = RunState.KEY_SENT
+    except ChannelError as exc:
+        log.warning("run %s: delivery failed: %s", run_id, exc)
+        with transaction(engine) as session:
+            current = RunState(_load(session, run_id).state)
+        if current in (RunState.APPROVED, RunState.BUILT):
+            _fail(engine, deps, run_id, f"channel: {exc}")
+            return RunState.FAILED
+        raise
+    return state
+
+
+def pending_runs(engine: Engine) -> list[int]:
+    """Runs the worker must carry on: approved, or stopped half-way by a crash."""
+    with transaction(engine) as session:
+        return list(
+            session.scalars(
+                select(ExportRun.id)
+                .where(ExportRun.state.in_([RunState.APPROVED, RunState.BUILT, RunState.DELIVERED]))
+                .order_by(ExportRun.id)
+            )
+        )
+
+
+# -- batches ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str
+    runs: list[ExportRun]
+    refused: list[tuple[str, list[Reason] | str]]
+
+
+def signed_recipients(session: Session, definition: ProtocolDefinition) -> list[str]:
+    ids = {i.recipient for i in definition.instances}
+    kind = (
+        RecipientRequirement.SIGNATURE
+        if definition.recipients.requires is RecipientRequirement.SIGNATURE
+        else RecipientRequirement.ACCESSION
+    )
+    ids |= set(
+        session.scalars(
+            select(Agreement.recipient_id).where(
+                Agreement.protocol_id == definition.id, Agreement.kind == kind.value
+            )
+        )
+    )
+    return sorted(ids)
+
+
+def request_batch(
+    engine: Engine,
+    deps: ExportDeps,
+    *,
+    protocol_id: str,
+    period: str,
+    channel: str,
+    lookback_years: int | None,
+    by: str,
+) -> BatchResult:
+    """One run per recipient that signed (or acceded): each its own claim, file, password."""
+    definition = _definition(deps.registry, protocol_id)
+    if definition.recipients.requires is RecipientRequirement.NONE:
+        raise InvalidInput(
+            "batch.not_applicable", f"{protocol_id} has fixed recipients; request them one by one"
+        )
+    with transaction(engine) as session:
+        recipients = signed_recipients(session, definition)
+    batch_id = f"B-{uuid.uuid4().hex[:12]}"
+    runs: list[ExportRun] = []
+    refused: list[tuple[str, list[Reason] | str]] = []
+    for recipient_id in recipients:
+        try:
+            runs.append(
+                request_export(
+                    engine,
+                    deps,
+                    protocol_id=protocol_id,
+                    recipient_id=recipient_id,
+                    period=period,
+                    channel=channel,
+                    lookback_years=lookback_years,
+                    by=by,
+                    batch_id=batch_id,
+                )
+            )
+        except PolicyRefusal as exc:
+            refused.append((recipient_id, exc.reasons))
+        except Conflict as exc:
+            refused.append((recipient_id, exc.message))
+    return BatchResult(batch_id, runs, refused)
+
+
+def batch_runs(engine: Engine, batch_id: str) -> list[int]:
+    with transaction(engine) as session:
+        return list(
+            session.scalars(
+                select(ExportRun.id)
+                .where(ExportRun.batch_id == batch_id, ExportRun.state == RunState.REQUESTED)
+                .order_by(ExportRun.id)
+            )
+        )

@@ -1,0 +1,109 @@
+"""The worker: carries approved (and crash-interrupted) runs through, withdraws expired files from
+the drop, and destroys passwords once the resend window has passed. Also runs inside
+``kbx serve``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+
+from app.audit import record
+from app.db import transaction
+from app.exports import ExportDeps, execute, pending_runs
+from exchange.exports import RunState, transition
+from exchange.models import ExportRun
+
+__all__ = ["destroy_old_passwords", "purge_expired", "run_worker", "work_once"]
+
+log = logging.getLogger("kbx.worker")
+
+_ON_THE_DROP = (RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED)
+
+
+def purge_expired(engine: Engine, deps: ExportDeps) -> int:
+    """Files still on the transport medium after the retention window leave it."""
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        due = list(
+            session.scalars(
+                select(ExportRun).where(
+                    ExportRun.state.in_(_ON_THE_DROP), ExportRun.expires_at <= now
+                )
+            )
+        )
+        targets = [(r.id, r.recipient_id, r.file_name) for r in due]
+    purged = 0
+    for run_id, recipient_id, name in targets:
+        if name is not None:
+            deps.delivery.withdraw(recipient_id, name)
+        with transaction(engine) as session:
+            run = session.get(ExportRun, run_id)
+            assert run is not None
+            if RunState(run.state) not in _ON_THE_DROP:
+                continue  # fetched-and-deleted by the recipient meanwhile
+            run.state = transition(RunState(run.state), RunState.PURGED).value
+            run.purged_at = run.state_changed_at = now
+            record(
+                session,
+                actor="worker",
+                action="export.expired",
+                subject=f"run:{run.id}",
+                details={"reference": run.reference, "file": name},
+                now=now,
+            )
+            purged += 1
+    return purged
+
+
+def destroy_old_passwords(engine: Engine, deps: ExportDeps) -> int:
+    """The encrypted password is kept only for a resend; after the window it is destroyed."""
+    now = deps.settings.now()
+    limit = now - timedelta(days=deps.settings.key_resend_days)
+    with transaction(engine) as session:
+        runs = list(
+            session.scalars(
+                select(ExportRun).where(
+                    ExportRun.password_sealed.is_not(None), ExportRun.key_sent_at <= limit
+                )
+            )
+        )
+        for run in runs:
+            run.password_sealed = None
+            run.password_destroyed_at = now
+            record(
+                session,
+                actor="worker",
+                action="export.password_destroyed",
+                subject=f"run:{run.id}",
+                details={"reference": run.reference},
+                now=now,
+            )
+    return len(runs)
+
+
+def work_once(engine: Engine, deps: ExportDeps) -> dict[str, int]:
+    done = 0
+    for run_id in pending_runs(engine):
+        try:
+            execute(engine, deps, run_id)
+            done += 1
+        except Exception:  # one bad run must not stop the others; it is logged by id only
+            log.exception("run %s could not be completed", run_id)
+    return {
+        "runs": done,
+        "expired": purge_expired(engine, deps),
+        "passwords_destroyed": destroy_old_passwords(engine, deps),
+    }
+
+
+def run_worker(engine: Engine, deps: ExportDeps, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    log.info("worker started, every %.1f s", deps.settings.worker_interval_seconds)
+    while not stop.is_set():
+        result = work_once(engine, deps)
+        if any(result.values()):
+            log.info("worker: %s", result)
+        stop.wait(deps.settings.worker_interval_seconds)
