@@ -21,7 +21,7 @@ from app.exports import (
     request_batch,
     request_export,
 )
-from app.worker import run_worker
+from app.worker import run_worker, work_once
 from exchange.models import ExportRun, User
 
 users_app = typer.Typer(no_args_is_help=True, help="Medewerkers")
@@ -253,7 +253,14 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
     @app.command("worker")
-    def worker(ctx: typer.Context) -> None:
+    def worker(
+        ctx: typer.Context,
+        once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+    ) -> None:
         """Carry approved and interrupted runs through, purge expired files, destroy old keys."""
         c = ctx_of(ctx)
+        if once:
+            done = work_once(c.engine, c.deps)
+            typer.echo(", ".join(f"{n} {what}" for what, n in done.items()))
+            return
         run_worker(c.engine, c.deps)

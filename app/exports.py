@@ -27,6 +27,7 @@ from app.db import transaction
 from app.errors import Conflict, InvalidInput, NotFound
 from app.recipients import get_recipient, recipient_facts, run_history
 from app.registry import Registry
+from app.run_lock import exclusive_run
 from app.settings import Environment, Settings
 from crypto.passwords import new_password
 from crypto.sealing import Column, SealedFile, seal_csv_7z, seal_xlsx
@@ -430,7 +431,17 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
 
 
 def execute(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
-    """Carry a run as far as it can go: build, seal, deliver, send the key. Resumable."""
+    """Carry a run as far as it can go: build, seal, deliver, send the key. Resumable; a run
+    that another process is carrying right now is left to it (its current state is returned)."""
+    with exclusive_run(engine, deps.settings.data_dir / "locks", run_id) as mine:
+        if mine:
+            return _carry(engine, deps, run_id)
+    log.info("run %s is being carried by another process", run_id)
+    with transaction(engine) as session:
+        return RunState(_load(session, run_id).state)
+
+
+def _carry(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
     with transaction(engine) as session:
         run = _load(session, run_id)
         state, name, sha = RunState(run.state), run.file_name, run.file_sha256

@@ -17,11 +17,16 @@ from app.db import make_engine
 from app.migrate import upgrade
 from app.settings import Settings
 
+# The leak guard's hooks run as this conftest's own (pytest finds them here by name).
+from tests.leak_guard import GUARD, pytest_configure, pytest_sessionfinish  # noqa: F401
+
 TODAY = date(2026, 11, 23)
 POSTGRES_URL = os.environ.get("KBX_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 _MUTABLE_TABLES = (
     "audit_events",
+    "api_tokens",
+    "users",
     "export_runs",
     "agreements",
     "recipient_keys",
@@ -55,7 +60,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
     url = POSTGRES_URL if backend == "postgresql" else ""
     for name, value in {
         "KBX_DATA_DIR": str(tmp_path / "var"),
@@ -64,7 +71,9 @@ def settings(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S
         "KBX_ENV": "dev",
     }.items():
         monkeypatch.setenv(name, value)
-    return Settings()
+    settings = Settings()
+    yield settings
+    GUARD.harvest_sms(settings.data_dir / "sms-outbox.jsonl", request.node.nodeid)
 
 
 @pytest.fixture
@@ -74,10 +83,12 @@ def engine(settings: Settings, backend: str, request: pytest.FixtureRequest) -> 
         with pg.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(_MUTABLE_TABLES)} RESTART IDENTITY"))
         yield pg
+        GUARD.harvest_store(pg, request.node.nodeid)
         return
     engine = make_engine(settings)
     upgrade(engine)
     yield engine
+    GUARD.harvest_store(engine, request.node.nodeid)
     engine.dispose()
 
 
@@ -88,7 +99,9 @@ class Kbx:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        result = self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        GUARD.saw(f"kbx {' '.join(args[:2])}", result.output)
+        return result
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from exchange.kbi_extract import COLUMNS
+from tests.leak_guard import GUARD
 
 
 def national_number(birth: date, serial: int, *, bis_offset: int = 0) -> str:
@@ -35,6 +36,10 @@ def person(number: str, nis_code: str, **fields: object) -> dict[str, str]:
             row[name] = ""
         else:
             row[name] = str(value)
+    GUARD.person(
+        row.get(c)
+        for c in ("national_number", "last_name", "first_name", "email", "phone", "street")
+    )
     return row
 
 

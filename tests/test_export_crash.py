@@ -1,0 +1,112 @@
+"""SIGKILL at each dangerous point of a run, then a restart: the run resumes or fails cleanly,
+never two files for one run, never a key for a file that is not there."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import msoffcrypto  # type: ignore[import-untyped]
+import pytest
+from sqlalchemy import Engine, select
+
+from app.exports import execute
+from app.registry import load_registry
+from app.run_lock import exclusive_run
+from app.settings import Settings
+from app.wiring import build_deps, drop_root
+from exchange.models import ExportRun
+from tests.conftest import Kbx
+from tests.export_helpers import LOMMEL, password_from, prepare, sms_messages
+
+# where the process dies -> (state left behind, files on the drop, SMS sent)
+CRASH_POINTS = {
+    "sealed": ("built", 0, 0),
+    "uploaded": ("built", 1, 0),
+    "sms": ("delivered", 1, 1),
+}
+
+
+def kbx_process(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    """kbx as a separate process (the fixtures' environment names the database and data dir)."""
+    env = dict(os.environ)
+    env.pop("KBX_TEST_CRASH_AT", None)
+    if crash_at:
+        env["KBX_TEST_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def approved_run(kbx: Kbx) -> int:
+    requested = kbx(
+        "export", "request", "art20-municipal", "--recipient", LOMMEL, "--period", "2026",
+        "--channel", "sftp_drop", "--by", "olga",
+    )  # fmt: skip
+    assert requested.exit_code == 0, requested.output
+    run_id = int(requested.stdout.strip())
+    assert kbx("export", "approve", str(run_id), "--by", "arne").exit_code == 0
+    return run_id
+
+
+def outbox_entries(settings: Settings) -> list[Path]:
+    """Everything in Lommel's outbox folder, hidden temporary files included."""
+    folder = drop_root(settings) / LOMMEL / "outbox"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def state_of(engine: Engine, run_id: int) -> ExportRun:
+    with engine.connect() as connection:
+        return connection.execute(select(ExportRun).where(ExportRun.id == run_id)).one()
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_sigkill_then_restart_resumes_with_one_file_and_one_key(
+    point: str, kbx: Kbx, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    prepare(kbx, tmp_path)
+    run_id = approved_run(kbx)
+
+    killed = kbx_process("export", "run", str(run_id), crash_at=point)
+    assert killed.returncode == -9, killed.stderr
+    state, files, messages = CRASH_POINTS[point]
+    assert state_of(engine, run_id).state == state
+    assert len(outbox_entries(settings)) == files
+    assert len(sms_messages(settings)) == messages
+
+    restarted = kbx_process("worker", "--once")
+    assert restarted.returncode == 0, restarted.stderr
+
+    run = state_of(engine, run_id)
+    assert run.state == "key_sent"
+    [file] = outbox_entries(settings)
+    assert file.name == run.file_name
+    data = file.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == run.file_sha256
+    [sms] = sms_messages(settings)  # exactly one key, and it opens the file that is there
+    office = msoffcrypto.OfficeFile(io.BytesIO(data))
+    office.load_key(password=password_from(sms), verify_password=True)
+    office.decrypt(io.BytesIO())
+
+
+def test_a_run_carried_elsewhere_is_left_alone(
+    kbx: Kbx, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    prepare(kbx, tmp_path)
+    run_id = approved_run(kbx)
+    deps = build_deps(settings, load_registry(settings.protocols_dir))
+    with exclusive_run(engine, settings.data_dir / "locks", run_id) as held:
+        assert held
+        assert execute(engine, deps, run_id).value == "approved"
+        assert outbox_entries(settings) == []
+    assert execute(engine, deps, run_id).value == "key_sent"
+    assert len(sms_messages(settings)) == 1
