@@ -21,6 +21,7 @@ env: .venv/.synced
 run: env
 	.venv/bin/kbx db upgrade
 	.venv/bin/kbx demo seed --persons 5000 --seed 1 --if-empty
+	.venv/bin/kbx demo story
 	.venv/bin/kbx serve
 
 lint: env

@@ -20,6 +20,7 @@ from app.cli_common import (
     EXIT_REFUSED,
     Context,
     JsonOpt,
+    configure_logging,
     ctx_of,
     emit_json,
     fail,
@@ -175,6 +176,35 @@ def demo_seed(
         )
     typer.echo(f"wrote synthetic extract {path}")
     _import(c, path)
+
+
+@demo_app.command("story")
+def demo_story(ctx: typer.Context) -> None:
+    """Demo: staff, Lommel's key pair and contact, this year's list on the drop; prints how to
+    fetch it with OpenSSH's sftp."""
+    from app.demo_story import prepare_story
+
+    c = ctx_of(ctx)
+    story = prepare_story(c)
+    port, host = c.settings.sftp_port, c.settings.sftp_host
+    lines = [
+        "",
+        f"Demo klaar: export {story.run_id} voor Lommel (72020), status {story.state}.",
+        f"  Medewerkers (demo-operator, demo-approver): wachtwoorden in {story.credentials}",
+    ]
+    if story.file_name and story.state in ("delivered", "key_sent"):
+        lines += [
+            "  Volgende stap, zodra 'kbx serve' draait: haal het bestand op met OpenSSH.",
+            f"    sftp -i {story.private_key} -P {port} "
+            f"-o UserKnownHostsFile={story.known_hosts} 72020@{host}",
+            f"    sftp> get /outbox/{story.file_name}",
+            "  Het wachtwoord staat in de SMS (dev: JSON-regels in "
+            f"{story.sms_outbox}); open het bestand ermee in Excel of LibreOffice.",
+        ]
+    else:
+        lines.append("  Het bestand van dit jaar is al opgehaald of verwijderd van de drop.")
+    lines.append(f"  API: http://{c.settings.http_host}:{c.settings.http_port}/docs")
+    typer.echo("\n".join(lines))
 
 
 # -- recipients -----------------------------------------------------------------------------
@@ -518,6 +548,7 @@ def serve(
     from app.api import create_app
 
     c = ctx_of(ctx)
+    configure_logging()
     api = create_app(c.settings, c.registry, c.engine, c.deps)
     drop = start_drop(c, c.settings.sftp_host, sftp_port or c.settings.sftp_port)
     stop = threading.Event()
@@ -542,6 +573,7 @@ def sftp_serve(
 ) -> None:
     """Run only the SFTP drop (recipients log in with their own key)."""
     c = ctx_of(ctx)
+    configure_logging()
     drop = start_drop(c, host or c.settings.sftp_host, port or c.settings.sftp_port)
     try:
         threading.Event().wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, NoReturn
@@ -91,3 +92,12 @@ def emit_json(data: Any) -> None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+
+def configure_logging() -> None:
+    """For the long-running commands: kbx's own lines at INFO (they carry ids, never personal
+    data), third parties at WARNING."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("kbx").setLevel(logging.INFO)

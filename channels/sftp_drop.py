@@ -47,7 +47,7 @@ from channels._sftp_confine import (
 from channels.drop_store import DropStore, fsync_dir
 from crypto import KeyError_, parse_public_key
 
-__all__ = ["DropEvents", "DropLimits", "DropServer", "KeyLookup"]
+__all__ = ["DropEvents", "DropLimits", "DropServer", "KeyLookup", "host_public_key"]
 
 log = logging.getLogger("kbx.sftp")
 
@@ -172,6 +172,13 @@ def _load_or_create_host_key(path: Path) -> Any:  # paramiko.Ed25519Key
         if info.st_mode & 0o077:
             raise PermissionError(f"host key {path} is readable by others; chmod 600 it")
     return paramiko.Ed25519Key(filename=str(path))
+
+
+def host_public_key(path: Path) -> str:
+    """The drop's public host key ("ssh-ed25519 AAAA..."), created first if need be: what a
+    client pins in its known_hosts before it ever connects."""
+    key = _load_or_create_host_key(path)
+    return f"{key.get_name()} {base64.b64encode(key.asbytes()).decode()}"
 
 
 class _Throttle:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from exchange.fields import FIELD_CATALOGUE
 from exchange.protocols import ProtocolDefinition
@@ -26,6 +27,9 @@ __all__ = [
     "run_reference",
     "transition",
 ]
+
+# Dates and times a person in Flanders reads are Belgian; kbx stores UTC.
+_BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class RunState(enum.StrEnum):
@@ -99,7 +103,7 @@ def info_sheet(
     lookback_years: int | None,
 ) -> list[tuple[str, str]]:
     """The second sheet of a file: where it comes from and what the recipient must do with it."""
-    deadline = retention_deadline(definition, built_at.date())
+    deadline = retention_deadline(definition, built_at.astimezone(_BRUSSELS).date())
     retention = (
         f"uiterlijk {deadline:%d.%m.%Y} ({definition.retention.text_nl})"
         if deadline
@@ -112,7 +116,7 @@ def info_sheet(
         ("Rechtsgrond", "; ".join(definition.legal_basis)),
         ("Ontvanger", recipient_name),
         ("Periode", period),
-        ("Aangemaakt op", f"{built_at:%d.%m.%Y %H:%M}"),
+        ("Aangemaakt op", f"{built_at.astimezone(_BRUSSELS):%d.%m.%Y %H:%M}"),
         ("Aantal personen", str(row_count)),
         (
             "Kolommen",

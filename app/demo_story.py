@@ -1,0 +1,169 @@
+"""The demo behind ``make run``: staff, Lommel's key pair and contact, and Lommel's list of this
+year on the drop, so that a new user can fetch and open it with nothing but OpenSSH and Excel.
+
+Dev only: the demo writes a private key and staff passwords into the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+
+from app.audit import record
+from app.auth import Role, add_user, find_user
+from app.cli_common import Context
+from app.db import transaction
+from app.exports import approve, execute, request_export
+from app.recipients import add_key, set_contact
+from app.wiring import host_key_file, sms_outbox_path
+from channels.sftp_drop import host_public_key
+from crypto import parse_public_key
+from exchange.exports import RunState
+from exchange.models import ExportRun, RecipientContact, RecipientKey
+
+__all__ = ["DemoStory", "prepare_story"]
+
+MUNICIPALITY = "72020"  # Lommel: the one municipality the art. 20 protocol names as signed
+PROTOCOL = "art20-municipal"
+OPERATOR, APPROVER = "demo-operator", "demo-approver"
+
+
+@dataclass(frozen=True)
+class DemoStory:
+    run_id: int
+    state: str
+    file_name: str | None
+    private_key: Path
+    known_hosts: Path
+    credentials: Path
+    sms_outbox: Path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _staff(c: Context, credentials: Path) -> None:
+    lines = []
+    with transaction(c.engine) as session:
+        for name, role in ((OPERATOR, Role.OPERATOR), (APPROVER, Role.APPROVER)):
+            if find_user(session, name) is None:
+                password = secrets.token_urlsafe(12)
+                add_user(session, name, role, password, c.now())
+                lines.append(f"{name} ({role.value}): {password}\n")
+    if lines:
+        _write_private(credentials, "".join(lines).encode())
+
+
+def _municipality_key(c: Context, private_key: Path) -> None:
+    if not private_key.exists():
+        key = Ed25519PrivateKey.generate()
+        _write_private(
+            private_key,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.OpenSSH,
+                serialization.NoEncryption(),
+            ),
+        )
+        public = key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        )
+        private_key.with_suffix(".pub").write_bytes(public + b" demo@lommel\n")
+    parsed = parse_public_key(private_key.with_suffix(".pub").read_text())
+    with transaction(c.engine) as session:
+        known = session.scalar(
+            select(RecipientKey.id).where(
+                RecipientKey.recipient_id == MUNICIPALITY,
+                RecipientKey.fingerprint == parsed.fingerprint,
+            )
+        )
+        if known is None:
+            add_key(session, MUNICIPALITY, parsed, c.now())
+            record(
+                session,
+                actor="demo",
+                action="recipient.key_added",
+                subject=f"recipient:{MUNICIPALITY}",
+                details={"algorithm": parsed.algorithm, "fingerprint": parsed.fingerprint},
+                now=c.now(),
+            )
+        if session.get(RecipientContact, MUNICIPALITY) is None:
+            set_contact(
+                session,
+                MUNICIPALITY,
+                "Dienst Burgerzaken (demo)",
+                "+32470000072",
+                "burgerzaken@lommel.example",
+                c.now(),
+            )
+            record(
+                session,
+                actor="demo",
+                action="recipient.contact_set",
+                subject=f"recipient:{MUNICIPALITY}",
+                details={},
+                now=c.now(),
+            )
+
+
+def _this_years_run(c: Context) -> int:
+    period = str(c.settings.current_date().year)
+    with transaction(c.engine) as session:
+        existing = session.scalar(
+            select(ExportRun.id)
+            .where(
+                ExportRun.protocol_id == PROTOCOL,
+                ExportRun.recipient_id == MUNICIPALITY,
+                ExportRun.period == period,
+                ExportRun.state != RunState.REFUSED,
+            )
+            .order_by(ExportRun.id.desc())
+        )
+    if existing is not None:
+        return existing
+    run = request_export(
+        c.engine,
+        c.deps,
+        protocol_id=PROTOCOL,
+        recipient_id=MUNICIPALITY,
+        period=period,
+        channel="sftp_drop",
+        lookback_years=None,
+        by=OPERATOR,
+    )
+    approve(c.engine, c.deps, run.id, APPROVER)
+    return run.id
+
+
+def prepare_story(c: Context) -> DemoStory:
+    """Idempotent: a second ``make run`` reuses what the first one made."""
+    demo = c.settings.data_dir / "demo"
+    credentials = demo / "staff-credentials.txt"
+    private_key = demo / "lommel_ed25519"
+    known_hosts = demo / "known_hosts"
+    _staff(c, credentials)
+    _municipality_key(c, private_key)
+    run_id = _this_years_run(c)
+    execute(c.engine, c.deps, run_id)
+    host_line = host_public_key(host_key_file(c.settings))
+    host = c.settings.sftp_host
+    known_hosts.write_text(f"[{host}]:{c.settings.sftp_port} {host_line}\n")
+    with transaction(c.engine) as session:
+        run = session.get(ExportRun, run_id)
+        assert run is not None
+        state, file_name = run.state, run.file_name
+    return DemoStory(
+        run_id, state, file_name, private_key, known_hosts, credentials, sms_outbox_path(c.settings)
+    )
