@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from typer.core import TyperGroup
 
 from app.audit import read_chain, record
+from app.cli_changes import register as register_change_commands
 from app.cli_common import (
     EXIT_REFUSED,
     Context,
@@ -89,6 +90,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(recipients_app, name="recipients")
 recipients_app.add_typer(contact_app, name="contact")
 recipients_app.add_typer(key_app, name="key")
+register_change_commands(recipients_app)
 app.add_typer(accession_app, name="accession")
 app.add_typer(protocols_app, name="protocols")
 app.add_typer(audit_app, name="audit")

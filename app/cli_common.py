@@ -11,13 +11,15 @@ from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from app.db import make_engine
+from app.auth import Role
+from app.db import make_engine, transaction
 from app.exports import ExportDeps
 from app.registry import Registry, load_registry
 from app.settings import Settings
 from app.wiring import StartupError, build_deps
+from exchange.models import User
 from exchange.protocols import DefinitionError, ProtocolDefinition
 
 EXIT_INTERNAL = 1
@@ -101,3 +103,15 @@ def configure_logging() -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("kbx").setLevel(logging.INFO)
+
+
+def staff(c: Context, name: str, roles: set[Role], action: str) -> str:
+    """The named active staff member, if their role allows ``action``; else exit 2 saying why."""
+    with transaction(c.engine) as session:
+        user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+        role = None if user is None else Role(user.role)
+    if role is None:
+        fail(f"unknown user '{name}'")
+    if role not in roles:
+        fail(f"user '{name}' ({role.value}) may not {action}")
+    return name

@@ -37,6 +37,39 @@ class Settings(BaseSettings):
     drop_retention_days: int = 14  # a delivered file leaves the drop after this many days
     key_resend_days: int = 14  # the password is kept (encrypted) this long for a resend
     worker_interval_seconds: float = 5.0
+    # Where kbx is reached from outside (Twilio's status callbacks are signed over this URL).
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Key SMS: "outbox" (dev only, JSON lines under data_dir) or "twilio".
+    sms_provider: str = "outbox"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str | None = Field(default=None, repr=False)
+    twilio_messaging_service_sid: str = ""
+    twilio_from: str = ""  # a sender id or number, when no messaging service is used
+    twilio_base_url: str = ""  # tests only: a local stand-in for https://api.twilio.com
+    twilio_timeout_seconds: float = 10.0
+
+    # The two mail routes; an empty host means the dev capture (refused in production).
+    secure_mail_host: str = ""
+    secure_mail_port: int = 587
+    secure_mail_security: str = "starttls"  # "starttls" or "tls" (implicit); never plaintext
+    secure_mail_username: str = ""
+    secure_mail_password: str | None = Field(default=None, repr=False)
+    secure_mail_from: str = "kbx@integratie-inburgering.be"
+    zivver_host: str = ""
+    zivver_port: int = 587
+    zivver_security: str = "starttls"
+    zivver_username: str = ""
+    zivver_password: str | None = Field(default=None, repr=False)
+    zivver_from: str = "kbx@integratie-inburgering.be"
+    mail_ca_file: Path | None = None  # extra CA bundle for the relays (tests: a local CA)
+
+    # Pseudonyms for the BI working group: HMAC-SHA-256 key, base64 of 32 bytes (dev: key file).
+    pseudonym_key: str | None = Field(default=None, repr=False)
+    # VSB individual checks per caller and minute.
+    check_rate_per_minute: int = 60
+    # How often kbx looks at a recipient's own SFTP server for removed or returned files.
+    remote_check_minutes: int = 15
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

@@ -28,9 +28,13 @@ __all__ = [
     "Base",
     "ExportRun",
     "Integree",
+    "PendingChange",
     "Recipient",
     "RecipientContact",
     "RecipientKey",
+    "RecipientMail",
+    "RecipientSftp",
+    "SmsMessage",
     "User",
 ]
 
@@ -130,6 +134,54 @@ class RecipientKey(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class RecipientSftp(Base):
+    """The recipient's own SFTP server, for the ``sftp_push`` channel. The host key is pinned;
+    kbx's client key for this server is kept only sealed under the service key."""
+
+    __tablename__ = "recipient_sftp"
+
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int]
+    username: Mapped[str] = mapped_column(String(64))
+    private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    host_key: Mapped[str] = mapped_column(String(2000))  # "ssh-ed25519 AAAA..."
+    path: Mapped[str] = mapped_column(String(255))
+    return_path: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecipientMail(Base):
+    """The recipient's registered mailbox for the mail channels, and which relay route it uses."""
+
+    __tablename__ = "recipient_mail"
+    __table_args__ = (CheckConstraint("route IN ('secure_mail', 'zivver')", name="route"),)
+
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(254))
+    route: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PendingChange(Base):
+    """A change to a recipient's contact, keys or delivery settings, waiting for a second person.
+    The payload is sealed under the service key: it may hold a phone number or a private key."""
+
+    __tablename__ = "pending_changes"
+    __table_args__ = (CheckConstraint("state IN ('pending', 'applied', 'rejected')", name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), index=True)
+    summary: Mapped[str] = mapped_column(String(200))  # what a reviewer sees; no secret
+    payload_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Agreement(Base):
     """A recipient's signature of a protocol text, or its accession to a general deliberation."""
 
@@ -210,6 +262,30 @@ class ExportRun(Base):
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failure: Mapped[str | None] = mapped_column(String(200))
+    # A run made from another one (the BI working group's dataset of a VDAB round trip).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("export_runs.id"), index=True)
+    remote_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_file: Mapped[str | None] = mapped_column(String(255))
+    return_sha256: Mapped[str | None] = mapped_column(String(64))
+    return_rows: Mapped[int | None]
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SmsMessage(Base):
+    """One key SMS as the provider knows it. The body is never stored (it holds the password);
+    ``status`` only moves forward (see exchange.sms_status)."""
+
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("export_runs.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(32), index=True)
+    provider: Mapped[str] = mapped_column(String(16))  # "outbox" or "twilio"
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # unknown, queued, sent, delivered, ...
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class User(Base):

@@ -26,6 +26,10 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 _MUTABLE_TABLES = (
     "audit_events",
     "api_tokens",
+    "sms_messages",
+    "pending_changes",
+    "recipient_sftp",
+    "recipient_mail",
     "users",
     "export_runs",
     "agreements",

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import msoffcrypto  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from app.exports import execute
 from app.registry import load_registry
@@ -65,8 +66,10 @@ def outbox_entries(settings: Settings) -> list[Path]:
 
 
 def state_of(engine: Engine, run_id: int) -> ExportRun:
-    with engine.connect() as connection:
-        return connection.execute(select(ExportRun).where(ExportRun.id == run_id)).one()
+    with Session(engine) as session:
+        run = session.get(ExportRun, run_id)
+        assert run is not None
+        return run
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)

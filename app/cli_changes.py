@@ -1,0 +1,126 @@
+"""``kbx recipients sftp|mail set`` and ``kbx recipients changes``: every change to how kbx
+reaches a recipient is proposed by one staff member and applied only when another approves it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.auth import Role
+from app.cli_common import Context, JsonOpt, ctx_of, emit_json, fail, staff
+from app.recipient_changes import ChangeOut, decide, pending, propose
+from exchange.recipient_changes import ChangeKind
+
+__all__ = ["propose_change", "register"]
+
+PROPOSERS = {Role.OPERATOR, Role.ADMIN}
+APPROVERS = {Role.APPROVER, Role.ADMIN}
+
+sftp_app = typer.Typer(no_args_is_help=True, help="Eigen SFTP-server van een ontvanger")
+mail_app = typer.Typer(no_args_is_help=True, help="Geregistreerd e-mailadres van een ontvanger")
+changes_app = typer.Typer(no_args_is_help=True, help="Wijzigingen die op goedkeuring wachten")
+
+By = Annotated[str, typer.Option("--by", help="Staff member who proposes or decides")]
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def propose_change(
+    c: Context, kind: ChangeKind, recipient_id: str, payload: dict[str, Any], by: str
+) -> ChangeOut:
+    staff(c, by, PROPOSERS, "propose changes to recipients")
+    change = propose(c.engine, c.deps.vault, kind, recipient_id, payload, by, c.now())
+    typer.echo(
+        f"change {change.id} proposed for {recipient_id}: {change.summary}\n"
+        f"  it takes effect once another person approves: "
+        f"kbx recipients changes approve {change.id} --by NAME"
+    )
+    return change
+
+
+@sftp_app.command("set")
+def sftp_set(
+    ctx: typer.Context,
+    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    host: Annotated[str, typer.Option()],
+    username: Annotated[str, typer.Option()],
+    private_key: Annotated[Path, typer.Option(help="kbx's OpenSSH private key for this server")],
+    host_key: Annotated[str, typer.Option(help='The server\'s key: "ssh-ed25519 AAAA..."')],
+    path: Annotated[str, typer.Option(help="Remote folder for files from kbx")],
+    by: By,
+    port: Annotated[int, typer.Option()] = 22,
+    return_path: Annotated[str | None, typer.Option(help="Remote folder for return files")] = None,
+) -> None:
+    """Propose the recipient's own SFTP server (channel sftp_push); the host key is pinned."""
+    c = ctx_of(ctx)
+    payload = {
+        "host": host,
+        "port": port,
+        "username": username,
+        "private_key": _read(private_key, "private key"),
+        "host_key": host_key,
+        "path": path,
+        "return_path": return_path,
+    }
+    propose_change(c, ChangeKind.SFTP, recipient_id, payload, by)
+
+
+@mail_app.command("set")
+def mail_set(
+    ctx: typer.Context,
+    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    address: Annotated[str, typer.Option(help="The recipient's functional mailbox")],
+    route: Annotated[str, typer.Option(help="secure_mail or zivver")],
+    by: By,
+) -> None:
+    """Propose the mailbox that files by mail go to, and the relay route it uses."""
+    c = ctx_of(ctx)
+    propose_change(c, ChangeKind.MAIL, recipient_id, {"address": address, "route": route}, by)
+
+
+@changes_app.command("list")
+def changes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Changes waiting for a second person."""
+    rows = pending(ctx_of(ctx).engine)
+    if as_json:
+        emit_json([asdict(r) for r in rows])
+        return
+    for r in rows:
+        typer.echo(f"{r.id:>5} {r.recipient_id:<10} {r.kind:<8} {r.requested_by:<16} {r.summary}")
+
+
+def _decide(ctx: typer.Context, change_id: int, by: str, *, approve: bool) -> None:
+    c = ctx_of(ctx)
+    staff(c, by, APPROVERS, "decide on changes to recipients")
+    change = decide(c.engine, c.deps.vault, change_id, by, approve=approve, now=c.now())
+    typer.echo(f"change {change.id} {change.state}: {change.summary}")
+
+
+@changes_app.command("approve")
+def changes_approve(
+    ctx: typer.Context, change_id: Annotated[int, typer.Argument(metavar="ID")], by: By
+) -> None:
+    """Apply a proposed change (never by the person who proposed it)."""
+    _decide(ctx, change_id, by, approve=True)
+
+
+@changes_app.command("reject")
+def changes_reject(
+    ctx: typer.Context, change_id: Annotated[int, typer.Argument(metavar="ID")], by: By
+) -> None:
+    """Reject a proposed change; nothing of it is kept."""
+    _decide(ctx, change_id, by, approve=False)
+
+
+def register(recipients_app: typer.Typer) -> None:
+    recipients_app.add_typer(sftp_app, name="sftp")
+    recipients_app.add_typer(mail_app, name="mail")
+    recipients_app.add_typer(changes_app, name="changes")

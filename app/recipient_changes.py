@@ -1,0 +1,161 @@
+"""Four-eyes changes to recipients (DESIGN invariant 8): one person proposes a new contact, drop
+key or delivery setting, another approves it, and only then does it take effect. Each step is an
+audit event in the transaction that makes it. The payload is sealed under the service key while
+it waits: it may hold a phone number or an SFTP private key."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.audit import record
+from app.db import transaction
+from app.errors import Conflict, InvalidInput, NotFound
+from app.recipients import add_key, get_recipient, set_contact
+from crypto import parse_public_key
+from crypto.vault import SecretBox
+from exchange.exports import FourEyesViolation, check_four_eyes
+from exchange.models import PendingChange, RecipientMail, RecipientSftp
+from exchange.recipient_changes import ChangeKind, ChangeProblem, check_change
+
+__all__ = ["ChangeOut", "decide", "pending", "propose"]
+
+
+@dataclass(frozen=True)
+class ChangeOut:
+    id: int
+    kind: str
+    recipient_id: str
+    summary: str
+    state: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+
+
+def _out(change: PendingChange) -> ChangeOut:
+    return ChangeOut(
+        change.id,
+        change.kind,
+        change.recipient_id,
+        change.summary,
+        change.state,
+        change.requested_by,
+        change.requested_at,
+        change.decided_by,
+    )
+
+
+def _aad(change_kind: str, recipient_id: str) -> bytes:
+    return f"change:{change_kind}:{recipient_id}".encode()
+
+
+def propose(
+    engine: Engine,
+    vault: SecretBox,
+    kind: ChangeKind,
+    recipient_id: str,
+    payload: dict[str, Any],
+    by: str,
+    now: datetime,
+) -> ChangeOut:
+    try:
+        checked = check_change(kind, payload)
+    except ChangeProblem as exc:
+        raise InvalidInput(f"change.invalid_{kind.value}", str(exc)) from exc
+    with transaction(engine) as session:
+        get_recipient(session, recipient_id)
+        change = PendingChange(
+            kind=kind.value,
+            recipient_id=recipient_id,
+            summary=checked.summary,
+            payload_sealed=vault.seal(
+                json.dumps(checked.payload).encode(), _aad(kind.value, recipient_id)
+            ),
+            state="pending",
+            requested_by=by,
+            requested_at=now,
+        )
+        session.add(change)
+        session.flush()
+        record(
+            session,
+            actor=by,
+            action="recipient.change_proposed",
+            subject=f"recipient:{recipient_id}",
+            details={"change": change.id, "kind": kind.value, "summary": checked.summary},
+            now=now,
+        )
+        return _out(change)
+
+
+def _apply(
+    session: Session,
+    vault: SecretBox,
+    kind: ChangeKind,
+    recipient_id: str,
+    p: dict[str, Any],
+    now: datetime,
+) -> None:
+    if kind is ChangeKind.CONTACT:
+        set_contact(session, recipient_id, p["name"], p["phone"], p["email"], now)
+    elif kind is ChangeKind.KEY:
+        add_key(session, recipient_id, parse_public_key(p["public_key"]), now)
+    elif kind is ChangeKind.SFTP:
+        row = session.get(RecipientSftp, recipient_id) or RecipientSftp(recipient_id=recipient_id)
+        row.host, row.port, row.username = p["host"], p["port"], p["username"]
+        row.private_key_sealed = vault.seal(p["private_key"].encode(), recipient_id.encode())
+        row.host_key, row.path, row.return_path = p["host_key"], p["path"], p["return_path"]
+        row.updated_at = now
+        session.add(row)
+    else:
+        mail = session.get(RecipientMail, recipient_id) or RecipientMail(recipient_id=recipient_id)
+        mail.address, mail.route, mail.updated_at = p["address"], p["route"], now
+        session.add(mail)
+
+
+def decide(
+    engine: Engine, vault: SecretBox, change_id: int, by: str, *, approve: bool, now: datetime
+) -> ChangeOut:
+    with transaction(engine) as session:
+        change = session.get(PendingChange, change_id)
+        if change is None:
+            raise NotFound("change.unknown", f"unknown change {change_id}")
+        if change.state != "pending":
+            raise Conflict("change.decided", f"change {change_id} is already {change.state}")
+        try:
+            check_four_eyes(change.requested_by, by)
+        except FourEyesViolation as exc:
+            raise Conflict("change.four_eyes", str(exc)) from exc
+        kind = ChangeKind(change.kind)
+        if approve:
+            payload = json.loads(
+                vault.open(change.payload_sealed, _aad(change.kind, change.recipient_id))
+            )
+            _apply(session, vault, kind, change.recipient_id, payload, now)
+        change.state = "applied" if approve else "rejected"
+        change.decided_by, change.decided_at = by, now
+        # The sealed payload has done its work; a rejected one must not linger either.
+        change.payload_sealed = b""
+        record(
+            session,
+            actor=by,
+            action="recipient.change_applied" if approve else "recipient.change_rejected",
+            subject=f"recipient:{change.recipient_id}",
+            details={"change": change.id, "kind": change.kind, "summary": change.summary},
+            now=now,
+        )
+        return _out(change)
+
+
+def pending(engine: Engine) -> list[ChangeOut]:
+    with transaction(engine) as session:
+        rows = session.scalars(
+            select(PendingChange).where(PendingChange.state == "pending").order_by(PendingChange.id)
+        )
+        return [_out(c) for c in rows]

@@ -1,0 +1,135 @@
+"""Changes to a recipient's contact, keys and delivery settings: what they are and how each is
+checked before a second person sees it. Pure; ``app.recipient_changes`` stores and applies them."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import load_ssh_private_key
+from email_validator import EmailNotValidError, validate_email
+
+from crypto import KeyError_, parse_public_key
+from exchange.recipients import ContactProblem, check_contact
+
+__all__ = ["ChangeKind", "ChangeProblem", "Checked", "check_change"]
+
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_USER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REMOTE_PATH = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
+
+
+class ChangeKind(enum.StrEnum):
+    CONTACT = "contact"  # the person who receives the key SMS
+    KEY = "key"  # a public key for the SFTP drop
+    SFTP = "sftp"  # the recipient's own SFTP server (sftp_push)
+    MAIL = "mail"  # the recipient's registered mailbox and its route
+
+
+class ChangeProblem(ValueError):
+    """The proposed change is not acceptable; the message says why (never a secret)."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    payload: dict[str, Any]  # normalised; what is applied after approval
+    summary: str  # what the approver sees and the audit trail keeps: no secret, no phone
+
+
+def _text(payload: dict[str, Any], name: str) -> str:
+    value = payload.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ChangeProblem(f"{name} is missing")
+    return value.strip()
+
+
+def _check_contact(payload: dict[str, Any]) -> Checked:
+    try:
+        name, phone, email = check_contact(
+            _text(payload, "name"), _text(payload, "phone"), _text(payload, "email")
+        )
+    except ContactProblem as exc:
+        raise ChangeProblem(str(exc)) from exc
+    return Checked({"name": name, "phone": phone, "email": email}, "new contact for the key SMS")
+
+
+def _check_key(payload: dict[str, Any]) -> Checked:
+    try:
+        key = parse_public_key(_text(payload, "public_key"))
+    except KeyError_ as exc:
+        raise ChangeProblem(str(exc)) from exc
+    return Checked({"public_key": key.line}, f"add drop key {key.algorithm} {key.fingerprint}")
+
+
+def _check_sftp(payload: dict[str, Any]) -> Checked:
+    host = _text(payload, "host")
+    if not _HOST.match(host):
+        raise ChangeProblem("host is not a host name or IP address")
+    port = payload.get("port")
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ChangeProblem("port must be a number from 1 to 65535")
+    username = _text(payload, "username")
+    if not _USER.match(username):
+        raise ChangeProblem("username may hold letters, digits, '.', '_' and '-' only")
+    private_key = _text(payload, "private_key")
+    try:
+        load_ssh_private_key(private_key.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ChangeProblem(
+            "private_key is not an unencrypted OpenSSH private key (kbx seals it itself)"
+        ) from exc
+    try:
+        host_key = parse_public_key(_text(payload, "host_key"))
+    except KeyError_ as exc:
+        raise ChangeProblem(f"host_key: {exc}") from exc
+    paths: dict[str, str | None] = {}
+    for name in ("path", "return_path"):
+        value = payload.get(name)
+        if value is None or value == "":
+            if name == "path":
+                raise ChangeProblem("path is missing")
+            paths[name] = None
+            continue
+        if not isinstance(value, str) or not _REMOTE_PATH.match(value) or ".." in value.split("/"):
+            raise ChangeProblem(f"{name} is not a plain remote folder")
+        paths[name] = value
+    return Checked(
+        {
+            "host": host,
+            "port": port,
+            "username": username,
+            "private_key": private_key + "\n",  # OpenSSH key files end with a newline
+            "host_key": host_key.line,
+            **paths,
+        },
+        f"sftp push to {username}@{host}:{port}{paths['path']}, host key {host_key.fingerprint}",
+    )
+
+
+def _check_mail(payload: dict[str, Any]) -> Checked:
+    route = _text(payload, "route")
+    if route not in ("secure_mail", "zivver"):
+        raise ChangeProblem("route must be secure_mail or zivver")
+    try:
+        address = validate_email(_text(payload, "address"), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ChangeProblem(f"the address is not valid: {exc}") from exc
+    domain = address.rsplit("@", 1)[1]
+    # The address itself is a functional mailbox, but the audit trail only needs its domain.
+    return Checked(
+        {"address": address, "route": route}, f"mail by {route} to a mailbox at {domain}"
+    )
+
+
+_CHECKS = {
+    ChangeKind.CONTACT: _check_contact,
+    ChangeKind.KEY: _check_key,
+    ChangeKind.SFTP: _check_sftp,
+    ChangeKind.MAIL: _check_mail,
+}
+
+
+def check_change(kind: ChangeKind, payload: dict[str, Any]) -> Checked:
+    return _CHECKS[kind](payload)
