@@ -32,5 +32,9 @@ lint: env
 test: lint
 	.venv/bin/pytest
 
+# The annual round at 1,000,000 persons takes about five minutes with its seed and its baseline:
+# `make bench BENCH_PERSONS=1000000` for the figures of the issue.
+BENCH_PERSONS ?= 200000
 bench: env
 	.venv/bin/python -m bench.import_and_select
+	.venv/bin/python -m bench.annual_run --persons $(BENCH_PERSONS)

@@ -1,54 +1,195 @@
-"""``/api/v1``: authentication, exports (request, approve, cancel, key resend), policy dry run,
-protocols and recipients (read-only). Every endpoint needs a bearer token; roles per endpoint
-are listed in each operation's description."""
+"""``/api/v1``: authentication, exports (request, approve, cancel, key resend, batches), policy
+dry run, protocols and recipients (read-only).
 
+Every endpoint but ``POST /auth/token`` needs a bearer token. The roles of an endpoint come from
+its role guard (``RoleGuard``) and nowhere else; each operation's OpenAPI entry is generated from
+that guard (``x-roles``, the description) and from the error codes it declares (``ERRORS``): every
+status it can answer, with every code as a named example and in ``x-error-codes``.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the dependency annotations at runtime.
 import json
-from collections.abc import Callable
-from datetime import date
-from typing import Annotated, Any, Literal
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Engine, select
 
-from app.auth import Role, authenticate, issue_token, user_for_token
+from app.audit import record
+from app.auth import Role, find_user, issue_token, password_matches, user_for_token
 from app.db import transaction
-from app.errors import Conflict
+from app.errors import Conflict, KbxError, NotFound
 from app.exports import (
     ExportDeps,
     approve,
-    batch_runs,
     cancel,
     request_batch,
     request_export,
     send_key,
 )
-from app.recipients import list_recipients, recipient_facts, run_history
-from exchange.exports import FourEyesViolation, check_four_eyes
+from app.recipients import get_recipient, list_recipients, recipient_facts, run_history
+from exchange.exports import FourEyesViolation, RunState, check_four_eyes
 from exchange.models import ExportRun, User
 from exchange.policy import Allowed, evaluate
 from exchange.protocols import ProtocolDefinition
 
-__all__ = ["ERROR_RESPONSES", "router"]
+__all__ = ["ERRORS", "ApiError", "ErrorCode", "ErrorOut", "router"]
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
+# -- errors -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    status: int
+    en: str
+    nl: str
+
+
+# Every code the API answers with: its status and a generic message in both languages (the
+# Dutch one is used when the raising code carries only an English detail). A code a route raises
+# must be declared on that route (see ``_endpoint``); the tests hold every answer to that.
+ERRORS: dict[str, ErrorCode] = {
+    "auth.failed": ErrorCode(401, "Wrong name or password", "Verkeerde naam of wachtwoord"),
+    "auth.missing": ErrorCode(401, "Authentication required", "Aanmelding vereist"),
+    "auth.invalid": ErrorCode(401, "Invalid or expired token", "Ongeldig of verlopen token"),
+    "auth.role": ErrorCode(403, "Your role may not do this", "Uw rol mag dit niet"),
+    "request.invalid": ErrorCode(422, "The request is not valid", "De aanvraag is ongeldig"),
+    "batch.not_applicable": ErrorCode(
+        400,
+        "This protocol has fixed recipients; request them one by one",
+        "Dit protocol heeft vaste ontvangers; vraag ze een voor een aan",
+    ),
+    "run.unknown": ErrorCode(404, "Unknown run", "Onbekende run"),
+    "batch.unknown": ErrorCode(404, "Unknown batch", "Onbekende reeks"),
+    "protocol.unknown": ErrorCode(404, "Unknown protocol", "Onbekend protocol"),
+    "recipient.unknown": ErrorCode(404, "Unknown recipient", "Onbekende ontvanger"),
+    "policy.refused": ErrorCode(
+        409,
+        "Refused by the protocol; every reason is listed",
+        "Geweigerd door het protocol; elke reden staat erbij",
+    ),
+    "run.four_eyes": ErrorCode(
+        409,
+        "The requester cannot approve their own request",
+        "Wie iets aanvraagt, kan het niet zelf goedkeuren",
+    ),
+    "run.invalid_transition": ErrorCode(
+        409,
+        "The run cannot take this step in its current state",
+        "De run kan deze stap niet zetten in zijn huidige toestand",
+    ),
+    "recipient.no_contact": ErrorCode(
+        409,
+        "The recipient has no registered contact for the key SMS",
+        "De ontvanger heeft geen geregistreerde contactpersoon voor de sleutel-sms",
+    ),
+    "recipient.no_key": ErrorCode(
+        409,
+        "The recipient has no SSH key registered for the SFTP drop",
+        "De ontvanger heeft geen SSH-sleutel geregistreerd voor de SFTP-drop",
+    ),
+    "run.no_key_yet": ErrorCode(
+        409, "The key has not been sent yet", "De sleutel is nog niet verstuurd"
+    ),
+    "run.not_delivered": ErrorCode(
+        409, "The key is only sent after delivery", "De sleutel gaat pas weg na de levering"
+    ),
+    "run.key_destroyed": ErrorCode(
+        409,
+        "The password of this run has been destroyed",
+        "Het wachtwoord van deze run is vernietigd",
+    ),
+    "run.no_resend_request": ErrorCode(
+        409,
+        "Nobody asked for a resend of this key",
+        "Niemand vroeg om deze sleutel opnieuw te versturen",
+    ),
+    "internal.error": ErrorCode(500, "Internal error", "Interne fout"),
+}
+
+_AUTH_CODES = ("auth.missing", "auth.invalid", "auth.role")
+
+
+class ApiError(KbxError):
+    """An error of the API itself (authentication, roles, unknown batch): status from ERRORS."""
+
+    def __init__(self, code: str, message: str | None = None, message_nl: str | None = None):
+        known = ERRORS[code]
+        super().__init__(code, message or known.en)
+        self.status = known.status
+        self.message_nl = message_nl or known.nl
+
+
+class ReasonOut(BaseModel):
+    rule: str = Field(description="The rule of the protocol, e.g. frequency.exhausted")
+    article: str = Field(description="The article of the protocol that sets the rule")
+    nl: str
+    en: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where in the request, e.g. ['body', 'period']")
+    type: str = Field(description="Pydantic's error type, e.g. missing")
+    msg: str
+
+
 class ErrorOut(BaseModel):
+    """Every error of the API has this shape; ``code`` is stable and machine-readable."""
+
     code: str = Field(description="Stable machine-readable reason, e.g. policy.refused")
     message: str = Field(description="English")
     message_nl: str = Field(description="Nederlands")
-    reasons: list[dict[str, str]] | None = None
+    reasons: list[ReasonOut] | None = Field(
+        default=None, description="policy.refused: every rule that refused, with its article"
+    )
+    run_id: int | None = Field(
+        default=None, description="policy.refused: the refused run as recorded, if it was"
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="request.invalid: what is wrong where (never the values)"
+    )
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Bad input"},
-    401: {"model": ErrorOut, "description": "No or expired token"},
-    403: {"model": ErrorOut, "description": "Role not allowed"},
-    404: {"model": ErrorOut, "description": "Unknown run, protocol or recipient"},
-    409: {"model": ErrorOut, "description": "Refused by policy, four-eyes or state"},
-}
+def _responses(codes: Iterable[str]) -> dict[int | str, dict[str, Any]]:
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(ERRORS[code].status, []).append(code)
+    return {
+        status: {
+            "model": ErrorOut,
+            "description": "; ".join(f"`{c}`: {ERRORS[c].en}" for c in group),
+            "x-error-codes": group,
+            "content": {
+                "application/json": {
+                    "examples": {
+                        c: {
+                            "summary": ERRORS[c].en,
+                            "value": {
+                                "code": c,
+                                "message": ERRORS[c].en,
+                                "message_nl": ERRORS[c].nl,
+                            },
+                        }
+                        for c in group
+                    }
+                }
+            },
+        }
+        for status, group in sorted(by_status.items())
+    }
+
+
+# -- dependencies -----------------------------------------------------------------------------
 
 
 def _engine(request: Request) -> Engine:
@@ -65,82 +206,188 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 DepsDep = Annotated[ExportDeps, Depends(_deps)]
 
 
-def _problem(status_code: int, code: str, en: str, nl: str) -> HTTPException:
-    return HTTPException(
-        status_code,
-        detail={"code": code, "message": en, "message_nl": nl},
-        headers={"WWW-Authenticate": "Bearer"} if status_code == 401 else None,
-    )
-
-
 def _current_user(
     engine: EngineDep, deps: DepsDep, token: Annotated[str | None, Depends(oauth2)]
 ) -> User:
-    if token is None:
-        raise _problem(401, "auth.missing", "Authentication required", "Aanmelding vereist")
+    if not token:
+        raise ApiError("auth.missing")
     with transaction(engine) as session:
         user = user_for_token(session, token, deps.settings.now())
     if user is None:
-        raise _problem(
-            401, "auth.invalid", "Invalid or expired token", "Ongeldig of verlopen token"
-        )
+        raise ApiError("auth.invalid")
     return user
 
 
-def role(*allowed: Role) -> Callable[..., User]:
-    def check(user: Annotated[User, Depends(_current_user)]) -> User:
-        if Role(user.role) not in allowed:
-            raise _problem(
-                403,
+class RoleGuard:
+    """A dependency that lets through only the given roles; the OpenAPI entry of every operation
+    that uses it lists exactly these roles."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = roles
+
+    def __call__(self, user: Annotated[User, Depends(_current_user)]) -> User:
+        if Role(user.role) not in self.roles:
+            raise ApiError(
                 "auth.role",
                 f"Role {user.role} may not do this",
                 f"Rol {user.role} mag dit niet",
             )
         return user
 
-    return check
-
 
 STAFF = (Role.OPERATOR, Role.APPROVER, Role.AUDITOR, Role.ADMIN)
-Reader = Annotated[User, Depends(role(*STAFF))]
-Operator = Annotated[User, Depends(role(Role.OPERATOR, Role.ADMIN))]
-Approver = Annotated[User, Depends(role(Role.APPROVER, Role.ADMIN))]
-Canceller = Annotated[User, Depends(role(Role.OPERATOR, Role.APPROVER, Role.ADMIN))]
+Reader = Annotated[User, Depends(RoleGuard(*STAFF))]
+Operator = Annotated[User, Depends(RoleGuard(Role.OPERATOR, Role.ADMIN))]
+Approver = Annotated[User, Depends(RoleGuard(Role.APPROVER, Role.ADMIN))]
+Canceller = Annotated[User, Depends(RoleGuard(Role.OPERATOR, Role.APPROVER, Role.ADMIN))]
 
-router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _roles_of(dependant: Dependant) -> tuple[Role, ...] | None:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, RoleGuard):
+            return sub.call.roles
+        found = _roles_of(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _takes_input(dependant: Dependant) -> bool:
+    """Whether FastAPI validates anything of the request for it (so it can answer 422)."""
+    own = (
+        dependant.path_params,
+        dependant.query_params,
+        dependant.header_params,
+        dependant.cookie_params,
+        dependant.body_params,
+    )
+    return any(own) or any(_takes_input(sub) for sub in dependant.dependencies)
+
+
+def _endpoint(
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    description: str = "",
+    raises: tuple[str, ...] = (),
+    **options: Any,
+) -> Callable[[F], F]:
+    """Register a route with its roles and every error it can answer documented: the auth codes
+    when it has a role guard, ``request.invalid`` when it takes parameters or a body, the codes
+    it declares, and ``internal.error``."""
+
+    def register(func: F) -> F:
+        probe = APIRoute(path, func, methods=[method])
+        roles = _roles_of(probe.dependant)
+        validated = _takes_input(probe.dependant)
+        codes = [*(_AUTH_CODES if roles is not None else ()), *raises]
+        if validated:
+            codes.append("request.invalid")
+        codes.append("internal.error")
+        unknown = [c for c in codes if c not in ERRORS]
+        if unknown:
+            raise ValueError(f"{path}: error codes missing from ERRORS: {unknown}")
+        extra: dict[str, Any] = {"x-error-codes": codes}
+        text = description
+        if roles is not None:
+            extra["x-roles"] = [r.value for r in roles]
+            text = f"**Roles:** {', '.join(r.value for r in roles)}.\n\n{text}"
+        else:
+            text = f"**Open:** no token needed.\n\n{text}"
+        text += "\n\n**Error codes:** " + ", ".join(f"`{c}` ({ERRORS[c].status})" for c in codes)
+        router.add_api_route(
+            path,
+            func,
+            methods=[method],
+            summary=summary,
+            description=text.strip(),
+            responses=_responses(codes),
+            openapi_extra=extra,
+            **options,
+        )
+        return func
+
+    return register
+
+
+# -- identifiers ------------------------------------------------------------------------------
+
+_IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_PERIOD = re.compile(r"[0-9A-Za-z-]+")
+_DIGIT_RUN = re.compile(r"\d{6}")
+
+
+def _identifier(value: str) -> str:
+    # Protocol, recipient and channel ids are short codes (a NIS code has five digits). Refusing
+    # anything else at the edge keeps a mistyped national number out of every error message:
+    # the domain's messages name the id they did not find, and a 422 never repeats a value.
+    if not _IDENTIFIER.fullmatch(value) or _DIGIT_RUN.search(value):
+        raise ValueError("not an identifier (lower-case letters, digits, - and _)")
+    return value
+
+
+def _period(value: str) -> str:
+    if not _PERIOD.fullmatch(value) or _DIGIT_RUN.search(value):
+        raise ValueError("not a period (e.g. 2026 or 2026-H2)")
+    return value
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=48), AfterValidator(_identifier)]
+PeriodText = Annotated[
+    str, Field(min_length=1, max_length=10, examples=["2026", "2026-H2"]), AfterValidator(_period)
+]
+RunId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The run's id")]
+BatchId = Annotated[str, Path(pattern=r"^B-[0-9a-f]{12}$", description="e.g. B-0123456789ab")]
+ProtocolId = Annotated[str, Path(min_length=1, max_length=48), AfterValidator(_identifier)]
+RecipientId = Annotated[str, Path(min_length=1, max_length=48), AfterValidator(_identifier)]
+
+
+# -- authentication ---------------------------------------------------------------------------
 
 
 class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 scheme name
-    expires_in: int
+    expires_in: int = Field(description="Seconds until the token expires")
 
 
-@router.post(
+@_endpoint(
+    "POST",
     "/auth/token",
+    summary="Exchange a name and password for a bearer token",
+    description="The OAuth2 password form (`username`, `password`); the token lives 30 minutes.",
+    raises=("auth.failed",),
     response_model=Token,
     tags=["auth"],
-    description="Open: exchange a staff name and password for a bearer token (30 min).",
 )
 def token(
     engine: EngineDep, deps: DepsDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> Token:
+    # Two short transactions around argon2: no lock is held while the hash is verified.
     with transaction(engine) as session:
-        user = authenticate(session, form.username, form.password)
-        if user is None:
-            raise _problem(
-                401, "auth.failed", "Wrong name or password", "Verkeerde naam of wachtwoord"
-            )
+        user = find_user(session, form.username)
+    # An unknown name is verified against a dummy hash: it costs what a wrong password costs.
+    if not password_matches(user, form.password) or user is None:
+        raise ApiError("auth.failed")
+    with transaction(engine) as session:
         value, ttl = issue_token(session, user, deps.settings.now())
     return Token(access_token=value, expires_in=ttl)
 
 
+# -- export runs ------------------------------------------------------------------------------
+
+
 class ExportRequest(BaseModel):
-    protocol: str
-    recipient: str
-    period: str = Field(examples=["2026", "2026-H2"])
-    channel: str = Field(examples=["sftp_drop"])
-    lookback_years: int | None = None
+    protocol: Identifier = Field(examples=["art20-municipal"])
+    recipient: Identifier = Field(examples=["72020"])
+    period: PeriodText
+    channel: Identifier = Field(examples=["sftp_drop"])
+    lookback_years: int | None = Field(default=None, ge=0, le=99, description="vcmp: 1 or 2")
 
 
 class RunOut(BaseModel):
@@ -150,15 +397,22 @@ class RunOut(BaseModel):
     recipient: str
     period: str
     channel: str
-    state: str
+    state: RunState
     batch: str | None
     requested_by: str
+    requested_at: datetime
     approved_by: str | None
+    approved_at: datetime | None
+    refusal: list[ReasonOut] | None
     rows: int | None
     fields: list[str] | None
     file: str | None
     sha256: str | None
     definition_hash: str
+    delivered_at: datetime | None
+    key_sent_at: datetime | None
+    resend_requested_by: str | None
+    expires_at: datetime | None
     failure: str | None
 
 
@@ -170,25 +424,43 @@ def _out(run: ExportRun) -> RunOut:
         recipient=run.recipient_id,
         period=run.period,
         channel=run.channel,
-        state=run.state,
+        state=RunState(run.state),
         batch=run.batch_id,
         requested_by=run.requested_by,
+        requested_at=run.requested_at,
         approved_by=run.approved_by,
+        approved_at=run.approved_at,
+        refusal=[ReasonOut(**r) for r in json.loads(run.refusal)] if run.refusal else None,
         rows=run.row_count,
         fields=json.loads(run.field_list) if run.field_list else None,
         file=run.file_name,
         sha256=run.file_sha256,
         definition_hash=run.definition_hash,
+        delivered_at=run.delivered_at,
+        key_sent_at=run.key_sent_at,
+        resend_requested_by=run.resend_requested_by,
+        expires_at=run.expires_at,
         failure=run.failure,
     )
 
 
-@router.post(
+@_endpoint(
+    "POST",
     "/exports",
+    summary="Request an export",
+    description="Claims the slot of (protocol, recipient, period): a second request for a slot "
+    "that is taken is refused with 409 `policy.refused` (rule `frequency.exhausted`), even "
+    "under concurrency. Every refusal names its rules and articles, and is recorded.",
+    raises=(
+        "protocol.unknown",
+        "recipient.unknown",
+        "policy.refused",
+        "recipient.no_contact",
+        "recipient.no_key",
+    ),
     status_code=201,
     response_model=RunOut,
     tags=["exports"],
-    description="Roles: operator, admin. 409 `policy.refused` with every reason.",
 )
 def create_export(body: ExportRequest, user: Operator, engine: EngineDep, deps: DepsDep) -> RunOut:
     run = request_export(
@@ -204,25 +476,177 @@ def create_export(body: ExportRequest, user: Operator, engine: EngineDep, deps: 
     return _out(run)
 
 
+@_endpoint(
+    "GET",
+    "/exports",
+    summary="List export runs",
+    description="Newest first; optionally filtered.",
+    response_model=list[RunOut],
+    tags=["exports"],
+)
+def list_exports(
+    _user: Reader,
+    engine: EngineDep,
+    state: RunState | None = None,
+    protocol: Annotated[str | None, Query(max_length=48)] = None,
+    recipient: Annotated[str | None, Query(max_length=48)] = None,
+    batch: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[RunOut]:
+    query = select(ExportRun).order_by(ExportRun.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(ExportRun.state == state.value)
+    if protocol is not None:
+        query = query.where(ExportRun.protocol_id == protocol)
+    if recipient is not None:
+        query = query.where(ExportRun.recipient_id == recipient)
+    if batch is not None:
+        query = query.where(ExportRun.batch_id == batch)
+    with transaction(engine) as session:
+        return [_out(r) for r in session.scalars(query)]
+
+
+def _get(engine: Engine, run_id: int) -> ExportRun:
+    with transaction(engine) as session:
+        run = session.get(ExportRun, run_id)
+    if run is None:
+        raise NotFound("run.unknown", f"Unknown run {run_id}")
+    return run
+
+
+@_endpoint(
+    "GET",
+    "/exports/{run_id}",
+    summary="Show one export run",
+    raises=("run.unknown",),
+    response_model=RunOut,
+    tags=["exports"],
+)
+def show_export(run_id: RunId, _user: Reader, engine: EngineDep) -> RunOut:
+    return _out(_get(engine, run_id))
+
+
+@_endpoint(
+    "POST",
+    "/exports/{run_id}/approve",
+    summary="Approve a requested run (four-eyes)",
+    description="Never by the person who requested it (409 `run.four_eyes`). The worker then "
+    "builds, seals and delivers the file and sends the key.",
+    raises=("run.unknown", "run.four_eyes", "run.invalid_transition"),
+    response_model=RunOut,
+    tags=["exports"],
+)
+def approve_export(run_id: RunId, user: Approver, engine: EngineDep, deps: DepsDep) -> RunOut:
+    return _out(approve(engine, deps, run_id, user.name))
+
+
+@_endpoint(
+    "POST",
+    "/exports/{run_id}/cancel",
+    summary="Cancel a run",
+    description="Only before the file is built (else 409 `run.invalid_transition`).",
+    raises=("run.unknown", "run.invalid_transition"),
+    response_model=RunOut,
+    tags=["exports"],
+)
+def cancel_export(run_id: RunId, user: Canceller, engine: EngineDep, deps: DepsDep) -> RunOut:
+    return _out(cancel(engine, deps, run_id, user.name))
+
+
+@_endpoint(
+    "POST",
+    "/exports/{run_id}/key-resend",
+    summary="Ask for a resend of the key (first half of a four-eyes action)",
+    description="The key goes again, by SMS, to the recipient's registered contact only, once a "
+    "second person approves the resend.",
+    raises=("run.unknown", "run.no_key_yet", "run.key_destroyed"),
+    response_model=RunOut,
+    tags=["exports"],
+)
+def ask_key_resend(run_id: RunId, user: Operator, engine: EngineDep, deps: DepsDep) -> RunOut:
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = session.get(ExportRun, run_id)
+        if run is None:
+            raise NotFound("run.unknown", f"Unknown run {run_id}")
+        if run.state not in (RunState.KEY_SENT, RunState.FETCHED):
+            raise Conflict("run.no_key_yet", "The key has not been sent yet")
+        if run.password_sealed is None:
+            raise Conflict("run.key_destroyed", "The password of this run has been destroyed")
+        run.resend_requested_by = user.name
+        record(
+            session,
+            actor=user.name,
+            action="export.key_resend_requested",
+            subject=f"run:{run.id}",
+            details={
+                "reference": run.reference,
+                "protocol": run.protocol_id,
+                "recipient": run.recipient_id,
+                "period": run.period,
+            },
+            now=now,
+        )
+    return _out(run)
+
+
+@_endpoint(
+    "POST",
+    "/exports/{run_id}/key-resend/approve",
+    summary="Approve a key resend (second half of the four-eyes action)",
+    description="Never by the person who asked for the resend (409 `run.four_eyes`). Sends the "
+    "key to the recipient's registered contact, never to another number.",
+    raises=(
+        "run.unknown",
+        "run.no_resend_request",
+        "run.four_eyes",
+        "run.not_delivered",
+        "run.key_destroyed",
+        "recipient.no_contact",
+    ),
+    response_model=RunOut,
+    tags=["exports"],
+)
+def approve_key_resend(run_id: RunId, user: Approver, engine: EngineDep, deps: DepsDep) -> RunOut:
+    run = _get(engine, run_id)
+    if run.resend_requested_by is None:
+        raise Conflict("run.no_resend_request", "Nobody asked for a resend of this key")
+    try:
+        check_four_eyes(run.resend_requested_by, user.name)
+    except FourEyesViolation as exc:
+        raise Conflict("run.four_eyes", str(exc)) from exc
+    send_key(engine, deps, run_id, actor=user.name)
+    return _out(_get(engine, run_id))
+
+
+# -- batches ----------------------------------------------------------------------------------
+
+
 class BatchRequest(BaseModel):
-    protocol: str = Field(examples=["art20-municipal"])
-    period: str
-    channel: str
-    lookback_years: int | None = None
+    protocol: Identifier = Field(examples=["art20-municipal"])
+    period: PeriodText
+    channel: Identifier = Field(examples=["sftp_drop"])
+    lookback_years: int | None = Field(default=None, ge=0, le=99, description="vcmp: 1 or 2")
 
 
 class BatchOut(BaseModel):
     batch: str
     runs: list[RunOut]
-    refused: dict[str, list[str]]
+    refused: dict[str, list[str]] = Field(
+        description="Per recipient that got no run: the rules (or the reason) that refused it"
+    )
 
 
-@router.post(
+@_endpoint(
+    "POST",
     "/export-batches",
+    summary="Request one run per signed (or acceded) recipient",
+    description="Each run is its own claim, file and password; a second person approves the "
+    "whole batch at once.",
+    raises=("protocol.unknown", "batch.not_applicable"),
     status_code=201,
     response_model=BatchOut,
     tags=["exports"],
-    description="Roles: operator, admin. One run per signed (or acceded) recipient.",
 )
 def create_batch(body: BatchRequest, user: Operator, engine: EngineDep, deps: DepsDep) -> BatchOut:
     result = request_batch(
@@ -244,115 +668,57 @@ def create_batch(body: BatchRequest, user: Operator, engine: EngineDep, deps: De
     )
 
 
-@router.post(
+@_endpoint(
+    "POST",
     "/export-batches/{batch_id}/approve",
+    summary="Approve every requested run of a batch (four-eyes)",
+    description="Never by the person who requested the batch (409 `run.four_eyes`).",
+    raises=("batch.unknown", "run.four_eyes", "run.invalid_transition"),
     response_model=list[RunOut],
     tags=["exports"],
-    description="Roles: approver, admin; never the requester.",
 )
-def approve_batch(batch_id: str, user: Approver, engine: EngineDep, deps: DepsDep) -> list[RunOut]:
-    return [
-        _out(approve(engine, deps, run_id, user.name)) for run_id in batch_runs(engine, batch_id)
-    ]
-
-
-@router.get(
-    "/exports",
-    response_model=list[RunOut],
-    tags=["exports"],
-    description="Roles: operator, approver, auditor, admin.",
-)
-def list_exports(_user: Reader, engine: EngineDep) -> list[RunOut]:
+def approve_batch(
+    batch_id: BatchId, user: Approver, engine: EngineDep, deps: DepsDep
+) -> list[RunOut]:
     with transaction(engine) as session:
-        return [_out(r) for r in session.scalars(select(ExportRun).order_by(ExportRun.id.desc()))]
+        runs = list(session.scalars(select(ExportRun).where(ExportRun.batch_id == batch_id)))
+    if not runs:
+        raise ApiError("batch.unknown", f"Unknown batch {batch_id}", f"Onbekende reeks {batch_id}")
+    waiting = sorted(r.id for r in runs if r.state == RunState.REQUESTED)
+    # Four-eyes for the whole batch before the first approval: all or none.
+    for run in runs:
+        if run.id in waiting:
+            try:
+                check_four_eyes(run.requested_by, user.name)
+            except FourEyesViolation as exc:
+                raise Conflict("run.four_eyes", str(exc)) from exc
+    return [_out(approve(engine, deps, run_id, user.name)) for run_id in waiting]
 
 
-def _get(engine: Engine, run_id: int) -> ExportRun:
-    with transaction(engine) as session:
-        run = session.get(ExportRun, run_id)
-    if run is None:
-        raise _problem(404, "run.unknown", f"Unknown run {run_id}", f"Onbekende run {run_id}")
-    return run
-
-
-@router.get(
-    "/exports/{run_id}",
-    response_model=RunOut,
-    tags=["exports"],
-    description="Roles: operator, approver, auditor, admin.",
-)
-def show_export(run_id: int, _user: Reader, engine: EngineDep) -> RunOut:
-    return _out(_get(engine, run_id))
-
-
-@router.post(
-    "/exports/{run_id}/approve",
-    response_model=RunOut,
-    tags=["exports"],
-    description="Roles: approver, admin; 409 `run.four_eyes` for the requester.",
-)
-def approve_export(run_id: int, user: Approver, engine: EngineDep, deps: DepsDep) -> RunOut:
-    return _out(approve(engine, deps, run_id, user.name))
-
-
-@router.post(
-    "/exports/{run_id}/cancel",
-    response_model=RunOut,
-    tags=["exports"],
-    description="Roles: operator, approver, admin; only before the file is built.",
-)
-def cancel_export(run_id: int, user: Canceller, engine: EngineDep, deps: DepsDep) -> RunOut:
-    return _out(cancel(engine, deps, run_id, user.name))
-
-
-@router.post(
-    "/exports/{run_id}/key-resend",
-    response_model=RunOut,
-    tags=["exports"],
-    description="Roles: operator, admin. Asks for a resend of the key to the "
-    "registered contact; a second person approves it.",
-)
-def ask_key_resend(run_id: int, user: Operator, engine: EngineDep) -> RunOut:
-    with transaction(engine) as session:
-        run = session.get(ExportRun, run_id)
-        if run is None:
-            raise _problem(404, "run.unknown", f"Unknown run {run_id}", f"Onbekende run {run_id}")
-        if run.state not in ("key_sent", "fetched"):
-            raise Conflict("run.no_key_yet", "the key has not been sent yet")
-        run.resend_requested_by = user.name
-    return _out(run)
-
-
-@router.post(
-    "/exports/{run_id}/key-resend/approve",
-    response_model=RunOut,
-    tags=["exports"],
-    description="Roles: approver, admin; never the person who asked for the resend.",
-)
-def approve_key_resend(run_id: int, user: Approver, engine: EngineDep, deps: DepsDep) -> RunOut:
-    run = _get(engine, run_id)
-    if run.resend_requested_by is None:
-        raise Conflict("run.no_resend_request", "nobody asked for a resend of this key")
-    try:
-        check_four_eyes(run.resend_requested_by, user.name)
-    except FourEyesViolation as exc:
-        raise Conflict("run.four_eyes", str(exc)) from exc
-    send_key(engine, deps, run_id, actor=user.name)
-    return _out(_get(engine, run_id))
+# -- policy -----------------------------------------------------------------------------------
 
 
 class CheckOut(BaseModel):
     allowed: bool
     definition_hash: str
-    reasons: list[dict[str, str]]
+    reasons: list[ReasonOut]
 
 
-@router.post(
+def _definition(deps: ExportDeps, protocol_id: str) -> ProtocolDefinition:
+    definition = deps.registry.get(protocol_id)
+    if definition is None:
+        raise NotFound("protocol.unknown", f"Unknown protocol {protocol_id}")
+    return definition
+
+
+@_endpoint(
+    "POST",
     "/policy/check",
+    summary="Check a request against its protocol (dry run)",
+    description="Evaluates every rule as a request would; nothing is claimed or recorded.",
+    raises=("protocol.unknown", "recipient.unknown"),
     response_model=CheckOut,
     tags=["policy"],
-    description="Roles: operator, approver, auditor, admin. A dry run: nothing is "
-    "claimed or recorded.",
 )
 def policy_check(body: ExportRequest, _user: Reader, engine: EngineDep, deps: DepsDep) -> CheckOut:
     definition = _definition(deps, body.protocol)
@@ -371,25 +737,14 @@ def policy_check(body: ExportRequest, _user: Reader, engine: EngineDep, deps: De
     reasons = (
         []
         if isinstance(decision, Allowed)
-        else [
-            {"rule": r.rule, "article": r.article, "nl": r.nl, "en": r.en} for r in decision.reasons
-        ]
+        else [ReasonOut(rule=r.rule, article=r.article, nl=r.nl, en=r.en) for r in decision.reasons]
     )
     return CheckOut(
         allowed=decision.allowed, definition_hash=definition.content_hash, reasons=reasons
     )
 
 
-def _definition(deps: ExportDeps, protocol_id: str) -> ProtocolDefinition:
-    definition = deps.registry.get(protocol_id)
-    if definition is None:
-        raise _problem(
-            404,
-            "protocol.unknown",
-            f"Unknown protocol {protocol_id}",
-            f"Onbekend protocol {protocol_id}",
-        )
-    return definition
+# -- protocols and recipients (read-only) -----------------------------------------------------
 
 
 class ProtocolOut(BaseModel):
@@ -403,11 +758,12 @@ class ProtocolOut(BaseModel):
     channels: list[str]
 
 
-@router.get(
+@_endpoint(
+    "GET",
     "/protocols",
+    summary="List the protocols",
     response_model=list[ProtocolOut],
     tags=["protocols"],
-    description="Roles: operator, approver, auditor, admin.",
 )
 def protocols(_user: Reader, deps: DepsDep) -> list[ProtocolOut]:
     return [
@@ -425,12 +781,14 @@ def protocols(_user: Reader, deps: DepsDep) -> list[ProtocolOut]:
     ]
 
 
-@router.get(
+@_endpoint(
+    "GET",
     "/protocols/{protocol_id}",
+    summary="Show a protocol's whole definition",
+    raises=("protocol.unknown",),
     tags=["protocols"],
-    description="Roles: operator, approver, auditor, admin. The whole definition.",
 )
-def protocol(protocol_id: str, _user: Reader, deps: DepsDep) -> dict[str, Any]:
+def protocol(protocol_id: ProtocolId, _user: Reader, deps: DepsDep) -> dict[str, Any]:
     return _definition(deps, protocol_id).model_dump(mode="json", by_alias=True)
 
 
@@ -439,15 +797,17 @@ class RecipientOut(BaseModel):
     kind: str
     name_nl: str
     province_nl: str | None
-    has_contact: bool
-    keys: int
+    has_contact: bool = Field(description="Whether a contact for the key SMS is registered")
+    keys: int = Field(description="SSH keys registered for the SFTP drop")
 
 
-@router.get(
+@_endpoint(
+    "GET",
     "/recipients",
+    summary="List the recipients",
+    description="The contact itself (a person) is never shown, only whether there is one.",
     response_model=list[RecipientOut],
     tags=["recipients"],
-    description="Roles: operator, approver, auditor, admin.",
 )
 def recipients(_user: Reader, engine: EngineDep) -> list[RecipientOut]:
     with transaction(engine) as session:
@@ -462,3 +822,27 @@ def recipients(_user: Reader, engine: EngineDep) -> list[RecipientOut]:
             )
             for r in list_recipients(session)
         ]
+
+
+@_endpoint(
+    "GET",
+    "/recipients/{recipient_id}",
+    summary="Show one recipient",
+    description="The contact itself (a person) is never shown, only whether there is one.",
+    raises=("recipient.unknown",),
+    response_model=RecipientOut,
+    tags=["recipients"],
+)
+def recipient(recipient_id: RecipientId, _user: Reader, engine: EngineDep) -> RecipientOut:
+    with transaction(engine) as session:
+        get_recipient(session, recipient_id)
+        rows = [r for r in list_recipients(session) if r.id == recipient_id]
+    [r] = rows
+    return RecipientOut(
+        id=r.id,
+        kind=r.kind,
+        name_nl=r.name_nl,
+        province_nl=r.province_nl,
+        has_contact=r.has_contact,
+        keys=r.keys,
+    )

@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from app.audit import read_chain, record
 from app.cli_changes import register as register_change_commands
 from app.cli_common import (
+    EXIT_INTERNAL,
     EXIT_REFUSED,
     Context,
     JsonOpt,
@@ -27,6 +28,7 @@ from app.cli_common import (
     fail,
 )
 from app.cli_exports import register as register_export_commands
+from app.cli_pseudonym import register as register_pseudonym_commands
 from app.db import transaction
 from app.drop_events import RecordingDropEvents, recipient_keys
 from app.errors import KbxError
@@ -42,7 +44,7 @@ from app.recipients import (
 )
 from app.refdata import municipalities
 from app.settings import Settings
-from app.wiring import drop_root, host_key_file
+from app.wiring import StartupError, drop_root, host_key_file
 from app.worker import run_worker
 from channels.sftp_drop import DropServer
 from crypto import KeyError_, parse_public_key
@@ -96,6 +98,7 @@ app.add_typer(protocols_app, name="protocols")
 app.add_typer(audit_app, name="audit")
 app.add_typer(sftp_app, name="sftp")
 register_export_commands(app)
+register_pseudonym_commands(app)
 
 
 @app.callback()
@@ -551,7 +554,10 @@ def serve(
 
     c = ctx_of(ctx)
     configure_logging()
-    api = create_app(c.settings, c.registry, c.engine, c.deps)
+    try:
+        api = create_app(c.settings, c.registry, c.engine, c.deps)
+    except StartupError as exc:
+        fail(str(exc), code=EXIT_INTERNAL)
     drop = start_drop(c, c.settings.sftp_host, sftp_port or c.settings.sftp_port)
     stop = threading.Event()
     worker = threading.Thread(target=run_worker, args=(c.engine, c.deps, stop), daemon=True)
@@ -561,7 +567,7 @@ def serve(
         f"kbx: {len(c.registry)} protocol(s) loaded; serving on http://{bind_host}:{bind_port}"
     )
     try:
-        uvicorn.run(api, host=bind_host, port=bind_port, log_level="info")
+        uvicorn.run(api, host=bind_host, port=bind_port, log_level="info", access_log=False)
     finally:
         stop.set()
         drop.stop()

@@ -10,7 +10,17 @@ import typer
 from sqlalchemy import select
 
 from app.auth import Role, add_user
-from app.cli_common import EXIT_INPUT, EXIT_REFUSED, Context, JsonOpt, ctx_of, emit_json, fail
+from app.batch_runner import run_many
+from app.cli_common import (
+    EXIT_INPUT,
+    EXIT_REFUSED,
+    Context,
+    JsonOpt,
+    configure_logging,
+    ctx_of,
+    emit_json,
+    fail,
+)
 from app.db import transaction
 from app.exports import (
     PolicyRefusal,
@@ -178,9 +188,14 @@ def _run_id(text: str) -> int:
 def export_run(
     ctx: typer.Context,
     run: Annotated[str, typer.Argument(help="A run id, or a batch id (B-...)")],
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes for a batch (default: one per core)"),
+    ] = None,
 ) -> None:
     """Build, seal, deliver and send the key of approved runs, with progress."""
     c = ctx_of(ctx)
+    summary: dict[str, int] = {}
     if run.startswith("B-"):
         with transaction(c.engine) as session:
             ids = list(
@@ -188,13 +203,21 @@ def export_run(
                     select(ExportRun.id).where(ExportRun.batch_id == run).order_by(ExportRun.id)
                 )
             )
+        errors: list[str] = []
+        with typer.progressbar(length=len(ids), label="exports", file=sys.stderr) as progress:
+            for outcome in run_many(c.settings, ids, workers=workers, engine=c.engine, deps=c.deps):
+                progress.update(1)
+                if outcome.state is None:
+                    errors.append(f"kbx: run {outcome.run_id}: {outcome.error}")
+                key = outcome.state.value if outcome.state is not None else "error"
+                summary[key] = summary.get(key, 0) + 1
+        for line in errors:
+            typer.echo(line, err=True)
     else:
-        ids = [_run_id(run)]
-    summary: dict[str, int] = {}
-    with typer.progressbar(ids, label="exports", file=sys.stderr) as progress:
-        for run_id in progress:
-            state = execute(c.engine, c.deps, run_id)
-            summary[state.value] = summary.get(state.value, 0) + 1
+        with typer.progressbar([_run_id(run)], label="exports", file=sys.stderr) as progress:
+            for run_id in progress:
+                state = execute(c.engine, c.deps, run_id)
+                summary[state.value] = summary.get(state.value, 0) + 1
     typer.echo(", ".join(f"{n} {state}" for state, n in sorted(summary.items())))
     if set(summary) - {"key_sent", "fetched", "purged"}:
         raise typer.Exit(1)
@@ -263,4 +286,5 @@ def register(app: typer.Typer) -> None:
             done = work_once(c.engine, c.deps)
             typer.echo(", ".join(f"{n} {what}" for what, n in done.items()))
             return
+        configure_logging()
         run_worker(c.engine, c.deps)

@@ -13,9 +13,9 @@ import logging
 import os
 import signal
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -29,9 +29,11 @@ from app.recipients import get_recipient, recipient_facts, run_history
 from app.registry import Registry
 from app.run_lock import exclusive_run
 from app.settings import Environment, Settings
+from app.sms_status import record_status, warn_not_delivered
 from crypto.passwords import new_password
-from crypto.sealing import Column, SealedFile, seal_csv_7z, seal_xlsx
+from crypto.sealing import Column, SealedFile, build_csv, build_xlsx, seal
 from crypto.vault import SecretBox
+from exchange import sms_status
 from exchange.exports import (
     FourEyesViolation,
     InvalidTransition,
@@ -44,10 +46,19 @@ from exchange.exports import (
     transition,
 )
 from exchange.fields import FIELD_CATALOGUE
-from exchange.models import Agreement, ExportRun, Recipient, RecipientContact, RecipientKey
+from exchange.models import (
+    Agreement,
+    ExportRun,
+    Recipient,
+    RecipientContact,
+    RecipientKey,
+    RecipientMail,
+    RecipientSftp,
+    SmsMessage,
+)
 from exchange.periods import parse_period
 from exchange.policy import Reason, Refused, evaluate
-from exchange.ports import ChannelError, Delivery, KeySender
+from exchange.ports import ChannelError, Delivery, KeySender, Parcel, SmsRefused
 from exchange.protocols import Channel, ProtocolDefinition, RecipientRequirement
 from exchange.selection import SelectionRequest, build_count, build_selection
 
@@ -70,8 +81,14 @@ class ExportDeps:
     settings: Settings
     registry: Registry
     vault: SecretBox
-    delivery: Delivery
+    deliveries: Mapping[str, Delivery]  # by channel
     keys: KeySender
+
+    def delivery(self, channel: str) -> Delivery:
+        found = self.deliveries.get(channel)
+        if found is None:
+            raise ChannelError(f"channel {channel} is not configured on this service")
+        return found
 
 
 class PolicyRefusal(Conflict):
@@ -131,8 +148,24 @@ def _audit(
     )
 
 
-def _require_route(session: Session, recipient_id: str, channel: Channel) -> None:
-    """A run needs a registered contact (the key goes to it) and, for the drop, a login key."""
+def _require_route(session: Session, deps: ExportDeps, recipient_id: str, channel: Channel) -> None:
+    """A run needs a registered contact (the key goes to it) and a way to reach the recipient
+    over its channel: a login key for the drop, a server for a push, a mailbox on that route."""
+    if channel.value not in deps.deliveries:
+        raise Conflict(
+            "channel.not_configured", f"channel {channel.value} is not configured on this service"
+        )
+    if channel is Channel.SFTP_PUSH and session.get(RecipientSftp, recipient_id) is None:
+        raise Conflict(
+            "recipient.no_sftp_server", f"recipient {recipient_id} has no SFTP server registered"
+        )
+    if channel in (Channel.SECURE_MAIL, Channel.ZIVVER):
+        mailbox = session.get(RecipientMail, recipient_id)
+        if mailbox is None or mailbox.route != channel.value:
+            raise Conflict(
+                "recipient.no_mailbox",
+                f"recipient {recipient_id} has no mailbox registered for {channel.value}",
+            )
     if session.get(RecipientContact, recipient_id) is None:
         raise Conflict(
             "recipient.no_contact",
@@ -190,7 +223,7 @@ def request_export(
                 run.state = RunState.REFUSED.value
                 run.refusal = json.dumps([asdict(r) for r in decision.reasons], ensure_ascii=False)
             else:
-                _require_route(session, recipient_id, decision.channel)
+                _require_route(session, deps, recipient_id, decision.channel)
                 run.state = RunState.REQUESTED.value
                 run.lookback_years = decision.lookback_years
             session.add(run)
@@ -211,7 +244,27 @@ def request_export(
             f"Voor periode {period} loopt of bestaat al een lijst voor {recipient_id}.",
             f"A list for period {period} is already running or made for {recipient_id}.",
         )
-        raise PolicyRefusal([reason]) from exc
+        # Lost the race at the unique index: recorded like any other refusal.
+        with transaction(engine) as session:
+            lost = ExportRun(
+                protocol_id=protocol_id,
+                recipient_id=recipient_id,
+                period=period,
+                channel=channel,
+                lookback_years=lookback_years,
+                definition_hash=definition.content_hash,
+                requested_by=by,
+                requested_at=now,
+                state_changed_at=now,
+                batch_id=batch_id,
+                state=RunState.REFUSED.value,
+                refusal=json.dumps([asdict(reason)], ensure_ascii=False),
+            )
+            session.add(lost)
+            session.flush()
+            lost.reference = run_reference(lost.id, today)
+            _audit(session, lost, by, "export.refused", now, rules=[reason.rule])
+        raise PolicyRefusal([reason], lost.id) from exc
     if refusal is not None:
         raise PolicyRefusal(refusal.reasons, run.id)
     return run
@@ -275,6 +328,10 @@ def _seal(
         run.recipient_id, parsed, deps.settings.current_date(), run.lookback_years
     )
     statement = build_selection(definition, request)
+    # Only the build reads the store. On SQLite every transaction, this read included, begins
+    # IMMEDIATE and so holds the write lock: the key derivation and encryption, which cost more
+    # than building most files, run after the connection is closed, so that parallel executors
+    # (app.batch_runner) build one at a time but seal side by side.
     with engine.connect() as connection:
         expected = connection.execute(build_count(definition, request)).scalar_one()
         result = connection.execution_options(stream_results=True, yield_per=2000).execute(
@@ -296,12 +353,11 @@ def _seal(
                 row_count=expected,
                 lookback_years=run.lookback_years,
             )
-            sealed = seal_xlsx(columns, rows, info, password)
+            plain = build_xlsx(columns, rows, info)
         else:
             # Machines read these: CSV with the field names, in an AES-256 7z archive.
-            sealed = seal_csv_7z(
-                definition.field_names, rows, password, inner_name=f"{run.reference}.csv"
-            )
+            plain = build_csv(definition.field_names, rows, inner_name=f"{run.reference}.csv")
+    sealed = seal(plain, password)
     if sealed.rows != expected:
         raise ChannelError("the store changed while the file was built; request the export again")
     return sealed
@@ -366,11 +422,29 @@ def _still_allowed(
     return None
 
 
+_WITHDRAWABLE = (Channel.SFTP_DROP.value, Channel.SFTP_PUSH.value)
+
+_MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "7z": "application/x-7z-compressed",
+}
+
+
 def _deliver(engine: Engine, deps: ExportDeps, run_id: int, data: bytes, name: str) -> None:
     with transaction(engine) as session:
         run = _load(session, run_id)
-        recipient_id = run.recipient_id
-    deps.delivery.deliver(recipient_id, name, data)
+        definition = _definition(deps.registry, run.protocol_id)
+        parcel = Parcel(
+            recipient_id=run.recipient_id,
+            name=name,
+            data=data,
+            reference=run.reference or "",
+            media_type=_MEDIA_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream"),
+            protocol_title_nl=definition.title_nl,
+            disclaimer_nl=definition.mail_disclaimer_nl,
+        )
+        channel = run.channel
+    deps.delivery(channel).deliver(parcel)
     _crash_point(deps.settings, "uploaded")
     _mark_delivered(engine, deps, run_id)
 
@@ -381,7 +455,9 @@ def _mark_delivered(engine: Engine, deps: ExportDeps, run_id: int) -> None:
         run = _load(session, run_id)
         _set_state(session, run, RunState.DELIVERED, now)
         run.delivered_at = now
-        run.expires_at = expiry(now, deps.settings.drop_retention_days)
+        # Files on a server (ours or the recipient's) expire; a mail cannot be called back.
+        if run.channel in _WITHDRAWABLE:
+            run.expires_at = expiry(now, deps.settings.drop_retention_days)
         _audit(
             session,
             run,
@@ -396,10 +472,21 @@ def _mark_delivered(engine: Engine, deps: ExportDeps, run_id: int) -> None:
 
 
 def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker") -> None:
-    """Only after confirmed delivery, only to the registered contact; idempotent per reference."""
+    """Only after confirmed delivery, only to the registered contact, never twice by accident.
+
+    Every attempt is one ``SmsMessage`` row (never the body: it holds the password), written
+    before the provider is called and completed after. An attempt whose outcome is unknown (the
+    create call timed out, or the process died around it) is first looked up at the provider:
+    found, it is recorded and no second SMS leaves (unless it was not delivered and this is an
+    approved resend); not found, exactly one new SMS leaves. A resend (the run past
+    ``delivered``) needs a pending four-eyes request, which it consumes once.
+    """
     now = deps.settings.now()
-    with transaction(engine) as session:
-        run = _load(session, run_id)
+
+    def checked(session: Session) -> tuple[ExportRun, RecipientContact]:
+        run = session.get(ExportRun, run_id, with_for_update=True)
+        if run is None:
+            raise NotFound("run.unknown", f"unknown run {run_id}")
         if run.state not in (RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED):
             raise Conflict("run.not_delivered", "the key is only sent after delivery")
         if run.password_sealed is None:
@@ -407,19 +494,130 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
         contact = session.get(RecipientContact, run.recipient_id)
         if contact is None:
             raise Conflict("recipient.no_contact", "no registered contact for the key SMS")
-        reference = run.reference or ""
-        password = deps.vault.open(run.password_sealed, reference.encode()).decode()
-        phone = contact.phone
-        first_time = run.state == RunState.DELIVERED
-    if not (first_time and deps.keys.already_sent(reference)):
-        deps.keys.send(phone, key_sms_text(reference, password), reference)
+        if run.state != RunState.DELIVERED and run.resend_requested_by is None:
+            raise Conflict("run.no_resend_request", "Nobody asked for a resend of this key")
+        return run, contact
+
+    def attempt(session: Session, run: ExportRun) -> int:
+        """The write-ahead row of one SMS; a resend consumes its request with it."""
+        row = SmsMessage(
+            run_id=run_id,
+            reference=reference,
+            provider=deps.keys.provider,
+            status=sms_status.UNKNOWN,
+            created_at=now,
+            status_at=now,
+        )
+        session.add(row)
+        run.resend_requested_by = None
+        session.flush()
+        return row.id
+
+    with transaction(engine) as session:
+        run, contact = checked(session)
+        reference, phone = run.reference or "", contact.phone
+        password = deps.vault.open(run.password_sealed or b"", reference.encode()).decode()
+        first_time, asker = run.state == RunState.DELIVERED, run.resend_requested_by
+        rows = list(
+            session.scalars(
+                select(SmsMessage).where(SmsMessage.run_id == run_id).order_by(SmsMessage.id)
+            )
+        )
+        known = {r.sid for r in rows if r.sid is not None}
+        last = rows[-1] if rows else None
+        unsure = last is not None and last.status == sms_status.UNKNOWN and last.sid is None
+        pending = (last.id, _aware(last.created_at)) if unsure and last is not None else None
+        if first_time and last is not None and last.status == sms_status.FAILED:
+            # A refused first key (a blocked number, wrong credentials) waits for a while
+            # instead of asking the provider again at every turn of the worker.
+            refused_at = _aware(last.status_at) or now
+            if last.error_code != "not_found" and now - refused_at < timedelta(minutes=15):
+                raise ChannelError(
+                    f"the key SMS for {reference} was refused (error {last.error_code}); "
+                    "kbx tries again 15 minutes after the refusal"
+                )
+        attempt_id = None if pending else attempt(session, run)
+
+    if pending is not None:
+        pending_id, since = pending
+        assert since is not None
+        found = [m for m in deps.keys.lookup(phone, reference, since) if m.sid not in known]
+        match = found[-1] if found else None
+        undelivered = ""
+        with transaction(engine) as session:
+            run, _contact = checked(session)
+            if run.resend_requested_by != asker:
+                raise Conflict("run.no_resend_request", "this resend was handled meanwhile")
+            row = session.get(SmsMessage, pending_id)
+            assert row is not None
+            if match is not None:
+                row.sid = match.sid
+                moved = record_status(
+                    session, row, match.status, match.error_code, actor=actor, now=now
+                )
+                if moved and row.status in sms_status.NOT_DELIVERED:
+                    undelivered = row.status
+            else:
+                row.status, row.error_code, row.status_at = sms_status.FAILED, "not_found", now
+            _audit(
+                session,
+                run,
+                actor,
+                "export.key_reconciled",
+                now,
+                found=match is not None,
+                sid=row.sid,
+                status=row.status,
+            )
+            again = match is None or (not first_time and row.status in sms_status.NOT_DELIVERED)
+            if again:
+                attempt_id = attempt(session, run)
+            elif first_time:
+                _set_state(session, run, RunState.KEY_SENT, now)
+                run.key_sent_at = now
+                _audit(
+                    session,
+                    run,
+                    actor,
+                    "export.key_sent",
+                    now,
+                    to=f"contact:{run.recipient_id}",
+                    sid=row.sid,
+                    status=row.status,
+                )
+            else:
+                run.resend_requested_by = None  # the key did leave: nothing is sent again
+        if undelivered:
+            warn_not_delivered(run_id, reference, undelivered)
+        if attempt_id is None:
+            return
+
+    assert attempt_id is not None
+    try:
+        sent = deps.keys.send(phone, key_sms_text(reference, password), reference)
+    except SmsRefused as exc:
+        # It certainly did not leave: the attempt failed, and an approved resend may be retried.
+        with transaction(engine) as session:
+            row = session.get(SmsMessage, attempt_id)
+            run = _load(session, run_id)
+            assert row is not None
+            row.status, row.status_at = sms_status.FAILED, now
+            row.error_code = exc.code or "refused"
+            if asker is not None and run.resend_requested_by is None:
+                run.resend_requested_by = asker
+            _audit(session, run, actor, "export.key_refused", now, error_code=exc.code)
+        raise
     _crash_point(deps.settings, "sms")
     with transaction(engine) as session:
         run = _load(session, run_id)
+        row = session.get(SmsMessage, attempt_id)
+        assert row is not None
+        row.sid = sent.sid
+        row.status = sms_status.advance(row.status, sent.status)
+        row.error_code = sent.error_code
         if run.state == RunState.DELIVERED:
             _set_state(session, run, RunState.KEY_SENT, now)
         run.key_sent_at = now
-        run.resend_requested_by = None
         _audit(
             session,
             run,
@@ -427,6 +625,14 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
             "export.key_sent" if first_time else "export.key_resent",
             now,
             to=f"contact:{run.recipient_id}",
+            sid=row.sid,
+            status=row.status,
+        )
+    if sent.status == sms_status.UNKNOWN:
+        log.warning(
+            "run %s: the outcome of the key SMS for %s is unknown; a resend looks it up first",
+            run_id,
+            reference,
         )
 
 
@@ -445,17 +651,17 @@ def _carry(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
     with transaction(engine) as session:
         run = _load(session, run_id)
         state, name, sha = RunState(run.state), run.file_name, run.file_sha256
-        recipient_id = run.recipient_id
+        recipient_id, channel = run.recipient_id, run.channel
     try:
         if state is RunState.BUILT:
             assert name is not None
-            present = deps.delivery.present(recipient_id, name)
+            present = deps.delivery(channel).present(recipient_id, name)
             if present is not None and present == sha:
                 _mark_delivered(engine, deps, run_id)  # uploaded before a crash: resume
                 state = RunState.DELIVERED
             else:
                 if present is not None:
-                    deps.delivery.withdraw(recipient_id, name)
+                    deps.delivery(channel).withdraw(recipient_id, name)
                 state = RunState.APPROVED  # the sealed bytes are gone: build again
         if state is RunState.APPROVED:
             built = _build(engine, deps, run_id)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from app.audit import record
 from app.db import transaction
 from app.exports import ExportDeps, execute, pending_runs
+from app.remote_watch import watch_pushed
 from exchange.exports import RunState, transition
 from exchange.models import ExportRun
 
@@ -34,11 +35,11 @@ def purge_expired(engine: Engine, deps: ExportDeps) -> int:
                 )
             )
         )
-        targets = [(r.id, r.recipient_id, r.file_name) for r in due]
+        targets = [(r.id, r.recipient_id, r.file_name, r.channel) for r in due]
     purged = 0
-    for run_id, recipient_id, name in targets:
+    for run_id, recipient_id, name, channel in targets:
         if name is not None:
-            deps.delivery.withdraw(recipient_id, name)
+            deps.delivery(channel).withdraw(recipient_id, name)
         with transaction(engine) as session:
             run = session.get(ExportRun, run_id)
             assert run is not None
@@ -94,6 +95,8 @@ def work_once(engine: Engine, deps: ExportDeps) -> dict[str, int]:
             log.exception("run %s could not be completed", run_id)
     return {
         "runs": done,
+        # before purge_expired: pushed files are withdrawn over SFTP, with their own audit
+        **{f"pushed_{k}": v for k, v in watch_pushed(engine, deps).items()},
         "expired": purge_expired(engine, deps),
         "passwords_destroyed": destroy_old_passwords(engine, deps),
     }

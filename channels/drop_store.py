@@ -22,7 +22,7 @@ from channels._sftp_confine import (
     recipient_base,
     resolve,
 )
-from exchange.ports import ChannelError
+from exchange.ports import ChannelError, Parcel
 
 __all__ = ["DropStore", "fsync_dir"]
 
@@ -101,11 +101,11 @@ class DropStore:
 
     # -- exchange.ports.Delivery ---------------------------------------------------------------
 
-    def deliver(self, recipient: str, name: str, data: bytes) -> None:
+    def deliver(self, parcel: Parcel) -> None:
         try:
-            self.stage(recipient, name, data)
+            self.stage(parcel.recipient_id, parcel.name, parcel.data)
         except OSError as exc:
-            raise ChannelError(f"drop: staging {name} failed: {exc.strerror}") from exc
+            raise ChannelError(f"drop: staging {parcel.name} failed: {exc.strerror}") from exc
 
     def present(self, recipient: str, name: str) -> str | None:
         base = recipient_base(self.root, recipient)

@@ -9,31 +9,41 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from exchange.ports import ChannelError
+from exchange.ports import ChannelError, SentSms
 
 __all__ = ["SmsOutbox"]
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SmsOutbox:
-    def __init__(self, path: Path, *, production: bool) -> None:
+    provider = "outbox"
+
+    def __init__(
+        self, path: Path, *, production: bool, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
         if production:
             raise ChannelError("the SMS outbox is a development stand-in; use Twilio in production")
         self.path = path
+        self._clock = clock
         self._lock = threading.Lock()
 
-    def already_sent(self, reference: str) -> bool:
-        return any(m.get("reference") == reference for m in self.messages())
-
-    def send(self, to: str, body: str, reference: str) -> None:
+    def send(self, to: str, body: str, reference: str) -> SentSms:
+        sid = f"outbox-{uuid.uuid4().hex}"
         line = json.dumps(
             {
+                "sid": sid,
                 "to": to,
                 "body": body,
                 "reference": reference,
-                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "created_at": self._clock().isoformat(timespec="seconds"),
             },
             ensure_ascii=False,
         )
@@ -45,6 +55,17 @@ class SmsOutbox:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        return SentSms(self.provider, sid, "sent")
+
+    def lookup(self, to: str, reference: str, since: datetime) -> list[SentSms]:
+        earliest = since - timedelta(seconds=1)  # the file keeps whole seconds
+        return [
+            SentSms(self.provider, m.get("sid"), "sent")
+            for m in self.messages()
+            if m.get("reference") == reference
+            and m.get("to") == to
+            and datetime.fromisoformat(m["created_at"]) >= earliest
+        ]
 
     def messages(self) -> list[dict[str, str]]:
         if not self.path.exists():

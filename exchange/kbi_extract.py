@@ -183,14 +183,20 @@ class Problem:
         return f"line {self.line}, column {self.column}: {self.rule}"
 
 
+_COLUMN_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
 def check_header(header: list[str]) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
-    for name in header:
+    for position, name in enumerate(header, start=1):
+        # A file without its header line has a person's data in line 1: echo only what looks
+        # like a column name, else the position.
+        shown = name if _COLUMN_NAME.fullmatch(name) else f"(column {position})"
         if name in seen:
-            problems.append(Problem(1, name, "header.duplicate_column"))
+            problems.append(Problem(1, shown, "header.duplicate_column"))
         elif name not in COLUMNS_BY_NAME:
-            problems.append(Problem(1, name or "(empty)", "header.unknown_column"))
+            problems.append(Problem(1, shown, "header.unknown_column"))
         seen.add(name)
     problems.extend(
         Problem(1, n, "header.missing_column") for n in REQUIRED_COLUMNS if n not in seen

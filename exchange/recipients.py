@@ -21,6 +21,8 @@ class Municipality:
 AGENCIES: dict[str, str] = {
     "vdab": "Vlaamse Dienst voor Arbeidsbemiddeling en Beroepsopleiding (VDAB)",
     "vsb": "Agentschap Vlaamse Sociale Bescherming",
+    # Receives the pseudonymised VDAB dataset (protocol vdab-pillar3, art. 3 and recital F).
+    "bi-werkgroep": "BI-werkgroep monitoring derde pijler (AgII, Atlas, IN-Gent)",
 }
 
 

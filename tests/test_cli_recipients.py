@@ -21,7 +21,7 @@ def test_recipients_are_the_285_municipalities_and_the_agencies(kbx: Kbx) -> Non
     rows = json.loads(result.stdout)
     municipalities = [r for r in rows if r["kind"] == "municipality"]
     assert len(municipalities) == 285
-    assert {r["id"] for r in rows if r["kind"] == "agency"} == {"vdab", "vsb"}
+    assert {r["id"] for r in rows if r["kind"] == "agency"} == {"vdab", "vsb", "bi-werkgroep"}
     by_id = {r["id"]: r["name_nl"] for r in rows}
     assert by_id["11002"] == "Antwerpen"
     assert by_id["72020"] == "Lommel"

@@ -149,3 +149,18 @@ def test_the_format_document_lists_every_column() -> None:
         assert f"| `{column.name}` |" in doc
         for value in column.values:
             assert f"`{value}`" in doc
+
+
+def test_a_file_without_its_header_line_does_not_echo_the_first_person(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    first = person(national_number(date(1988, 2, 3), 17), "72020", last_name="Okafor")
+    text = extract_text([first]).split("\n", 1)[1]  # the header line is missing
+    path = tmp_path / "headless.csv"
+    path.write_text(text, encoding="utf-8")
+    result = kbx("kbi", "import", str(path))
+    assert result.exit_code == 2
+    assert "header.unknown_column" in result.output
+    assert "(column 1)" in result.output
+    assert first["national_number"] not in result.output
+    assert "Okafor" not in result.output

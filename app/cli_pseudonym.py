@@ -1,0 +1,212 @@
+"""``kbx pseudonym``: the key of the pseudonyms (BI dataset of vdab-pillar3, VSB check audit).
+
+- ``kbx pseudonym show-key-id``: the id of the key in use (never the key), and the id the audit
+  trail last recorded.
+- ``kbx pseudonym rotate --by ADMIN``: an explicit admin action, audited with the old and the new
+  key id. Pseudonyms made after a rotation cannot be linked to those made before: the BI working
+  group loses the comparison with earlier half years, which is the point when a key may have
+  leaked, and the reason it never happens by itself.
+  In development without ``KBX_PSEUDONYM_KEY`` it writes a new key file (the old key is gone).
+  Otherwise the key lives in ``KBX_PSEUDONYM_KEY``, which only the operator changes; once the
+  service runs with the new key, ``rotate --by ADMIN --confirm-key-id ID`` records it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from app.audit import record
+from app.auth import Role
+from app.cli_common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_REFUSED,
+    Context,
+    JsonOpt,
+    ctx_of,
+    emit_json,
+    fail,
+)
+from app.db import transaction
+from app.settings import Environment
+from app.vdab_dataset import pseudonym_key, pseudonym_key_file
+from crypto.pseudonyms import (
+    PseudonymKeyError,
+    key_id,
+    load_pseudonym_key,
+    new_pseudonym_key,
+    replace_key_file,
+)
+from exchange.models import AuditEvent, User
+
+__all__ = ["ROTATED", "pseudonym_app", "register"]
+
+ROTATED = "pseudonym.key_rotated"
+
+pseudonym_app = typer.Typer(no_args_is_help=True, help="Sleutel van de pseudoniemen")
+
+
+def _current_key_id(c: Context) -> str:
+    try:
+        return key_id(pseudonym_key(c.settings))
+    except PseudonymKeyError as exc:
+        fail(str(exc), code=EXIT_INTERNAL)
+
+
+def _source(c: Context) -> str:
+    if c.settings.pseudonym_key is not None:
+        return "KBX_PSEUDONYM_KEY"
+    return f"key file {pseudonym_key_file(c.settings)}"
+
+
+def _last_recorded(c: Context) -> str | None:
+    """The key id the last rotation recorded, if any."""
+    with transaction(c.engine) as session:
+        details = session.scalar(
+            select(AuditEvent.details)
+            .where(AuditEvent.action == ROTATED)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+    if details is None:
+        return None
+    recorded = json.loads(details).get("new_key_id")
+    return recorded if isinstance(recorded, str) else None
+
+
+@pseudonym_app.command("show-key-id")
+def show_key_id(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The id of the pseudonym key in use (the key itself is never shown)."""
+    c = ctx_of(ctx)
+    current = _current_key_id(c)
+    recorded = _last_recorded(c)
+    if as_json:
+        emit_json({"key_id": current, "source": _source(c), "last_recorded_key_id": recorded})
+        return
+    typer.echo(f"{current} ({_source(c)})")
+    if recorded is not None and recorded != current:
+        typer.echo(
+            f"kbx: the last recorded rotation names key {recorded}; record this key with "
+            f"`kbx pseudonym rotate --by ADMIN --confirm-key-id {current}`",
+            err=True,
+        )
+
+
+def _admin(c: Context, name: str) -> str:
+    with transaction(c.engine) as session:
+        user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
+    if user is None:
+        fail(f"unknown user '{name}'")
+    if Role(user.role) is not Role.ADMIN:
+        fail(f"user '{name}' ({user.role}) may not rotate the pseudonym key", code=EXIT_REFUSED)
+    return name
+
+
+def _record(c: Context, by: str, old: str | None, new: str, how: str) -> None:
+    with transaction(c.engine) as session:
+        record(
+            session,
+            actor=by,
+            action=ROTATED,
+            subject="pseudonym-key",
+            details={"old_key_id": old, "new_key_id": new, "how": how},
+            now=c.now(),
+        )
+
+
+def _confirm_operator_rotation(c: Context, by: str, confirm: str) -> None:
+    current = _current_key_id(c)
+    if confirm != current:
+        fail(
+            f"the key in KBX_PSEUDONYM_KEY has id {current}, not {confirm}: the service does "
+            "not run with the key you mean to record",
+            code=EXIT_INPUT,
+        )
+    previous = _last_recorded(c)
+    if previous == current:
+        fail(
+            f"key {current} is already the recorded key: change KBX_PSEUDONYM_KEY first",
+            code=EXIT_REFUSED,
+        )
+    _record(c, by, previous, current, "operator")
+    typer.echo(f"pseudonym key rotation recorded: {previous or '(none recorded)'} -> {current}")
+
+
+def _rotate_key_file(c: Context, by: str) -> None:
+    key_file = pseudonym_key_file(c.settings)
+    try:
+        old = (
+            key_id(load_pseudonym_key(env_key=None, key_file=key_file, create_if_missing=False))
+            if key_file.exists()
+            else None
+        )
+        key = new_pseudonym_key()
+        new = key_id(key)
+        # The event and the new file go together: the file is replaced inside the transaction,
+        # so a failed write records nothing.
+        with transaction(c.engine) as session:
+            record(
+                session,
+                actor=by,
+                action=ROTATED,
+                subject="pseudonym-key",
+                details={"old_key_id": old, "new_key_id": new, "how": "key_file"},
+                now=c.now(),
+            )
+            replace_key_file(key_file, key)
+    except PseudonymKeyError as exc:
+        fail(str(exc), code=EXIT_INTERNAL)
+    typer.echo(f"pseudonym key rotated: {old or '(none)'} -> {new}")
+    typer.echo(
+        "pseudonyms made from now on cannot be linked to earlier ones; restart a running "
+        "`kbx serve` so that it uses the new key"
+    )
+
+
+@pseudonym_app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Option("--by", help="The admin who rotates the key")],
+    confirm_key_id: Annotated[
+        str | None,
+        typer.Option(
+            "--confirm-key-id",
+            help="With KBX_PSEUDONYM_KEY: record the operator's new key, by its id "
+            "(kbx pseudonym show-key-id)",
+        ),
+    ] = None,
+) -> None:
+    """Replace the pseudonym key (an explicit admin action, audited with the old and new key
+    ids). Datasets made afterwards cannot be compared with earlier ones."""
+    c = ctx_of(ctx)
+    by = _admin(c, by)
+    if c.settings.pseudonym_key is not None:
+        if confirm_key_id is None:
+            fail(
+                "the pseudonym key comes from KBX_PSEUDONYM_KEY, which only the operator "
+                "changes: set a new base64 key of 32 bytes there, restart kbx, then record the "
+                f"rotation with `kbx pseudonym rotate --by {by} --confirm-key-id ID` (ID from "
+                "`kbx pseudonym show-key-id`)",
+                code=EXIT_REFUSED,
+            )
+        _confirm_operator_rotation(c, by, confirm_key_id)
+        return
+    if c.settings.env is Environment.PRODUCTION:
+        fail(
+            "in production the pseudonym key lives only in KBX_PSEUDONYM_KEY, which the "
+            "operator sets: kbx never writes it. Set a new base64 key of 32 bytes there, "
+            f"restart kbx, then run `kbx pseudonym rotate --by {by} --confirm-key-id ID` with "
+            "the ID `kbx pseudonym show-key-id` prints",
+            code=EXIT_REFUSED,
+        )
+    if confirm_key_id is not None:
+        fail("--confirm-key-id records a key set in KBX_PSEUDONYM_KEY, and none is set")
+    _rotate_key_file(c, by)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pseudonym_app, name="pseudonym")

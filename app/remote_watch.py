@@ -1,0 +1,126 @@
+"""Files pushed to a recipient's own SFTP server are watched there (channel ``sftp_push``).
+
+kbx cannot see a download on somebody else's server, only whether the file is still there. Every
+``remote_check_minutes`` each pushed file is looked at again:
+
+- gone: the recipient took it and removed it; the run becomes ``fetched``
+  (audit ``export.removed_by_recipient``);
+- still there after the retention window (``expires_at``): kbx deletes it; the run becomes
+  ``purged`` (audit ``export.expired``);
+- unreachable server: logged by run id and counted, tried again at the next round.
+
+A run still in ``delivered`` (its key SMS has not gone out yet) is only ever withdrawn at expiry:
+marking it fetched would take it out of the worker's queue and its key would never be sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from app.audit import record
+from app.db import transaction
+from app.exports import ExportDeps
+from exchange.exports import RunState, transition
+from exchange.models import ExportRun
+from exchange.ports import ChannelError
+from exchange.protocols import Channel
+
+__all__ = ["watch_pushed"]
+
+log = logging.getLogger("kbx.remote_watch")
+
+_WATCHED = (RunState.DELIVERED, RunState.KEY_SENT)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite gives timestamps back without their zone; kbx stores UTC everywhere.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def watch_pushed(engine: Engine, deps: ExportDeps) -> dict[str, int]:
+    """One round over the pushed files that are due; returns what it found, by kind."""
+    now = deps.settings.now()
+    due = now - timedelta(minutes=deps.settings.remote_check_minutes)
+    counts = {"checked": 0, "removed_by_recipient": 0, "expired": 0, "unreachable": 0}
+    with transaction(engine) as session:
+        runs = session.execute(
+            select(ExportRun.id, ExportRun.recipient_id, ExportRun.file_name, ExportRun.expires_at)
+            .where(
+                ExportRun.channel == Channel.SFTP_PUSH.value,
+                ExportRun.state.in_(_WATCHED),
+                ExportRun.file_name.is_not(None),
+                or_(
+                    ExportRun.remote_checked_at.is_(None),
+                    ExportRun.remote_checked_at <= due,
+                    ExportRun.expires_at <= now,  # expiry does not wait for the next round
+                ),
+            )
+            .order_by(ExportRun.id)
+        ).all()
+    for run_id, recipient_id, name, expires_at in runs:
+        assert name is not None  # selected so
+        expiry = _aware(expires_at)
+        expired = expiry is not None and expiry <= now
+        digest: str | None = None
+        withdrawn = False
+        try:
+            delivery = deps.delivery(Channel.SFTP_PUSH.value)
+            if expired:
+                withdrawn = delivery.withdraw(recipient_id, name)
+            else:
+                digest = delivery.present(recipient_id, name)
+        except ChannelError as exc:
+            log.warning("run %s: the recipient's server could not be checked: %s", run_id, exc)
+            counts["unreachable"] += 1
+            continue
+        counts["checked"] += 1
+        with transaction(engine) as session:
+            run = session.get(ExportRun, run_id)
+            if run is None or RunState(run.state) not in _WATCHED:
+                continue  # moved on meanwhile (withdrawn by staff, purged by another worker)
+            run.remote_checked_at = now
+            if expired:
+                _move(run, RunState.PURGED, now)
+                run.purged_at = now
+                _audit(session, run, "export.expired", now, withdrawn=withdrawn)
+                counts["expired"] += 1
+            elif digest is None and run.state == RunState.KEY_SENT:
+                _move(run, RunState.FETCHED, now)
+                run.fetched_at = now
+                _audit(session, run, "export.removed_by_recipient", now)
+                counts["removed_by_recipient"] += 1
+            elif digest is None:
+                log.info("run %s: the file is gone before its key was sent", run_id)
+            elif digest != run.file_sha256:
+                log.warning(
+                    "run %s: the file on the recipient's server is not the one sent", run_id
+                )
+    return counts
+
+
+def _move(run: ExportRun, target: RunState, now: datetime) -> None:
+    run.state = transition(RunState(run.state), target).value
+    run.state_changed_at = now
+
+
+def _audit(session: Session, run: ExportRun, action: str, now: datetime, **details: object) -> None:
+    record(
+        session,
+        actor="worker",
+        action=action,
+        subject=f"run:{run.id}",
+        details={
+            "reference": run.reference,
+            "recipient": run.recipient_id,
+            "file": run.file_name,
+            "channel": run.channel,
+            **details,
+        },
+        now=now,
+    )

@@ -1,0 +1,755 @@
+"""The HTTP API end to end: tokens, roles, four-eyes, the claim under concurrency (a real uvicorn
+server, SQLite and PostgreSQL), cancel, key resend, batches, the policy dry run, the read-only
+registry, the error shape, and an OpenAPI document that lists every role and every error.
+
+Every answer a test receives through ``Api`` is checked against the OpenAPI document (its status
+and, for an error, its code must be documented on that operation); every error body and every log
+line of a test is checked for personal data and passwords when the test ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from app.api_v1 import ERRORS, router
+from app.exports import execute
+from app.settings import Settings
+from exchange.models import ApiToken, AuditEvent, ExportRun, User
+from tests.api_helpers import (
+    API,
+    ROLES,
+    STAFF_BY_ROLE,
+    Api,
+    TestClient,
+    add_staff,
+    check_against_openapi,
+    make_app,
+    serving,
+)
+from tests.conftest import TODAY, Kbx
+from tests.export_helpers import (
+    LOMMEL,
+    PASSWORD,
+    nn,
+    password_from,
+    personal_data,
+    prepare,
+    sms_messages,
+)
+
+GENT, ANTWERPEN = "44021", "11002"
+LOMMEL_PHONE, GENT_PHONE = "+32478123456", "+32479654321"
+REQUEST = {
+    "protocol": "art20-municipal",
+    "recipient": LOMMEL,
+    "period": "2026",
+    "channel": "sftp_drop",
+}
+NOT_LIVE = ("refused", "cancelled", "failed")
+
+
+@pytest.fixture
+def api(
+    kbx: Kbx,
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> Iterator[Api]:
+    caplog.set_level(logging.DEBUG)
+    # httpx is the test's own client: it logs the URLs the tests type (some carry a national
+    # number on purpose, to show that kbx never repeats it). kbx's own logs stay at DEBUG.
+    caplog.set_level(logging.WARNING, logger="httpx")
+    prepare(kbx, tmp_path)
+    add_staff(kbx)
+    client = Api(make_app(engine, settings))
+    yield client
+    # Invariant 6: no personal data or password in an error message or a log line.
+    leaks = "\n".join([*client.errors, caplog.text])
+    for value in [*personal_data(), PASSWORD, *(password_from(m) for m in sms_messages(settings))]:
+        assert value not in leaks, "personal data or a password leaked"
+
+
+def _live_runs(engine: Engine) -> list[ExportRun]:
+    with Session(engine) as session:
+        return list(session.scalars(select(ExportRun).where(ExportRun.state.not_in(NOT_LIVE))))
+
+
+def _count(engine: Engine, model: Any) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def _request(api: Api, by: str = "olga", **changes: Any) -> httpx.Response:
+    return api.post("/exports", as_=by, json={**REQUEST, **changes})
+
+
+def _code(response: httpx.Response) -> str:
+    code: str = response.json()["code"]
+    return code
+
+
+# -- health and tokens ------------------------------------------------------------------------
+
+
+def test_health_is_open(api: Api) -> None:
+    response = api.get("/health")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+def test_token_flow(api: Api, engine: Engine, settings: Settings) -> None:
+    granted = api.post("/auth/token", data={"username": "olga", "password": PASSWORD})
+    assert granted.status_code == 200
+    body = granted.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 30 * 60
+    token = body["access_token"]
+    assert api.get("/exports", token=token).status_code == 200
+
+    with engine.connect() as connection:
+        stored = list(connection.execute(select(ApiToken.token_hash, ApiToken.expires_at)))
+    assert token not in {h for h, _ in stored}, "only the token's digest is stored"
+
+    for username, password in (("olga", "wrong password!"), ("nobody", PASSWORD)):
+        refused = api.post("/auth/token", data={"username": username, "password": password})
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == "Bearer"
+        assert refused.json() == {
+            "code": "auth.failed",
+            "message": "Wrong name or password",
+            "message_nl": "Verkeerde naam of wachtwoord",
+        }, "the same answer for an unknown name and a wrong password"
+
+    missing = api.post("/auth/token", data={"username": "olga"})
+    assert missing.status_code == 422
+    assert _code(missing) == "request.invalid"
+    assert ["body", "password"] in [e["loc"] for e in missing.json()["errors"]]
+    as_json = api.post("/auth/token", json={"username": "olga", "password": PASSWORD})
+    assert as_json.status_code == 422, "the OAuth2 password flow is a form, not JSON"
+
+    # A deactivated account: its tokens stop working and it cannot log in.
+    otto = api.login("otto")
+    with engine.begin() as connection:
+        connection.execute(update(User).where(User.name == "otto").values(active=False))
+    assert _code(api.get("/exports", token=otto)) == "auth.invalid"
+    retired = api.post("/auth/token", data={"username": "otto", "password": PASSWORD})
+    assert (retired.status_code, _code(retired)) == (401, "auth.failed")
+
+    # The clock moves on a day: the token has expired.
+    settings.today = TODAY + timedelta(days=1)
+    expired = api.get("/exports", token=token)
+    assert expired.status_code == 401
+    assert _code(expired) == "auth.invalid"
+    assert api.post("/auth/token", data={"username": "olga", "password": PASSWORD}).is_success
+
+
+def _concrete(path: str) -> str:
+    values = {
+        "{run_id}": "1",
+        "{batch_id}": "B-0123456789ab",
+        "{protocol_id}": "art20-municipal",
+        "{recipient_id}": LOMMEL,
+    }
+    for name, value in values.items():
+        path = path.replace(name, value)
+    return path.removeprefix(API)
+
+
+def _api_routes() -> list[tuple[str, str]]:
+    """Every (method, path) the ``/api/v1`` router serves, from the router itself."""
+    routes = [r for r in router.routes if isinstance(r, APIRoute)]
+    assert len(routes) == len(router.routes)
+    return sorted((method, route.path) for route in routes for method in route.methods or ())
+
+
+def test_every_endpoint_but_health_and_token_needs_a_token(api: Api) -> None:
+    routes = [(m, p) for m, p in _api_routes() if p != f"{API}/auth/token"]
+    assert len(routes) >= 14
+    for method, template in routes:
+        path = _concrete(template)
+        for token, code in ((None, "auth.missing"), ("not-a-token", "auth.invalid")):
+            response = api.call(method, path, token=token, json=REQUEST)
+            assert response.status_code == 401, f"{method} {template}"
+            assert _code(response) == code
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# -- roles ------------------------------------------------------------------------------------
+
+
+def _body_for(template: str) -> dict[str, Any] | None:
+    if template.endswith("/exports") or template.endswith("/policy/check"):
+        return REQUEST
+    if template.endswith("/export-batches"):
+        return {k: v for k, v in REQUEST.items() if k != "recipient"}
+    return None
+
+
+def test_roles_are_enforced_as_documented(api: Api) -> None:
+    """Every role against every operation: the roles in ``x-roles`` get through, the others get
+    403 ``auth.role``. The document and the behaviour cannot drift apart."""
+    run_id = _request(api).json()["id"]
+    document = api.app.openapi()["paths"]
+    checked = 0
+    for method, template in _api_routes():
+        operation = document[template][method.lower()]
+        if template.endswith("/auth/token"):
+            assert "x-roles" not in operation
+            continue
+        allowed = set(operation["x-roles"])
+        assert allowed <= set(ROLES)
+        path = _concrete(template).replace("/exports/1", f"/exports/{run_id}")
+        for role in ROLES:
+            response = api.call(method, path, as_=STAFF_BY_ROLE[role], json=_body_for(template))
+            where = f"{role}: {method} {template}"
+            if role in allowed:
+                assert response.status_code not in (401, 403), where
+            else:
+                assert response.status_code == 403, where
+                assert _code(response) == "auth.role", where
+                assert role in response.json()["message"]
+            checked += 1
+    assert checked >= 14 * len(ROLES)
+
+
+def test_the_roles_of_the_issue(api: Api) -> None:
+    run_id = _request(api).json()["id"]
+    forbidden = [
+        ("aude", "POST", "/exports", "an auditor cannot request"),
+        ("aude", "POST", f"/exports/{run_id}/approve", "an auditor cannot approve"),
+        ("olga", "POST", f"/exports/{run_id}/approve", "an operator cannot approve"),
+        ("arne", "POST", "/exports", "an approver cannot request"),
+        ("arne", "POST", "/export-batches", "an approver cannot request a batch"),
+        ("vera", "GET", "/exports", "the VSB client sees no runs"),
+    ]
+    for who, method, path, why in forbidden:
+        response = api.call(method, path, as_=who, json=_body_for(path))
+        assert (response.status_code, _code(response)) == (403, "auth.role"), why
+    assert api.get(f"/exports/{run_id}", as_="aude").json()["state"] == "requested"
+
+
+def test_the_requester_can_never_approve_their_own_run(api: Api, engine: Engine) -> None:
+    created = _request(api, by="ada")  # an admin may request and approve, never both
+    assert created.status_code == 201
+    run_id = created.json()["id"]
+    own = api.post(f"/exports/{run_id}/approve", as_="ada")
+    assert own.status_code == 409
+    assert _code(own) == "run.four_eyes"
+    assert api.get(f"/exports/{run_id}", as_="ada").json()["state"] == "requested"
+
+    approved = api.post(f"/exports/{run_id}/approve", as_="adam")
+    assert approved.status_code == 200
+    assert approved.json()["approved_by"] == "adam"
+    assert approved.json()["state"] == "approved"
+    again = api.post(f"/exports/{run_id}/approve", as_="arne")
+    assert (again.status_code, _code(again)) == (409, "run.invalid_transition")
+    assert _code(api.post("/exports/999/approve", as_="arne")) == "run.unknown"
+
+
+# -- requests, the claim, concurrency ---------------------------------------------------------
+
+
+def test_request_show_list_and_a_second_request_refused(api: Api) -> None:
+    created = _request(api)
+    assert created.status_code == 201
+    run = created.json()
+    assert run["state"] == "requested"
+    assert run["requested_by"] == "olga"
+    assert run["reference"] == f"KBX-{TODAY.year}-{run['id']:06d}"
+    assert run["definition_hash"].startswith("sha256:")
+
+    second = _request(api, by="otto")
+    assert second.status_code == 409
+    body = second.json()
+    assert body["code"] == "policy.refused"
+    assert "frequency.exhausted" in [r["rule"] for r in body["reasons"]]
+    assert all(r["article"] and r["nl"] and r["en"] for r in body["reasons"])
+    assert body["message_nl"] != body["message"]
+    refused = api.get(f"/exports/{body['run_id']}", as_="aude").json()
+    assert refused["state"] == "refused"
+    assert [r["rule"] for r in refused["refusal"]] == [r["rule"] for r in body["reasons"]]
+
+    listed = api.get("/exports", as_="aude").json()
+    assert [r["id"] for r in listed] == [refused["id"], run["id"]]
+    only = api.get("/exports", as_="aude", params={"state": "requested"}).json()
+    assert [r["id"] for r in only] == [run["id"]]
+    assert api.get("/exports", as_="aude", params={"recipient": GENT}).json() == []
+    bad_state = api.get("/exports", as_="aude", params={"state": "lost"})
+    assert (bad_state.status_code, _code(bad_state)) == (422, "request.invalid")
+    assert _code(api.get("/exports/4242", as_="aude")) == "run.unknown"
+
+    ended = _request(api, protocol="mechelen-amif507", recipient="12025")
+    assert _code(ended) == "policy.refused"
+    assert "protocol.ended" in [r["rule"] for r in ended.json()["reasons"]]
+    unknown = _request(api, protocol="no-such-protocol")
+    assert (unknown.status_code, _code(unknown)) == (404, "protocol.unknown")
+    nowhere = _request(api, recipient="99999")
+    assert (nowhere.status_code, _code(nowhere)) == (404, "recipient.unknown")
+    no_contact = _request(api, recipient=GENT)
+    assert _code(no_contact) == "policy.refused"  # Gent did not sign art20
+
+
+def test_twenty_simultaneous_requests_yield_exactly_one_run(
+    api: Api, engine: Engine, settings: Settings
+) -> None:
+    tokens = [api.login(name) for name in ("olga", "otto", "ada", "adam")]
+    barrier = threading.Barrier(20)
+
+    with serving(api.app) as base:
+
+        def fire(i: int) -> httpx.Response:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                barrier.wait()
+                return client.post(
+                    f"{API}/exports",
+                    json=REQUEST,
+                    headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}"},
+                )
+
+        with ThreadPoolExecutor(20) as pool:
+            responses = list(pool.map(fire, range(20)))
+
+    for response in responses:
+        check_against_openapi(api.app, "POST", f"{API}/exports", response)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 19, statuses
+    for response in responses:
+        if response.status_code == 409:
+            body = response.json()
+            assert body["code"] == "policy.refused"
+            assert "frequency.exhausted" in [r["rule"] for r in body["reasons"]]
+    [winner] = [r.json() for r in responses if r.status_code == 201]
+    [live] = _live_runs(engine)
+    assert live.id == winner["id"]
+    assert live.state == "requested"
+
+
+# -- cancel -----------------------------------------------------------------------------------
+
+
+def test_cancel_frees_the_slot_and_only_before_the_build(
+    api: Api, engine: Engine, settings: Settings
+) -> None:
+    run_id = _request(api).json()["id"]
+    forbidden = api.post(f"/exports/{run_id}/cancel", as_="aude")
+    assert (forbidden.status_code, _code(forbidden)) == (403, "auth.role")
+    cancelled = api.post(f"/exports/{run_id}/cancel", as_="olga")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["state"] == "cancelled"
+    twice = api.post(f"/exports/{run_id}/cancel", as_="arne")
+    assert (twice.status_code, _code(twice)) == (409, "run.invalid_transition")
+    late = api.post(f"/exports/{run_id}/approve", as_="arne")
+    assert (late.status_code, _code(late)) == (409, "run.invalid_transition")
+    assert _code(api.post("/exports/4242/cancel", as_="olga")) == "run.unknown"
+
+    again = _request(api)
+    assert again.status_code == 201, "a cancelled run frees its slot"
+    new_id = again.json()["id"]
+    assert api.post(f"/exports/{new_id}/approve", as_="arne").status_code == 200
+    assert api.post(f"/exports/{new_id}/cancel", as_="arne").json()["state"] == "cancelled"
+
+    third = _request(api).json()["id"]
+    assert api.post(f"/exports/{third}/approve", as_="arne").status_code == 200
+    assert execute(engine, api.app.state.deps, third) == "key_sent"
+    built = api.post(f"/exports/{third}/cancel", as_="olga")
+    assert (built.status_code, _code(built)) == (409, "run.invalid_transition")
+
+
+# -- key resend -------------------------------------------------------------------------------
+
+
+def _delivered_run(api: Api, engine: Engine) -> int:
+    run_id: int = _request(api).json()["id"]
+    too_early = api.post(f"/exports/{run_id}/key-resend", as_="olga")
+    assert (too_early.status_code, _code(too_early)) == (409, "run.no_key_yet")
+    assert api.post(f"/exports/{run_id}/approve", as_="arne").status_code == 200
+    assert execute(engine, api.app.state.deps, run_id) == "key_sent"
+    return run_id
+
+
+def test_a_key_resend_is_four_eyes_and_goes_only_to_the_registered_contact(
+    api: Api, engine: Engine, settings: Settings
+) -> None:
+    run_id = _delivered_run(api, engine)
+    [first] = sms_messages(settings)
+    assert first["to"] == LOMMEL_PHONE
+
+    nothing_asked = api.post(f"/exports/{run_id}/key-resend/approve", as_="arne")
+    assert (nothing_asked.status_code, _code(nothing_asked)) == (409, "run.no_resend_request")
+    not_an_operator = api.post(f"/exports/{run_id}/key-resend", as_="arne")
+    assert (not_an_operator.status_code, _code(not_an_operator)) == (403, "auth.role")
+
+    # A phone number in the request is not even read: the key goes to the registered contact.
+    asked = api.post(f"/exports/{run_id}/key-resend", as_="ada", json={"phone": "+32470999999"})
+    assert asked.status_code == 200
+    assert asked.json()["resend_requested_by"] == "ada"
+    assert len(sms_messages(settings)) == 1, "asking sends nothing"
+    own = api.post(f"/exports/{run_id}/key-resend/approve", as_="ada")
+    assert (own.status_code, _code(own)) == (409, "run.four_eyes")
+    by_operator = api.post(f"/exports/{run_id}/key-resend/approve", as_="olga")
+    assert (by_operator.status_code, _code(by_operator)) == (403, "auth.role")
+    assert len(sms_messages(settings)) == 1
+
+    approved = api.post(f"/exports/{run_id}/key-resend/approve", as_="arne")
+    assert approved.status_code == 200
+    assert approved.json()["resend_requested_by"] is None
+    messages = sms_messages(settings)
+    assert len(messages) == 2
+    assert [m["to"] for m in messages] == [LOMMEL_PHONE, LOMMEL_PHONE]
+    assert messages[1]["reference"] == first["reference"]
+    assert password_from(messages[1]) == password_from(first), "the same file, the same key"
+
+    once = api.post(f"/exports/{run_id}/key-resend/approve", as_="adam")
+    assert (once.status_code, _code(once)) == (409, "run.no_resend_request")
+    assert len(sms_messages(settings)) == 2
+
+    with engine.connect() as connection:
+        events = list(
+            connection.execute(
+                select(AuditEvent.actor, AuditEvent.action).where(
+                    AuditEvent.subject == f"run:{run_id}"
+                )
+            )
+        )
+    assert ("ada", "export.key_resend_requested") in events
+    assert ("arne", "export.key_resent") in events
+    assert _code(api.post("/exports/4242/key-resend", as_="olga")) == "run.unknown"
+
+
+def test_no_resend_once_the_password_is_destroyed(api: Api, engine: Engine) -> None:
+    run_id = _delivered_run(api, engine)
+    with engine.begin() as connection:
+        connection.execute(
+            update(ExportRun).where(ExportRun.id == run_id).values(password_sealed=None)
+        )
+    gone = api.post(f"/exports/{run_id}/key-resend", as_="olga")
+    assert (gone.status_code, _code(gone)) == (409, "run.key_destroyed")
+
+
+# -- batches ----------------------------------------------------------------------------------
+
+
+def _sign(kbx: Kbx, tmp_path: Path, nis: str, phone: str | None) -> None:
+    signed = kbx(
+        "protocols",
+        "sign",
+        "art20-municipal",
+        "--recipient",
+        nis,
+        "--signed-on",
+        "2026-01-15",
+        "--in-force",
+        "2026-02-01",
+    )
+    assert signed.exit_code == 0, signed.output
+    if phone is None:
+        return
+    key = tmp_path / f"{nis}_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    assert kbx("recipients", "key", "add", nis, "--public-key", f"{key}.pub").exit_code == 0
+    contact = kbx(
+        "recipients",
+        "contact",
+        "set",
+        nis,
+        "--name",
+        "Dienst Burgerzaken",
+        "--phone",
+        phone,
+        "--email",
+        f"burgerzaken@{nis}.example.be",
+    )
+    assert contact.exit_code == 0, contact.output
+
+
+def test_a_batch_makes_one_run_per_signed_recipient_approved_once_by_a_second_person(
+    api: Api, kbx: Kbx, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    _sign(kbx, tmp_path, GENT, GENT_PHONE)
+    _sign(kbx, tmp_path, ANTWERPEN, None)  # signed, but no contact for the key: no run
+    batch_body = {"protocol": "art20-municipal", "period": "2026", "channel": "sftp_drop"}
+    created = api.post("/export-batches", as_="olga", json=batch_body)
+    assert created.status_code == 201
+    batch = created.json()
+    assert sorted(r["recipient"] for r in batch["runs"]) == [GENT, LOMMEL]
+    assert {r["batch"] for r in batch["runs"]} == {batch["batch"]}
+    assert list(batch["refused"]) == [ANTWERPEN]
+    assert batch["refused"][ANTWERPEN] != []
+
+    again = api.post("/export-batches", as_="otto", json=batch_body).json()
+    assert again["runs"] == []
+    assert set(again["refused"]) == {GENT, LOMMEL, ANTWERPEN}
+    assert "frequency.exhausted" in again["refused"][LOMMEL]
+
+    listed = api.get("/exports", as_="aude", params={"batch": batch["batch"]}).json()
+    assert sorted(r["id"] for r in listed) == sorted(r["id"] for r in batch["runs"])
+
+    operator = api.post(f"/export-batches/{batch['batch']}/approve", as_="olga")
+    assert (operator.status_code, _code(operator)) == (403, "auth.role")
+    approved = api.post(f"/export-batches/{batch['batch']}/approve", as_="arne")
+    assert approved.status_code == 200
+    assert sorted(r["recipient"] for r in approved.json()) == [GENT, LOMMEL]
+    assert {(r["state"], r["approved_by"]) for r in approved.json()} == {("approved", "arne")}
+    assert api.post(f"/export-batches/{batch['batch']}/approve", as_="adam").json() == []
+    unknown = api.post("/export-batches/B-000000000000/approve", as_="arne")
+    assert (unknown.status_code, _code(unknown)) == (404, "batch.unknown")
+    malformed = api.post("/export-batches/nonsense/approve", as_="arne")
+    assert (malformed.status_code, _code(malformed)) == (422, "request.invalid")
+
+    for run in approved.json():
+        assert execute(engine, api.app.state.deps, run["id"]) == "key_sent"
+    assert sorted(m["to"] for m in sms_messages(settings)) == sorted([LOMMEL_PHONE, GENT_PHONE])
+
+    fixed = api.post("/export-batches", as_="olga", json={**batch_body, "protocol": "vsb-care"})
+    assert (fixed.status_code, _code(fixed)) == (400, "batch.not_applicable")
+    unknown_protocol = api.post("/export-batches", as_="olga", json={**batch_body, "protocol": "x"})
+    assert (unknown_protocol.status_code, _code(unknown_protocol)) == (404, "protocol.unknown")
+
+
+def test_a_batch_is_approved_all_or_nothing_and_never_by_its_requester(
+    api: Api, kbx: Kbx, tmp_path: Path
+) -> None:
+    _sign(kbx, tmp_path, GENT, GENT_PHONE)
+    body = {"protocol": "art20-municipal", "period": "2026", "channel": "sftp_drop"}
+    batch = api.post("/export-batches", as_="ada", json=body).json()
+    assert len(batch["runs"]) == 2
+    own = api.post(f"/export-batches/{batch['batch']}/approve", as_="ada")
+    assert (own.status_code, _code(own)) == (409, "run.four_eyes")
+    states = {r["state"] for r in api.get("/exports", as_="ada").json()}
+    assert states == {"requested"}, "nothing of the batch was approved"
+    approved = api.post(f"/export-batches/{batch['batch']}/approve", as_="adam")
+    assert [r["approved_by"] for r in approved.json()] == ["adam", "adam"]
+
+
+# -- the policy dry run -----------------------------------------------------------------------
+
+
+def test_the_policy_check_is_a_dry_run(api: Api, engine: Engine) -> None:
+    before = (_count(engine, ExportRun), _count(engine, AuditEvent))
+    for who in ("olga", "arne", "aude", "ada"):
+        allowed = api.post("/policy/check", as_=who, json=REQUEST)
+        assert allowed.status_code == 200
+        assert allowed.json()["allowed"] is True
+        assert allowed.json()["reasons"] == []
+    refused = api.post(
+        "/policy/check",
+        as_="olga",
+        json={**REQUEST, "protocol": "vcmp-ceremony", "channel": "secure_mail", "period": "2025"},
+    ).json()
+    assert refused["allowed"] is False
+    rules = {r["rule"] for r in refused["reasons"]}
+    assert {"channel.expired", "period.not_current"} <= rules, rules
+    assert refused["definition_hash"].startswith("sha256:")
+    assert (_count(engine, ExportRun), _count(engine, AuditEvent)) == before, "nothing recorded"
+
+    unknown = api.post("/policy/check", as_="olga", json={**REQUEST, "protocol": "nope"})
+    assert (unknown.status_code, _code(unknown)) == (404, "protocol.unknown")
+    nowhere = api.post("/policy/check", as_="olga", json={**REQUEST, "recipient": "99999"})
+    assert (nowhere.status_code, _code(nowhere)) == (404, "recipient.unknown")
+
+    assert _request(api).status_code == 201
+    taken = api.post("/policy/check", as_="aude", json=REQUEST).json()
+    assert taken["allowed"] is False
+    assert [r["rule"] for r in taken["reasons"]] == ["frequency.exhausted"]
+
+
+# -- protocols and recipients -----------------------------------------------------------------
+
+
+def test_protocols_and_recipients_are_read_only(api: Api) -> None:
+    protocols = api.get("/protocols", as_="aude").json()
+    assert [p["id"] for p in protocols] == [
+        "art20-municipal",
+        "mechelen-amif507",
+        "vcmp-ceremony",
+        "vdab-pillar3",
+        "vsb-care",
+    ]
+    shown = api.get("/protocols/art20-municipal", as_="aude").json()
+    assert shown["id"] == "art20-municipal"
+    assert _code(api.get("/protocols/nope", as_="aude")) == "protocol.unknown"
+
+    recipients = {r["id"]: r for r in api.get("/recipients", as_="aude").json()}
+    assert len(recipients) >= 287
+    assert recipients[LOMMEL]["has_contact"] is True
+    assert recipients[LOMMEL]["keys"] == 1
+    lommel = api.get(f"/recipients/{LOMMEL}", as_="aude").json()
+    assert lommel == recipients[LOMMEL]
+    assert "+32" not in str(lommel), "no contact details"
+    assert _code(api.get("/recipients/99999", as_="aude")) == "recipient.unknown"
+
+    for method, path in _api_routes():
+        if path.startswith((f"{API}/protocols", f"{API}/recipients")):
+            assert method == "GET", path
+    for path in (
+        "/protocols",
+        "/protocols/art20-municipal",
+        "/recipients",
+        f"/recipients/{LOMMEL}",
+    ):
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            response = api.client.request(
+                method, API + path, headers={"Authorization": f"Bearer {api.login('ada')}"}
+            )
+            assert response.status_code == 405, f"{method} {path}"
+            assert response.json()["code"] == "http.method_not_allowed"
+
+
+# -- the error shape --------------------------------------------------------------------------
+
+
+def test_validation_errors_have_the_error_shape_and_never_repeat_a_value(api: Api) -> None:
+    national_number = nn(1)
+    missing = api.post("/exports", as_="olga", json={"protocol": "art20-municipal"})
+    assert missing.status_code == 422
+    body = missing.json()
+    assert body["code"] == "request.invalid"
+    assert body["message_nl"] == "De aanvraag is ongeldig"
+    assert {tuple(e["loc"]) for e in body["errors"]} == {
+        ("body", "recipient"),
+        ("body", "period"),
+        ("body", "channel"),
+    }
+    # A national number typed where an id belongs is refused before anything can repeat it.
+    for field in ("recipient", "protocol", "period", "channel"):
+        typo = _request(api, **{field: national_number})
+        assert (typo.status_code, _code(typo)) == (422, "request.invalid"), field
+        assert national_number not in typo.text
+    lookback = _request(api, lookback_years=national_number)
+    assert (lookback.status_code, _code(lookback)) == (422, "request.invalid")
+    assert national_number not in lookback.text
+    for path in (f"/exports/{national_number}", "/exports/abc", f"/recipients/{national_number}"):
+        response = api.get(path, as_="aude")
+        assert (response.status_code, _code(response)) == (422, "request.invalid"), path
+        assert national_number not in response.text
+    broken = api.post(
+        "/exports",
+        as_="olga",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert (broken.status_code, _code(broken)) == (422, "request.invalid")
+
+    nowhere = api.client.get(f"{API}/nowhere")
+    assert nowhere.status_code == 404
+    assert nowhere.json()["code"] == "http.not_found"
+
+
+def test_an_unexpected_failure_is_a_json_500_without_its_text(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = nn(2)
+
+    def boom(*_args: object) -> None:
+        raise RuntimeError(f"something about {secret}")
+
+    monkeypatch.setattr("app.api_v1.list_recipients", boom)
+    client = TestClient(api.app, raise_server_exceptions=False)
+    response = client.get(
+        f"{API}/recipients", headers={"Authorization": f"Bearer {api.login('aude')}"}
+    )
+    check_against_openapi(api.app, "GET", f"{API}/recipients", response)
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal.error"
+    assert secret not in response.text
+    assert secret not in caplog.text
+    assert "RuntimeError" in caplog.text
+
+
+# -- the OpenAPI document ---------------------------------------------------------------------
+
+
+def test_the_openapi_document_lists_every_role_and_every_error(api: Api) -> None:
+    document = api.app.openapi()
+    schemas = document["components"]["schemas"]
+    error = schemas["ErrorOut"]
+    assert {"code", "message", "message_nl"} <= set(error["required"])
+    assert "HTTPValidationError" not in schemas, "FastAPI's own 422 shape is replaced by ours"
+    assert (
+        document["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"][
+            "tokenUrl"
+        ]
+        == f"{API}/auth/token"
+    )
+
+    documented = {
+        (method.upper(), path) for path, ops in document["paths"].items() for method in ops
+    }
+    assert set(_api_routes()) <= documented
+
+    operations = 0
+    for path, ops in document["paths"].items():
+        for method, operation in ops.items():
+            where = f"{method.upper()} {path}"
+            operations += 1
+            responses = operation["responses"]
+            if path in ("/health", f"{API}/auth/token"):
+                assert "security" not in operation, where
+            else:
+                assert operation["security"] == [{"OAuth2PasswordBearer": []}], where
+                roles = operation["x-roles"]
+                assert roles, where
+                assert set(roles) <= set(ROLES), where
+                assert f"**Roles:** {', '.join(roles)}." in operation["description"], where
+                assert set(responses["401"]["x-error-codes"]) == {"auth.missing", "auth.invalid"}
+                assert responses["403"]["x-error-codes"] == ["auth.role"], where
+            if path == "/health":
+                continue
+            takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+            assert ("422" in responses) == takes_input, where
+            assert "500" in responses, where
+            codes = operation["x-error-codes"]
+            assert len(codes) == len(set(codes)), where
+            for status, response in responses.items():
+                if int(status) < 400:
+                    continue
+                content = response["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/ErrorOut"}, where
+                for code in response["x-error-codes"]:
+                    assert ERRORS[code].status == int(status), f"{where}: {code}"
+                    assert code in codes, where
+                    assert f"`{code}`" in operation["description"], where
+                    example = content["examples"][code]["value"]
+                    assert example["code"] == code
+                    assert example["message"]
+                    assert example["message_nl"]
+            by_status = {c for r in responses.values() for c in r.get("x-error-codes", [])}
+            assert by_status == set(codes), where
+    assert operations >= 16
+
+    # What the issue names, where it belongs.
+    paths = document["paths"]
+    assert "policy.refused" in paths[f"{API}/exports"]["post"]["x-error-codes"]
+    assert "run.four_eyes" in paths[f"{API}/exports/{{run_id}}/approve"]["post"]["x-error-codes"]
+    resend = paths[f"{API}/exports/{{run_id}}/key-resend/approve"]["post"]
+    assert "run.four_eyes" in resend["x-error-codes"]
+    assert set(paths[f"{API}/auth/token"]["post"]["x-error-codes"]) == {
+        "auth.failed",
+        "request.invalid",
+        "internal.error",
+    }
+
+
+def test_every_error_code_is_documented_somewhere(api: Api) -> None:
+    document = api.app.openapi()
+    used = {
+        code
+        for ops in document["paths"].values()
+        for operation in ops.values()
+        for code in operation.get("x-error-codes", [])
+    }
+    assert used == set(ERRORS), "a code in ERRORS that no route answers, or the reverse"

@@ -1,0 +1,96 @@
+"""The VSB individual check as a pure rule (seed 002, art. 3, gegeven 3 and 4): NOK exactly when
+the person is under the integration obligation and does not meet it on the date; a hand-made
+table around the 1 January boundary."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from exchange.obligation import (
+    NOK_REASON_NL,
+    Check,
+    ObligationFacts,
+    Outcome,
+    check_obligation,
+    obliged_and_not_compliant,
+)
+
+D = date
+NEW_YEAR = D(2026, 1, 1)
+NEW_YEARS_EVE = D(2025, 12, 31)
+
+# (why, obligation_since, obligation_met_on, day, expected)
+TABLE = [
+    # not obliged at all
+    ("never obliged", None, None, NEW_YEAR, "OK"),
+    ("never obliged, odd met date", None, D(2024, 5, 1), NEW_YEAR, "OK"),
+    # obliged, not met
+    ("obliged long before, never met", D(2023, 4, 1), None, NEW_YEAR, "NOK"),
+    ("obliged since 1 January, asked on 1 January", NEW_YEAR, None, NEW_YEAR, "NOK"),
+    ("obliged since 1 January, asked on 31 December", NEW_YEAR, None, NEW_YEARS_EVE, "OK"),
+    ("obliged since 31 December, asked on 31 December", NEW_YEARS_EVE, None, NEW_YEARS_EVE, "NOK"),
+    ("obliged since 31 December, asked on 1 January", NEW_YEARS_EVE, None, NEW_YEAR, "NOK"),
+    ("obliged since 2 January, asked on 1 January", D(2026, 1, 2), None, NEW_YEAR, "OK"),
+    # obliged and met
+    ("met on 1 January, asked on 1 January", D(2023, 4, 1), NEW_YEAR, NEW_YEAR, "OK"),
+    ("met on 1 January, asked on 31 December", D(2023, 4, 1), NEW_YEAR, NEW_YEARS_EVE, "NOK"),
+    ("met on 31 December, asked on 1 January", D(2023, 4, 1), NEW_YEARS_EVE, NEW_YEAR, "OK"),
+    ("met on 31 December, asked on 31 December", D(2023, 4, 1), NEW_YEARS_EVE, NEW_YEARS_EVE, "OK"),
+    (
+        "met on 30 December, asked on 31 December",
+        D(2023, 4, 1),
+        D(2025, 12, 30),
+        NEW_YEARS_EVE,
+        "OK",
+    ),
+    ("met on 2 January, asked on 1 January", D(2023, 4, 1), D(2026, 1, 2), NEW_YEAR, "NOK"),
+    ("met later in the year, asked on 1 January", D(2023, 4, 1), D(2026, 6, 30), NEW_YEAR, "NOK"),
+    ("met years ago", D(2022, 3, 1), D(2024, 2, 29), NEW_YEAR, "OK"),
+    ("obliged and met on the same day, asked that day", NEW_YEAR, NEW_YEAR, NEW_YEAR, "OK"),
+    (
+        "obliged and met on the same day, asked the day before",
+        NEW_YEAR,
+        NEW_YEAR,
+        NEW_YEARS_EVE,
+        "OK",
+    ),
+    # a date before the obligation began, even though it was later met
+    ("asked before the obligation began", D(2026, 3, 1), D(2027, 1, 5), NEW_YEAR, "OK"),
+    # leap days
+    ("obliged on 29 February, asked on 28 February", D(2024, 2, 29), None, D(2024, 2, 28), "OK"),
+    ("obliged on 29 February, asked on 29 February", D(2024, 2, 29), None, D(2024, 2, 29), "NOK"),
+    ("met on 29 February, asked on 1 March", D(2023, 1, 1), D(2024, 2, 29), D(2024, 3, 1), "OK"),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "since", "met", "day", "expected"), TABLE, ids=[t[0] for t in TABLE]
+)
+def test_the_table(
+    why: str, since: date | None, met: date | None, day: date, expected: str
+) -> None:
+    answer = check_obligation(ObligationFacts(since, met), day)
+    assert answer.outcome == Outcome(expected), why
+    assert obliged_and_not_compliant(ObligationFacts(since, met), day) == (expected == "NOK")
+    if expected == "NOK":
+        assert answer == Check(Outcome.NOK, NOK_REASON_NL)
+        assert answer.is_nok
+    else:
+        assert answer == Check(Outcome.OK, None), "an OK never carries a reason"
+
+
+def test_a_person_kbi_does_not_know_is_not_obliged() -> None:
+    for day in (NEW_YEARS_EVE, NEW_YEAR, D(2022, 1, 1)):
+        assert check_obligation(None, day) == Check(Outcome.OK)
+
+
+def test_the_reason_is_a_fixed_dutch_text_without_facts_of_the_person() -> None:
+    answers = {
+        check_obligation(ObligationFacts(since, met), day).reason_nl
+        for _, since, met, day, expected in TABLE
+        if expected == "NOK"
+    }
+    assert answers == {NOK_REASON_NL}
+    assert "inburgeringsplicht" in NOK_REASON_NL
