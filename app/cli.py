@@ -36,18 +36,15 @@ from app.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
 from app.migrate import upgrade
 from app.recipients import (
     add_agreement,
-    add_key,
     list_recipients,
     recipient_facts,
     run_history,
-    set_contact,
 )
 from app.refdata import municipalities
 from app.settings import Settings
 from app.wiring import StartupError, drop_root, host_key_file
 from app.worker import run_worker
 from channels.sftp_drop import DropServer
-from crypto import KeyError_, parse_public_key
 from exchange.audit import verify_chain
 from exchange.fields import FIELD_CATALOGUE
 from exchange.kbi_extract import COLUMNS
@@ -80,8 +77,6 @@ db_app = typer.Typer(no_args_is_help=True, help="Database")
 kbi_app = typer.Typer(no_args_is_help=True, help="De KBI-bron")
 demo_app = typer.Typer(no_args_is_help=True, help="Demogegevens")
 recipients_app = typer.Typer(no_args_is_help=True, help="Ontvangers")
-contact_app = typer.Typer(no_args_is_help=True, help="Contactpersoon van een ontvanger")
-key_app = typer.Typer(no_args_is_help=True, help="SSH-sleutels van een ontvanger")
 accession_app = typer.Typer(no_args_is_help=True, help="Toetredingen tot een beraadslaging")
 protocols_app = typer.Typer(no_args_is_help=True, help="Protocollen")
 audit_app = typer.Typer(no_args_is_help=True, help="Audittrail")
@@ -90,8 +85,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(kbi_app, name="kbi")
 app.add_typer(demo_app, name="demo")
 app.add_typer(recipients_app, name="recipients")
-recipients_app.add_typer(contact_app, name="contact")
-recipients_app.add_typer(key_app, name="key")
 register_change_commands(recipients_app)
 app.add_typer(accession_app, name="accession")
 app.add_typer(protocols_app, name="protocols")
@@ -226,56 +219,6 @@ def recipients_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for r in rows:
         contact = "contact" if r.has_contact else "-"
         typer.echo(f"{r.id:<8} {r.kind:<12} {r.name_nl:<40} {contact:<8} {r.keys} key(s)")
-
-
-@contact_app.command("set")
-def contact_set(
-    ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
-    name: Annotated[str, typer.Option(help="Name of the contact person")],
-    phone: Annotated[str, typer.Option(help="Belgian mobile number, receives the key SMS")],
-    email: Annotated[str, typer.Option(help="E-mail address of the contact person")],
-) -> None:
-    """Register the contact person who receives the key by SMS."""
-    c = ctx_of(ctx)
-    with transaction(c.engine) as session:
-        contact = set_contact(session, recipient_id, name, phone, email, c.now())
-        record(
-            session,
-            actor=c.actor,
-            action="recipient.contact_set",
-            subject=f"recipient:{recipient_id}",
-            details={},
-            now=c.now(),
-        )
-        typer.echo(f"contact for {recipient_id} set: {contact.phone}")
-
-
-@key_app.command("add")
-def key_add(
-    ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
-    public_key: Annotated[Path, typer.Option("--public-key", help="OpenSSH public key file")],
-) -> None:
-    """Register an SSH public key the recipient logs in with on the SFTP drop."""
-    c = ctx_of(ctx)
-    try:
-        key = parse_public_key(public_key.read_text(encoding="utf-8"))
-    except OSError as exc:
-        fail(f"{public_key}: {exc.strerror}")
-    except (KeyError_, UnicodeDecodeError) as exc:
-        fail(f"{public_key}: {exc}")
-    with transaction(c.engine) as session:
-        add_key(session, recipient_id, key, c.now())
-        record(
-            session,
-            actor=c.actor,
-            action="recipient.key_added",
-            subject=f"recipient:{recipient_id}",
-            details={"algorithm": key.algorithm, "fingerprint": key.fingerprint},
-            now=c.now(),
-        )
-    typer.echo(f"key added for {recipient_id}: {key.algorithm} {key.fingerprint}")
 
 
 def _agreement(

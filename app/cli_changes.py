@@ -19,6 +19,8 @@ __all__ = ["propose_change", "register"]
 PROPOSERS = {Role.OPERATOR, Role.ADMIN}
 APPROVERS = {Role.APPROVER, Role.ADMIN}
 
+contact_app = typer.Typer(no_args_is_help=True, help="Contactpersoon van een ontvanger")
+key_app = typer.Typer(no_args_is_help=True, help="SSH-sleutels van een ontvanger")
 sftp_app = typer.Typer(no_args_is_help=True, help="Eigen SFTP-server van een ontvanger")
 mail_app = typer.Typer(no_args_is_help=True, help="Geregistreerd e-mailadres van een ontvanger")
 changes_app = typer.Typer(no_args_is_help=True, help="Wijzigingen die op goedkeuring wachten")
@@ -44,6 +46,32 @@ def propose_change(
         f"kbx recipients changes approve {change.id} --by NAME"
     )
     return change
+
+
+@contact_app.command("set")
+def contact_set(
+    ctx: typer.Context,
+    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[str, typer.Option(help="Name of the contact person")],
+    phone: Annotated[str, typer.Option(help="Belgian mobile number, receives the key SMS")],
+    email: Annotated[str, typer.Option(help="E-mail address of the contact person")],
+    by: By,
+) -> None:
+    """Propose the contact person who receives the key by SMS."""
+    payload = {"name": name, "phone": phone, "email": email}
+    propose_change(ctx_of(ctx), ChangeKind.CONTACT, recipient_id, payload, by)
+
+
+@key_app.command("add")
+def key_add(
+    ctx: typer.Context,
+    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    public_key: Annotated[Path, typer.Option("--public-key", help="OpenSSH public key file")],
+    by: By,
+) -> None:
+    """Propose an SSH public key the recipient logs in with on the SFTP drop."""
+    payload = {"public_key": _read(public_key, "public key")}
+    propose_change(ctx_of(ctx), ChangeKind.KEY, recipient_id, payload, by)
 
 
 @sftp_app.command("set")
@@ -121,6 +149,8 @@ def changes_reject(
 
 
 def register(recipients_app: typer.Typer) -> None:
+    recipients_app.add_typer(contact_app, name="contact")
+    recipients_app.add_typer(key_app, name="key")
     recipients_app.add_typer(sftp_app, name="sftp")
     recipients_app.add_typer(mail_app, name="mail")
     recipients_app.add_typer(changes_app, name="changes")

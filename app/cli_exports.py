@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from app.audit import record
 from app.auth import Role, add_user
 from app.batch_runner import run_many
 from app.cli_common import (
@@ -56,6 +57,14 @@ def users_add(
     c = ctx_of(ctx)
     with transaction(c.engine) as session:
         add_user(session, name, role, password, c.now())
+        record(
+            session,
+            actor=c.actor,
+            action="user.added",
+            subject=f"user:{name}",
+            details={"role": role.value},
+            now=c.now(),
+        )
     typer.echo(f"user {name} added with role {role.value}")
 
 
@@ -221,6 +230,29 @@ def export_run(
     typer.echo(", ".join(f"{n} {state}" for state, n in sorted(summary.items())))
     if set(summary) - {"key_sent", "fetched", "purged"}:
         raise typer.Exit(1)
+
+
+@export_app.command("collect")
+def export_collect(
+    ctx: typer.Context, run: Annotated[str, typer.Argument(help="A round trip's run id")]
+) -> None:
+    """Collect a round trip's return (VDAB): check it, pseudonymise it, deliver the dataset to
+    the BI working group. Exit 3 with the report when the return file is refused."""
+    from app.round_trip import collect
+
+    c = ctx_of(ctx)
+    done = collect(c.engine, c.deps, _run_id(run))
+    if done.outcome == "waiting":
+        typer.echo(f"run {done.run_id}: no return file yet")
+    elif done.outcome == "refused":
+        for line in done.report:
+            typer.echo(f"  {line}", err=True)
+        fail(f"run {done.run_id}: the return file is refused whole", code=EXIT_REFUSED)
+    else:
+        typer.echo(
+            f"run {done.run_id}: {done.rows} people returned ({done.not_returned} not known to "
+            f"VDAB); pseudonymised dataset in run {done.dataset_run_id}"
+        )
 
 
 @export_app.command("cancel")

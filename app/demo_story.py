@@ -15,17 +15,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from app.audit import record
 from app.auth import Role, add_user, find_user
 from app.cli_common import Context
 from app.db import transaction
 from app.exports import approve, execute, request_export
-from app.recipients import add_key, set_contact
+from app.recipient_changes import decide, propose
 from app.wiring import host_key_file, sms_outbox_path
 from channels.sftp_drop import host_public_key
 from crypto import parse_public_key
 from exchange.exports import RunState
 from exchange.models import ExportRun, RecipientContact, RecipientKey
+from exchange.recipient_changes import ChangeKind
 
 __all__ = ["DemoStory", "prepare_story"]
 
@@ -77,11 +77,12 @@ def _municipality_key(c: Context, private_key: Path) -> None:
                 serialization.NoEncryption(),
             ),
         )
-        public = key.public_key().public_bytes(
+        line = key.public_key().public_bytes(
             serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
         )
-        private_key.with_suffix(".pub").write_bytes(public + b" demo@lommel\n")
-    parsed = parse_public_key(private_key.with_suffix(".pub").read_text())
+        private_key.with_suffix(".pub").write_bytes(line + b" demo@lommel\n")
+    public = private_key.with_suffix(".pub").read_text()
+    parsed = parse_public_key(public)
     with transaction(c.engine) as session:
         known = session.scalar(
             select(RecipientKey.id).where(
@@ -89,33 +90,22 @@ def _municipality_key(c: Context, private_key: Path) -> None:
                 RecipientKey.fingerprint == parsed.fingerprint,
             )
         )
-        if known is None:
-            add_key(session, MUNICIPALITY, parsed, c.now())
-            record(
-                session,
-                actor="demo",
-                action="recipient.key_added",
-                subject=f"recipient:{MUNICIPALITY}",
-                details={"algorithm": parsed.algorithm, "fingerprint": parsed.fingerprint},
-                now=c.now(),
-            )
-        if session.get(RecipientContact, MUNICIPALITY) is None:
-            set_contact(
-                session,
-                MUNICIPALITY,
-                "Dienst Burgerzaken (demo)",
-                "+32470000072",
-                "burgerzaken@lommel.example",
-                c.now(),
-            )
-            record(
-                session,
-                actor="demo",
-                action="recipient.contact_set",
-                subject=f"recipient:{MUNICIPALITY}",
-                details={},
-                now=c.now(),
-            )
+        has_contact = session.get(RecipientContact, MUNICIPALITY) is not None
+    # Even the demo goes through four eyes: the operator proposes, the approver applies.
+    changes: list[tuple[ChangeKind, dict[str, str]]] = []
+    if known is None:
+        changes.append((ChangeKind.KEY, {"public_key": public}))
+    if not has_contact:
+        contact = {
+            "name": "Dienst Burgerzaken (demo)",
+            "phone": "+32470000072",
+            "email": "burgerzaken@lommel.example",
+        }
+        changes.append((ChangeKind.CONTACT, contact))
+    vault = c.deps.vault
+    for kind, payload in changes:
+        change = propose(c.engine, vault, kind, MUNICIPALITY, payload, OPERATOR, c.now())
+        decide(c.engine, vault, change.id, APPROVER, approve=True, now=c.now())
 
 
 def _this_years_run(c: Context) -> int:

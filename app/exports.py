@@ -13,8 +13,9 @@ import logging
 import os
 import signal
 import uuid
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,7 +59,7 @@ from exchange.models import (
 )
 from exchange.periods import parse_period
 from exchange.policy import Reason, Refused, evaluate
-from exchange.ports import ChannelError, Delivery, KeySender, Parcel, SmsRefused
+from exchange.ports import ChannelError, Delivery, KeySender, Parcel, ReturnBox, SmsRefused
 from exchange.protocols import Channel, ProtocolDefinition, RecipientRequirement
 from exchange.selection import SelectionRequest, build_count, build_selection
 
@@ -83,6 +84,13 @@ class ExportDeps:
     vault: SecretBox
     deliveries: Mapping[str, Delivery]  # by channel
     keys: KeySender
+    returns: Mapping[str, ReturnBox] = field(default_factory=dict)  # by channel
+
+    def return_box(self, channel: str) -> ReturnBox:
+        found = self.returns.get(channel)
+        if found is None:
+            raise ChannelError(f"channel {channel} has no return folder on this service")
+        return found
 
     def delivery(self, channel: str) -> Delivery:
         found = self.deliveries.get(channel)
@@ -313,6 +321,16 @@ def _fail(engine: Engine, deps: ExportDeps, run_id: int, why: str) -> None:
         _audit(session, run, "worker", "export.failed", now, reason=why[:200])
 
 
+def _remembering(
+    rows: Iterator[Sequence[object]], column: int, sent: list[str]
+) -> Iterator[Sequence[object]]:
+    """Passes the rows through and keeps the national numbers (a run with a return leg checks
+    the return against exactly what was sent)."""
+    for row in rows:
+        sent.append(str(row[column]))
+        yield row
+
+
 def _seal(
     engine: Engine,
     deps: ExportDeps,
@@ -321,6 +339,7 @@ def _seal(
     recipient: Recipient,
     password: str,
     now: datetime,
+    sent: list[str] | None = None,
 ) -> SealedFile:
     parsed = parse_period(run.period)
     assert parsed is not None  # the policy accepted it
@@ -338,6 +357,8 @@ def _seal(
             statement
         )
         rows: Iterator[Sequence[object]] = (tuple(r) for r in result)
+        if sent is not None:
+            rows = _remembering(rows, definition.field_names.index("national_number"), sent)
         if recipient.kind == "municipality":
             # People open these: Excel with Dutch headers and an information sheet.
             columns = [
@@ -375,7 +396,8 @@ def _build(engine: Engine, deps: ExportDeps, run_id: int) -> tuple[bytes, str] |
         _fail(engine, deps, run_id, problem)
         return None
     password = new_password()
-    sealed = _seal(engine, deps, run, definition, recipient, password, now)
+    sent: list[str] | None = [] if definition.profile is not None else None
+    sealed = _seal(engine, deps, run, definition, recipient, password, now, sent)
     name = f"{run.reference}{sealed.suffix}"
     with transaction(engine) as session:
         run = _load(session, run_id)
@@ -384,6 +406,9 @@ def _build(engine: Engine, deps: ExportDeps, run_id: int) -> tuple[bytes, str] |
         run.file_size, run.file_sha256 = len(sealed.data), sealed.sha256
         run.field_list = json.dumps(definition.field_names)
         run.password_sealed = deps.vault.seal(password.encode(), (run.reference or "").encode())
+        if sent is not None:
+            packed = zlib.compress("\n".join(sent).encode())
+            run.sent_sealed = deps.vault.seal(packed, f"sent:{run.reference}".encode())
         _audit(
             session,
             run,
@@ -652,6 +677,9 @@ def _carry(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
         run = _load(session, run_id)
         state, name, sha = RunState(run.state), run.file_name, run.file_sha256
         recipient_id, channel = run.recipient_id, run.channel
+        derived = run.parent_id is not None
+    if derived and state in (RunState.APPROVED, RunState.BUILT):
+        return state  # built from its parent's return, not from a selection: see app.round_trip
     try:
         if state is RunState.BUILT:
             assert name is not None

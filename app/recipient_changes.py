@@ -20,7 +20,7 @@ from app.recipients import add_key, get_recipient, set_contact
 from crypto import parse_public_key
 from crypto.vault import SecretBox
 from exchange.exports import FourEyesViolation, check_four_eyes
-from exchange.models import PendingChange, RecipientMail, RecipientSftp
+from exchange.models import PendingChange, RecipientKey, RecipientMail, RecipientSftp
 from exchange.recipient_changes import ChangeKind, ChangeProblem, check_change
 
 __all__ = ["ChangeOut", "decide", "pending", "propose"]
@@ -70,6 +70,16 @@ def propose(
         raise InvalidInput(f"change.invalid_{kind.value}", str(exc)) from exc
     with transaction(engine) as session:
         get_recipient(session, recipient_id)
+        if kind is ChangeKind.KEY:
+            fingerprint = parse_public_key(checked.payload["public_key"]).fingerprint
+            known = session.scalar(
+                select(RecipientKey.id).where(
+                    RecipientKey.recipient_id == recipient_id,
+                    RecipientKey.fingerprint == fingerprint,
+                )
+            )
+            if known is not None:
+                raise Conflict("key.duplicate", f"key {fingerprint} is already registered")
         change = PendingChange(
             kind=kind.value,
             recipient_id=recipient_id,

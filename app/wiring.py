@@ -82,14 +82,17 @@ def build_deps(settings: Settings, registry: Registry) -> ExportDeps:
         mail = mail_deliveries(settings)  # secure_mail and zivver: a relay each, or dev capture
     except (VaultError, ChannelError) as exc:
         raise StartupError(str(exc)) from exc
+    # One adapter for both directions of the recipient's own server (VDAB's return folder).
+    push = SftpPush(sftp_targets_by_settings(settings, SecretBox(key)))
     return ExportDeps(
         settings=settings,
         registry=registry,
         vault=SecretBox(key),
         deliveries={
             Channel.SFTP_DROP.value: DropStore(drop_root(settings)),
-            Channel.SFTP_PUSH.value: SftpPush(sftp_targets_by_settings(settings, SecretBox(key))),
+            Channel.SFTP_PUSH.value: push,
             **mail,
         },
         keys=keys,
+        returns={Channel.SFTP_PUSH.value: push},
     )

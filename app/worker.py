@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
@@ -14,24 +14,32 @@ from app.audit import record
 from app.db import transaction
 from app.exports import ExportDeps, execute, pending_runs
 from app.remote_watch import watch_pushed
+from app.round_trip import collect_due
 from exchange.exports import RunState, transition
 from exchange.models import ExportRun
+from exchange.protocols import Channel
 
 __all__ = ["destroy_old_passwords", "purge_expired", "run_worker", "work_once"]
 
 log = logging.getLogger("kbx.worker")
 
+# When the worker last looked for each round trip's return (this process only).
+_LAST_LOOK: dict[int, datetime] = {}
+
 _ON_THE_DROP = (RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED)
 
 
 def purge_expired(engine: Engine, deps: ExportDeps) -> int:
-    """Files still on the transport medium after the retention window leave it."""
+    """Files still on the drop after the retention window leave it (pushed files: see
+    app.remote_watch, which also knows when the recipient's server cannot be reached)."""
     now = deps.settings.now()
     with transaction(engine) as session:
         due = list(
             session.scalars(
                 select(ExportRun).where(
-                    ExportRun.state.in_(_ON_THE_DROP), ExportRun.expires_at <= now
+                    ExportRun.state.in_(_ON_THE_DROP),
+                    ExportRun.expires_at <= now,
+                    ExportRun.channel == Channel.SFTP_DROP.value,
                 )
             )
         )
@@ -67,7 +75,10 @@ def destroy_old_passwords(engine: Engine, deps: ExportDeps) -> int:
         runs = list(
             session.scalars(
                 select(ExportRun).where(
-                    ExportRun.password_sealed.is_not(None), ExportRun.key_sent_at <= limit
+                    ExportRun.password_sealed.is_not(None),
+                    ExportRun.key_sent_at <= limit,
+                    # a round trip's return comes back under the same password: kept until then
+                    ExportRun.sent_sealed.is_(None),
                 )
             )
         )
@@ -98,6 +109,7 @@ def work_once(engine: Engine, deps: ExportDeps) -> dict[str, int]:
         # before purge_expired: pushed files are withdrawn over SFTP, with their own audit
         **{f"pushed_{k}": v for k, v in watch_pushed(engine, deps).items()},
         "expired": purge_expired(engine, deps),
+        "returns_collected": collect_due(engine, deps, _LAST_LOOK),
         "passwords_destroyed": destroy_old_passwords(engine, deps),
     }
 
@@ -106,7 +118,13 @@ def run_worker(engine: Engine, deps: ExportDeps, stop: threading.Event | None = 
     stop = stop or threading.Event()
     log.info("worker started, every %.1f s", deps.settings.worker_interval_seconds)
     while not stop.is_set():
-        result = work_once(engine, deps)
+        try:
+            result = work_once(engine, deps)
+        except Exception:  # the worker must outlive a bad pass (a database restart, say)
+            log.exception(
+                "worker pass failed; next pass in %.1f s", deps.settings.worker_interval_seconds
+            )
+            result = {}
         if any(result.values()):
             log.info("worker: %s", result)
         stop.wait(deps.settings.worker_interval_seconds)

@@ -324,7 +324,11 @@ def _seeded(persons: int, seed: int, data_dir: Path, keep: bool) -> dict[str, An
             shutil.copyfile(snapshot, store)
             for folder in ("drop", "locks", "baseline"):
                 shutil.rmtree(data_dir / folder, ignore_errors=True)
-            sms_outbox_path(_settings(data_dir)).unlink(missing_ok=True)
+            settings = _settings(data_dir)
+            sms_outbox_path(settings).unlink(missing_ok=True)
+            engine = make_engine(settings)
+            upgrade(engine)  # the schema may have moved on since the seed
+            engine.dispose()
             print(f"seed: the store seeded earlier in {data_dir} is restored")
             return s
     s = _phase("seed", data_dir, "--persons", str(persons), "--seed", str(seed))

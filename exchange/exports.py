@@ -2,7 +2,8 @@
 transition together with its audit event in one transaction.
 
     requested -> approved -> built -> delivered -> key_sent -> fetched -> purged
-    plus refused (by policy, at request), cancelled (before build) and failed.
+    plus refused (by policy, at request), cancelled (before build) and failed; a run with a
+    return leg (VDAB) ends in returned once the recipient's file is back and processed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class RunState(enum.StrEnum):
     REFUSED = "refused"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    RETURNED = "returned"
 
 
 _NEXT: dict[RunState, frozenset[RunState]] = {
@@ -52,9 +54,11 @@ _NEXT: dict[RunState, frozenset[RunState]] = {
     RunState.BUILT: frozenset({RunState.BUILT, RunState.DELIVERED, RunState.FAILED}),
     # Delivered but no key yet: the key is sent, or the file is withdrawn (purged).
     RunState.DELIVERED: frozenset({RunState.KEY_SENT, RunState.FETCHED, RunState.PURGED}),
-    RunState.KEY_SENT: frozenset({RunState.FETCHED, RunState.PURGED}),
-    RunState.FETCHED: frozenset({RunState.PURGED}),
-    RunState.PURGED: frozenset(),
+    RunState.KEY_SENT: frozenset({RunState.FETCHED, RunState.PURGED, RunState.RETURNED}),
+    RunState.FETCHED: frozenset({RunState.PURGED, RunState.RETURNED}),
+    RunState.RETURNED: frozenset(),
+    # A purged outbound file does not end a round trip: the return may still come.
+    RunState.PURGED: frozenset({RunState.RETURNED}),
     RunState.REFUSED: frozenset(),
     RunState.CANCELLED: frozenset(),
     RunState.FAILED: frozenset(),

@@ -269,6 +269,9 @@ class ExportRun(Base):
     return_sha256: Mapped[str | None] = mapped_column(String(64))
     return_rows: Mapped[int | None]
     returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Runs with a return leg: the national numbers sent, sealed under the service key, so that
+    # the return can be checked against exactly them; destroyed once the return is in.
+    sent_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class SmsMessage(Base):

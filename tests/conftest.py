@@ -20,6 +20,9 @@ from app.settings import Settings
 # The leak guard's hooks run as this conftest's own (pytest finds them here by name).
 from tests.leak_guard import GUARD, pytest_configure, pytest_sessionfinish  # noqa: F401
 
+# The real OpenSSH sshd peer, for every test that pushes to a recipient's own server.
+from tests.sshd_peer import sshd, start_sshd  # noqa: F401
+
 TODAY = date(2026, 11, 23)
 POSTGRES_URL = os.environ.get("KBX_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine
+from typer.testing import Result
 
 from app.drop_events import RecordingDropEvents, recipient_keys
 from app.settings import Settings
@@ -80,28 +81,44 @@ def personal_data() -> list[str]:
     return values
 
 
+def staff(kbx: Kbx) -> None:
+    """olga (operator) and arne (approver), once."""
+    for name, role in (("olga", "operator"), ("arne", "approver")):
+        added = kbx("users", "add", name, "--role", role, input=PASSWORD + "\n")
+        assert added.exit_code == 0 or "already exists" in added.output, added.output
+
+
+def four_eyes(kbx: Kbx, *args: str) -> Result:
+    """A recipient change as the CLI makes it: olga proposes, arne approves. Returns the proposal
+    (whose output names the change)."""
+    proposed = kbx(*args, "--by", "olga")
+    assert proposed.exit_code == 0, proposed.output
+    match = re.search(r"change (\d+) proposed", proposed.stdout)
+    assert match, proposed.stdout
+    approved = kbx("recipients", "changes", "approve", match.group(1), "--by", "arne")
+    assert approved.exit_code == 0, approved.output
+    return proposed
+
+
+def register_drop_key(kbx: Kbx, recipient: str, key: Path) -> None:
+    four_eyes(kbx, "recipients", "key", "add", recipient, "--public-key", f"{key}.pub")
+
+
+def register_contact(kbx: Kbx, recipient: str, phone: str, email: str) -> None:
+    four_eyes(
+        kbx, "recipients", "contact", "set", recipient, "--name", "Burgerzaken",
+        "--phone", phone, "--email", email,
+    )  # fmt: skip
+
+
 def prepare(kbx: Kbx, tmp_path: Path) -> Path:
     """Store, two staff members, Lommel's key and contact. Returns the private key path."""
     assert kbx("kbi", "import", str(write_extract(tmp_path / "kbi.csv", PEOPLE))).exit_code == 0
-    for name, role in (("olga", "operator"), ("arne", "approver")):
-        added = kbx("users", "add", name, "--role", role, input=PASSWORD + "\n")
-        assert added.exit_code == 0, added.output
+    staff(kbx)
     key = tmp_path / "lommel_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    assert kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub").exit_code == 0
-    contact = kbx(
-        "recipients",
-        "contact",
-        "set",
-        LOMMEL,
-        "--name",
-        "Lommel Burgerzaken",
-        "--phone",
-        "+32478123456",
-        "--email",
-        "burgerzaken@lommel.be",
-    )
-    assert contact.exit_code == 0
+    register_drop_key(kbx, LOMMEL, key)
+    register_contact(kbx, LOMMEL, "+32478123456", "burgerzaken@lommel.be")
     return key
 
 

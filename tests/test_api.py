@@ -47,6 +47,8 @@ from tests.export_helpers import (
     password_from,
     personal_data,
     prepare,
+    register_contact,
+    register_drop_key,
     sms_messages,
 )
 
@@ -460,20 +462,8 @@ def _sign(kbx: Kbx, tmp_path: Path, nis: str, phone: str | None) -> None:
         return
     key = tmp_path / f"{nis}_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    assert kbx("recipients", "key", "add", nis, "--public-key", f"{key}.pub").exit_code == 0
-    contact = kbx(
-        "recipients",
-        "contact",
-        "set",
-        nis,
-        "--name",
-        "Dienst Burgerzaken",
-        "--phone",
-        phone,
-        "--email",
-        f"burgerzaken@{nis}.example.be",
-    )
-    assert contact.exit_code == 0, contact.output
+    register_drop_key(kbx, nis, key)
+    register_contact(kbx, nis, phone, f"burgerzaken@{nis}.example.be")
 
 
 def test_a_batch_makes_one_run_per_signed_recipient_approved_once_by_a_second_person(

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import Kbx
+from tests.export_helpers import four_eyes, staff
 from tests.factories import national_number, person, write_extract
 
 LOMMEL = "72020"
@@ -17,27 +18,17 @@ LOMMEL = "72020"
 
 @pytest.fixture
 def trail(kbx: Kbx, engine: Engine, tmp_path: Path) -> list[str]:
-    """Four events; returns the personal data used, to check none of it reached the trail."""
+    """Seven events; returns the personal data used, to check none of it reached the trail."""
     from datetime import date
 
     numbers = [national_number(date(1988, 5, d), 17) for d in (1, 2)]
     rows = [person(n, LOMMEL, last_name="Vermeulen", phone="+32470999888") for n in numbers]
     assert kbx("kbi", "import", str(write_extract(tmp_path / "e.csv", rows))).exit_code == 0
-    assert (
-        kbx(
-            "recipients",
-            "contact",
-            "set",
-            LOMMEL,
-            "--name",
-            "An Peeters",
-            "--phone",
-            "+32470123456",
-            "--email",
-            "an@lommel.be",
-        ).exit_code
-        == 0
-    )
+    staff(kbx)
+    four_eyes(
+        kbx, "recipients", "contact", "set", LOMMEL, "--name", "An Peeters",
+        "--phone", "+32470123456", "--email", "an@lommel.be",
+    )  # fmt: skip
     assert (
         kbx(
             "accession",
@@ -74,7 +65,7 @@ def test_intact_trail_verifies_and_holds_no_personal_data(
 ) -> None:
     result = kbx("audit", "verify")
     assert result.exit_code == 0, result.output
-    assert "intact: 4 event(s)" in result.stdout
+    assert "intact: 7 event(s)" in result.stdout
     with engine.connect() as connection:
         dump = " ".join(
             str(tuple(r)) for r in connection.execute(text("SELECT * FROM audit_events"))
@@ -82,7 +73,10 @@ def test_intact_trail_verifies_and_holds_no_personal_data(
         actions = list(connection.scalars(text("SELECT action FROM audit_events ORDER BY seq")))
     assert actions == [
         "kbi.import",
-        "recipient.contact_set",
+        "user.added",
+        "user.added",
+        "recipient.change_proposed",
+        "recipient.change_applied",
         "agreement.accession",
         "agreement.signature",
     ]

@@ -20,6 +20,7 @@ from channels.drop_store import DropStore
 from exchange.exports import RunState
 from exchange.models import ExportRun
 from tests.conftest import Kbx
+from tests.export_helpers import four_eyes, register_contact, staff
 from tests.factories import national_number, person, write_extract
 
 PASSWORD = "correct horse battery staple"
@@ -34,8 +35,7 @@ def _prepare(kbx: Kbx, tmp_path: Path) -> None:
         for day in range(1, count + 1)
     ]
     assert kbx("kbi", "import", str(write_extract(tmp_path / "kbi.csv", people))).exit_code == 0
-    for name, role in (("olga", "operator"), ("arne", "approver")):
-        assert kbx("users", "add", name, "--role", role, input=PASSWORD + "\n").exit_code == 0
+    staff(kbx)
     for number, nis in enumerate(TOWNS):
         public = (
             Ed25519PrivateKey.generate()
@@ -44,20 +44,13 @@ def _prepare(kbx: Kbx, tmp_path: Path) -> None:
         )
         key = tmp_path / f"{nis}.pub"
         key.write_bytes(public + b"\n")
-        steps = [
-            ("recipients", "key", "add", nis, "--public-key", str(key)),
-            (
-                *("recipients", "contact", "set", nis, "--name", "Burgerzaken"),
-                *("--phone", f"+3247812345{number}", "--email", f"bz{nis}@example.org"),
-            ),
-            (
-                *("protocols", "sign", "art20-municipal", "--recipient", nis),
-                *("--signed-on", "2025-01-15", "--in-force", "2025-02-01"),
-            ),
-        ]
-        for step in steps:
-            done = kbx(*step)
-            assert done.exit_code == 0, done.output
+        four_eyes(kbx, "recipients", "key", "add", nis, "--public-key", str(key))
+        register_contact(kbx, nis, f"+3247812345{number}", f"bz{nis}@example.org")
+        signed = kbx(
+            *("protocols", "sign", "art20-municipal", "--recipient", nis),
+            *("--signed-on", "2025-01-15", "--in-force", "2025-02-01"),
+        )
+        assert signed.exit_code == 0, signed.output
 
 
 def test_a_batch_runs_in_two_worker_processes(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from exchange.models import RecipientContact
 from tests.conftest import Kbx
+from tests.export_helpers import four_eyes, staff
 
 LOMMEL, GENT = "72020", "44021"
 
@@ -31,6 +32,7 @@ def test_recipients_are_the_285_municipalities_and_the_agencies(kbx: Kbx) -> Non
 
 
 def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None:
+    staff(kbx)
     ok = kbx(
         "recipients",
         "contact",
@@ -42,8 +44,13 @@ def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None
         "0470 12 34 56",
         "--email",
         "an.peeters@lommel.be",
+        "--by",
+        "olga",
     )
     assert ok.exit_code == 0, ok.output
+    with engine.connect() as connection:
+        assert connection.execute(select(RecipientContact)).all() == [], "not before approval"
+    assert kbx("recipients", "changes", "approve", "1", "--by", "arne").exit_code == 0
     with engine.connect() as connection:
         contact = connection.execute(select(RecipientContact)).one()
     assert contact.phone == "+32470123456"
@@ -59,6 +66,8 @@ def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None
         "+3211540000",
         "--email",
         "x@lommel.be",
+        "--by",
+        "olga",
     )
     assert landline.exit_code == 2
     assert "not a Belgian mobile number" in landline.stderr
@@ -73,6 +82,8 @@ def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None
         "+31612345678",
         "--email",
         "x@lommel.be",
+        "--by",
+        "olga",
     )
     assert foreign.exit_code == 2
     bad_mail = kbx(
@@ -86,6 +97,8 @@ def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None
         "+32470123456",
         "--email",
         "x@@lommel",
+        "--by",
+        "olga",
     )
     assert bad_mail.exit_code == 2
     unknown = kbx(
@@ -99,6 +112,8 @@ def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None
         "+32470123456",
         "--email",
         "x@lommel.be",
+        "--by",
+        "olga",
     )
     assert unknown.exit_code == 2
     assert "unknown recipient '99999'" in unknown.stderr
@@ -133,28 +148,34 @@ def test_key_fingerprint_is_the_one_ssh_keygen_shows(
         capture_output=True,
         text=True,
     ).stdout.split()[1]
-    result = kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub")
-    assert result.exit_code == 0, result.output
+    staff(kbx)
+    result = four_eyes(kbx, "recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub")
     assert expected in result.stdout
-    again = kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub")
+    again = kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub", "--by", "olga")
     assert again.exit_code == 2
     assert "already registered" in again.stderr
 
 
 def test_weak_private_or_garbage_keys_are_refused(kbx: Kbx, tmp_path: Path) -> None:
+    staff(kbx)
     key = tmp_path / "id"
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(key)], check=True
     )
-    weak = kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub")
+    weak = kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub", "--by", "olga")
     assert weak.exit_code == 2
     assert "at least 3072" in weak.stderr
-    private = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(key))
+    private = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(key), "--by", "olga")
     assert private.exit_code == 2
     assert "private key" in private.stderr
     garbage = tmp_path / "garbage.pub"
     garbage.write_text("ssh-ed25519 AAAAnotbase64!!\n")
-    assert kbx("recipients", "key", "add", LOMMEL, "--public-key", str(garbage)).exit_code == 2
+    assert (
+        kbx(
+            "recipients", "key", "add", LOMMEL, "--public-key", str(garbage), "--by", "olga"
+        ).exit_code
+        == 2
+    )
 
 
 def test_check_follows_signatures_and_accessions(kbx: Kbx) -> None:

@@ -37,7 +37,12 @@ from channels.sftp_push import SftpPush
 from exchange.models import ExportRun, RecipientSftp
 from exchange.ports import ChannelError, Parcel, SftpTarget
 from tests.conftest import Kbx
-from tests.export_helpers import PASSWORD, password_from, sms_messages
+from tests.export_helpers import (
+    password_from,
+    register_contact,
+    sms_messages,
+    staff,
+)
 from tests.factories import national_number, person, write_extract
 from tests.sshd_peer import SshdPeer, sshd, start_sshd
 
@@ -241,21 +246,8 @@ def _prepare_vsb(
 ) -> ExportDeps:
     extract = write_extract(tmp_path / "kbi.csv", PEOPLE)
     assert kbx("kbi", "import", str(extract)).exit_code == 0
-    for name, role in (("olga", "operator"), ("arne", "approver")):
-        assert kbx("users", "add", name, "--role", role, input=PASSWORD + "\n").exit_code == 0
-    contact = kbx(
-        "recipients",
-        "contact",
-        "set",
-        "vsb",
-        "--name",
-        "VSB Zorgpremie",
-        "--phone",
-        "+32478654321",
-        "--email",
-        "zorgpremie@vsb.example",
-    )
-    assert contact.exit_code == 0, contact.output
+    staff(kbx)
+    register_contact(kbx, "vsb", "+32478654321", "zorgpremie@vsb.example")
     deps = build_deps(settings, load_registry(settings.protocols_dir))
     with transaction(engine) as session:
         session.add(

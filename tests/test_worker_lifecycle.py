@@ -40,13 +40,15 @@ def test_unfetched_file_expires_and_the_password_is_destroyed(
     monkeypatch.setenv("KBX_TODAY", "2026-12-06")  # 13 days later: nothing is due yet
     early = kbx("worker", "--once")
     assert early.exit_code == 0
-    assert "0 expired, 0 passwords_destroyed" in early.stdout
+    assert " 0 expired," in early.stdout
+    assert " 0 passwords_destroyed" in early.stdout
     assert len(list(outbox.iterdir())) == 1
 
     monkeypatch.setenv("KBX_TODAY", "2026-12-08")  # 15 days after delivery
     due = kbx("worker", "--once")
     assert due.exit_code == 0
-    assert "1 expired, 1 passwords_destroyed" in due.stdout
+    assert " 1 expired," in due.stdout
+    assert " 1 passwords_destroyed" in due.stdout
     assert list(outbox.iterdir()) == []
     with Session(engine) as session:
         run = session.get(ExportRun, run_id)

@@ -111,6 +111,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("return_sha256", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("return_rows", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("returned_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("sent_sealed", sa.LargeBinary(), nullable=True))
         batch_op.create_index(batch_op.f("ix_export_runs_parent_id"), ["parent_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_export_runs_parent_id_export_runs"), "export_runs", ["parent_id"], ["id"]
@@ -123,6 +124,7 @@ def downgrade() -> None:
             batch_op.f("fk_export_runs_parent_id_export_runs"), type_="foreignkey"
         )
         batch_op.drop_index(batch_op.f("ix_export_runs_parent_id"))
+        batch_op.drop_column("sent_sealed")
         batch_op.drop_column("returned_at")
         batch_op.drop_column("return_rows")
         batch_op.drop_column("return_sha256")

@@ -1,0 +1,303 @@
+"""The return leg of a round trip (``vdab-pillar3``, seed 001, recital F).
+
+VDAB puts its enriched file back, in a 7z archive under the password of the file kbx sent. kbx
+collects it from the return folder, checks it against exactly the numbers it sent (refused whole,
+with a report of lines and columns but no values), joins the Art. 3 profile fields, replaces the
+national numbers by keyed pseudonyms, and delivers the dataset to the BI working group as a run
+of its own (its own file, password and key SMS). Only then does the return file leave VDAB's
+server and the parent run become ``returned``; a crash before that point repeats the collection
+and rebuilds the dataset under the same run, never a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from app.db import transaction
+from app.errors import Conflict, InvalidInput
+from app.exports import (
+    ExportDeps,
+    _audit,
+    _definition,
+    _load,
+    _mark_delivered,
+    _require_route,
+    _set_state,
+    execute,
+)
+from app.vdab_dataset import load_pseudonymiser, profiles_for
+from crypto.archives import ArchiveError, open_single_7z
+from crypto.passwords import new_password
+from crypto.pseudonyms import Purpose
+from crypto.sealing import build_csv, seal
+from exchange.exports import RunState, run_reference
+from exchange.models import ExportRun
+from exchange.periods import parse_period
+from exchange.ports import Parcel
+from exchange.protocols import Channel
+from exchange.vdab_return import ReturnRefused, parse_return, pseudonymised_rows
+
+__all__ = ["BI_RECIPIENT", "Collected", "awaiting_return", "collect", "collect_due"]
+
+log = logging.getLogger("kbx.round_trip")
+
+BI_RECIPIENT = "bi-werkgroep"
+_WAITING = (RunState.KEY_SENT, RunState.FETCHED, RunState.PURGED)
+
+
+@dataclass(frozen=True)
+class Collected:
+    run_id: int
+    outcome: str  # "waiting", "refused", "returned"
+    rows: int = 0
+    not_returned: int = 0
+    dataset_run_id: int | None = None
+    report: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    reference: str
+    recipient_id: str
+    channel: str
+    period: str
+    password: str
+    sent: frozenset[str]
+    profile_fields: list[str]
+    refused_sha256: str | None
+
+
+def _waiting(engine: Engine, deps: ExportDeps, run_id: int) -> _Waiting:
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        definition = _definition(deps.registry, run.protocol_id)
+        if definition.profile is None:
+            raise InvalidInput("run.no_return_leg", f"{run.protocol_id} has no return leg")
+        if RunState(run.state) not in _WAITING or run.sent_sealed is None:
+            raise Conflict("run.not_awaiting_return", f"run {run_id} is not awaiting a return")
+        if run.password_sealed is None:
+            raise Conflict("run.key_destroyed", "the password of this run has been destroyed")
+        reference = run.reference or ""
+        password = deps.vault.open(run.password_sealed, reference.encode()).decode()
+        packed = deps.vault.open(run.sent_sealed, f"sent:{reference}".encode())
+        sent = frozenset(n for n in zlib.decompress(packed).decode().split("\n") if n)
+        return _Waiting(
+            reference,
+            run.recipient_id,
+            run.channel,
+            run.period,
+            password,
+            sent,
+            [f.name for f in definition.profile.fields],
+            run.return_sha256 if run.returned_at is None else None,
+        )
+
+
+def _refuse(
+    engine: Engine, deps: ExportDeps, run_id: int, name: str, digest: str, report: list[str]
+) -> Collected:
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        run.return_file, run.return_sha256 = name, digest
+        _audit(
+            session,
+            run,
+            "worker",
+            "export.return_refused",
+            now,
+            file=name,
+            sha256=digest,
+            problems=report[:50],
+        )
+    log.warning("run %s: return file %s refused: %d problem line(s)", run_id, name, len(report))
+    return Collected(run_id, "refused", report=report)
+
+
+def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
+    w = _waiting(engine, deps, run_id)
+    box = deps.return_box(w.channel)
+    candidates = [n for n in box.returned(w.recipient_id) if n.startswith(w.reference)]
+    if not candidates:
+        return Collected(run_id, "waiting")
+    name = sorted(candidates)[0]
+    archive = box.fetch_return(w.recipient_id, name)
+    digest = hashlib.sha256(archive).hexdigest()
+    if digest == w.refused_sha256:
+        return Collected(run_id, "refused", report=["the same file was refused before"])
+    try:
+        _, csv_bytes = open_single_7z(archive, w.password)
+        text = csv_bytes.decode("utf-8")
+        returned = parse_return(
+            text.splitlines(keepends=True), w.sent, deps.settings.current_date()
+        )
+    except ArchiveError as exc:
+        return _refuse(engine, deps, run_id, name, digest, [f"archive: {exc}"])
+    except UnicodeDecodeError:
+        return _refuse(engine, deps, run_id, name, digest, ["file: not UTF-8"])
+    except ReturnRefused as exc:
+        return _refuse(engine, deps, run_id, name, digest, exc.report())
+
+    with transaction(engine) as session:
+        _require_route(session, deps, BI_RECIPIENT, Channel.SFTP_DROP)
+        period = parse_period(w.period)
+        assert period is not None
+        numbers = [r.national_number for r in returned.rows]
+        profiles = dict(profiles_for(session, numbers, w.profile_fields, period.end))
+    pseudonymiser = load_pseudonymiser(deps.settings, Purpose.BI_DATASET)
+    dataset = pseudonymised_rows(
+        returned.rows, profiles, pseudonymiser, profile_fields=w.profile_fields
+    )
+    del profiles, returned  # the national numbers go no further than this point
+
+    child_id, child_reference, needs_build = _claim_dataset_run(engine, deps, run_id)
+    if needs_build:
+        password = new_password()
+        plain = build_csv(dataset.columns, dataset.rows, f"{child_reference}.csv")
+        sealed = seal(plain, password)
+        _record_built(engine, deps, child_id, sealed.data, sealed.rows, password, dataset.columns)
+        del password  # from here on only sealed under the service key
+        _deliver_dataset(engine, deps, child_id, sealed.data)
+    execute(engine, deps, child_id)  # sends the BI working group's key
+
+    box.remove_return(w.recipient_id, name)
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        run = _load(session, run_id)
+        _set_state(session, run, RunState.RETURNED, now)
+        run.return_file, run.return_sha256 = name, digest
+        run.return_rows, run.returned_at = len(dataset.rows), now
+        # The return is in: what was kept for it goes.
+        run.sent_sealed = None
+        run.password_sealed = None
+        run.password_destroyed_at = now
+        _audit(
+            session,
+            run,
+            "worker",
+            "export.returned",
+            now,
+            file=name,
+            sha256=digest,
+            rows=len(dataset.rows),
+            not_returned=len(w.sent) - len(dataset.rows),
+            without_profile=dataset.without_profile,
+            dataset_run=child_id,
+            pseudonym_key_id=pseudonymiser.key_id,
+            columns=list(dataset.columns),
+        )
+    if w.channel == Channel.SFTP_PUSH.value:
+        deps.delivery(w.channel).withdraw(w.recipient_id, f"{w.reference}.7z")
+    return Collected(
+        run_id, "returned", len(dataset.rows), len(w.sent) - len(dataset.rows), child_id
+    )
+
+
+def _claim_dataset_run(engine: Engine, deps: ExportDeps, parent_id: int) -> tuple[int, str, bool]:
+    """The BI working group's run of this round trip: (id, reference, whether to build it).
+    Created once; after a crash it is found again, and rebuilt only if it never left."""
+    now, today = deps.settings.now(), deps.settings.current_date()
+    with transaction(engine) as session:
+        child = session.scalar(select(ExportRun).where(ExportRun.parent_id == parent_id))
+        if child is None:
+            parent = _load(session, parent_id)
+            child = ExportRun(
+                protocol_id=parent.protocol_id,
+                recipient_id=BI_RECIPIENT,
+                period=parent.period,
+                channel=Channel.SFTP_DROP.value,
+                lookback_years=None,
+                definition_hash=parent.definition_hash,
+                # The round trip was asked for and approved as a whole, by two people.
+                requested_by=parent.requested_by,
+                requested_at=now,
+                approved_by=parent.approved_by,
+                approved_at=now,
+                state=RunState.APPROVED.value,
+                state_changed_at=now,
+                parent_id=parent_id,
+            )
+            session.add(child)
+            session.flush()
+            child.reference = run_reference(child.id, today)
+            _audit(session, child, "worker", "export.derived", now, parent=parent_id)
+        unbuilt = RunState(child.state) in (RunState.APPROVED, RunState.BUILT)
+        return child.id, child.reference or "", unbuilt
+
+
+def _record_built(
+    engine: Engine,
+    deps: ExportDeps,
+    child_id: int,
+    data: bytes,
+    rows: int,
+    password: str,
+    columns: tuple[str, ...],
+) -> None:
+    now = deps.settings.now()
+    with transaction(engine) as session:
+        child = _load(session, child_id)
+        _set_state(session, child, RunState.BUILT, now)
+        child.row_count = rows
+        child.file_name = f"{child.reference}.7z"
+        child.file_size, child.file_sha256 = len(data), hashlib.sha256(data).hexdigest()
+        child.field_list = json.dumps(list(columns))
+        child.password_sealed = deps.vault.seal(password.encode(), (child.reference or "").encode())
+        _audit(session, child, "worker", "export.built", now, rows=rows, sha256=child.file_sha256)
+
+
+def _deliver_dataset(engine: Engine, deps: ExportDeps, child_id: int, data: bytes) -> None:
+    with transaction(engine) as session:
+        child = _load(session, child_id)
+        if RunState(child.state) is not RunState.BUILT:
+            return
+        definition = _definition(deps.registry, child.protocol_id)
+        parcel = Parcel(
+            recipient_id=child.recipient_id,
+            name=child.file_name or "",
+            data=data,
+            reference=child.reference or "",
+            media_type="application/x-7z-compressed",
+            protocol_title_nl=definition.title_nl,
+            disclaimer_nl=definition.mail_disclaimer_nl,
+        )
+    deps.delivery(Channel.SFTP_DROP.value).deliver(parcel)
+    _mark_delivered(engine, deps, child_id)
+
+
+def awaiting_return(engine: Engine) -> list[int]:
+    with transaction(engine) as session:
+        return list(
+            session.scalars(
+                select(ExportRun.id)
+                .where(ExportRun.sent_sealed.is_not(None), ExportRun.state.in_(_WAITING))
+                .order_by(ExportRun.id)
+            )
+        )
+
+
+def collect_due(engine: Engine, deps: ExportDeps, last: dict[int, datetime]) -> int:
+    """The worker's pass: look for returns every ``remote_check_minutes`` per run."""
+    now = deps.settings.now()
+    collected = 0
+    for run_id in awaiting_return(engine):
+        seen = last.get(run_id)
+        if (
+            seen is not None
+            and (now - seen).total_seconds() < deps.settings.remote_check_minutes * 60
+        ):
+            continue
+        last[run_id] = now
+        try:
+            if collect(engine, deps, run_id).outcome == "returned":
+                collected += 1
+        except Exception:  # one recipient's server must not stop the others; logged by id only
+            log.exception("run %s: collecting the return failed", run_id)
+    return collected

@@ -1,0 +1,207 @@
+"""The VDAB round trip end to end (seed 001): national numbers out to VDAB's own server (a real
+sshd), VDAB's enriched file back in the same encrypted form, checked, joined with the Art. 3
+profile, pseudonymised and delivered to the BI working group. Not one national number reaches
+the dataset; a return with a stranger or an unknown column is refused whole."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from pathlib import Path
+
+import py7zr
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from app.settings import Settings
+from app.vdab_dataset import pseudonym_key
+from app.wiring import drop_root
+from crypto.archives import open_single_7z
+from crypto.pseudonyms import Pseudonymiser, Purpose
+from exchange.models import ExportRun
+from tests.conftest import Kbx
+from tests.export_helpers import (
+    four_eyes,
+    password_from,
+    register_contact,
+    register_drop_key,
+    sms_messages,
+    staff,
+)
+from tests.factories import national_number, person, write_extract
+from tests.sshd_peer import RETURN, UPLOAD, SshdPeer
+
+VDAB, BI = "vdab", "bi-werkgroep"
+
+
+def _nn(day: int) -> str:
+    return national_number(date(1985, 3, day), 421)
+
+
+PEOPLE = [
+    person(_nn(1), "44021", contract_signed_on="2023-05-02", sex="F", nationality="SY",
+           education_level="high", nt2_level="A2", kbi_region="gent_stad"),
+    person(_nn(2), "11002", contract_signed_on="2026-01-15", sex="M", nationality="AF"),
+    person(_nn(3), "72020", contract_signed_on="2025-10-01", sex="F", nationality="UA"),
+    person(_nn(4), "72020", contract_signed_on="2021-12-01"),  # before 2022-03-01: not sent
+    person(_nn(5), "44021"),  # no contract: not sent
+]  # fmt: skip
+SENT = sorted([_nn(1), _nn(2), _nn(3)])
+
+
+def _prepare(kbx: Kbx, sshd: SshdPeer, tmp_path: Path) -> None:
+    assert kbx("kbi", "import", str(write_extract(tmp_path / "kbi.csv", PEOPLE))).exit_code == 0
+    staff(kbx)
+    client_key = tmp_path / "kbx_to_vdab"
+    client_key.write_bytes(sshd.client_key_pem)
+    four_eyes(
+        kbx, "recipients", "sftp", "set", VDAB, "--host", sshd.host, "--port", str(sshd.port),
+        "--username", sshd.username, "--private-key", str(client_key),
+        "--host-key", sshd.host_key, "--path", f"/{UPLOAD}", "--return-path", f"/{RETURN}",
+    )  # fmt: skip
+    register_contact(kbx, VDAB, "+32478111222", "monitoring@vdab.example")
+    register_contact(kbx, BI, "+32478333444", "bi@integratie.example")
+    bi_key = tmp_path / "bi_ed25519"
+    import subprocess
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(bi_key)], check=True)
+    register_drop_key(kbx, BI, bi_key)
+
+
+def _send(kbx: Kbx, engine: Engine) -> ExportRun:
+    requested = kbx(
+        "export", "request", "vdab-pillar3", "--recipient", VDAB, "--period", "2026-H2",
+        "--channel", "sftp_push", "--by", "olga",
+    )  # fmt: skip
+    assert requested.exit_code == 0, requested.output
+    run_id = int(requested.stdout)
+    assert kbx("export", "approve", str(run_id), "--by", "arne").exit_code == 0
+    ran = kbx("export", "run", str(run_id))
+    assert ran.exit_code == 0, ran.output
+    with Session(engine) as session:
+        run = session.get(ExportRun, run_id)
+        assert run is not None
+        return run
+
+
+def _archive(csv_text: str, password: str, name: str) -> bytes:
+    out = io.BytesIO()
+    with py7zr.SevenZipFile(out, "w", password=password, header_encryption=True) as archive:
+        archive.writestr(csv_text.encode(), name)
+    return out.getvalue()
+
+
+HEADER = (
+    "national_number,vdab_first_registration,vdab_latest_registration,jobseeker_category,"
+    "service_status,action_types,outflow_to_work\n"
+)
+
+
+def test_round_trip_delivers_a_pseudonymised_dataset_to_the_bi_working_group(
+    kbx: Kbx, engine: Engine, settings: Settings, sshd: SshdPeer, tmp_path: Path
+) -> None:
+    _prepare(kbx, sshd, tmp_path)
+    run = _send(kbx, engine)
+    assert run.state == "key_sent"
+    [vdab_sms] = sms_messages(settings)
+    assert vdab_sms["to"] == "+32478111222"
+    password = password_from(vdab_sms)
+    _, outbound = open_single_7z((sshd.upload / f"{run.reference}.7z").read_bytes(), password)
+    assert sorted(outbound.decode().split()[1:]) == SENT  # national numbers only
+
+    waiting = kbx("export", "collect", str(run.id))
+    assert waiting.exit_code == 0
+    assert "no return file yet" in waiting.stdout
+
+    # VDAB links on the national number and returns two of the three, in the same encryption.
+    returned = (
+        HEADER
+        + f"{_nn(1)},2023-06-01,2026-09-01,unemployed_free,active,orientation;job_search,false\n"
+        + f"{_nn(3)},2025-11-03,,employed,ended,,true\n"
+    )
+    name = f"{run.reference}-return.7z"
+    sshd.as_recipient(sshd.returns / name, _archive(returned, password, "return.csv"))
+
+    collected = kbx("export", "collect", str(run.id))
+    assert collected.exit_code == 0, collected.output
+    assert "2 people returned (1 not known to VDAB)" in collected.stdout
+
+    with Session(engine) as session:
+        parent = session.get(ExportRun, run.id)
+        assert parent is not None
+        assert parent.state == "returned"
+        assert parent.return_rows == 2
+        assert parent.sent_sealed is None
+        assert parent.password_sealed is None
+        [child] = session.query(ExportRun).filter(ExportRun.parent_id == run.id).all()
+        assert (child.recipient_id, child.state, child.channel) == (BI, "key_sent", "sftp_drop")
+        assert (child.requested_by, child.approved_by) == ("olga", "arne")
+    assert sshd.files(sshd.returns) == [], "the return file leaves VDAB's server"
+    assert sshd.files() == [], "and so does the outbound list"
+
+    bi_sms = sms_messages(settings)[-1]
+    assert bi_sms["to"] == "+32478333444"
+    dataset = drop_root(settings) / BI / "outbox" / f"{child.reference}.7z"
+    _, plain = open_single_7z(dataset.read_bytes(), password_from(bi_sms))
+    text_out = plain.decode()
+    rows = list(csv.reader(io.StringIO(text_out)))
+    assert rows[0][:7] == [
+        "pseudonym", "vdab_first_registration", "vdab_latest_registration",
+        "jobseeker_category", "service_status", "action_types", "outflow_to_work",
+    ]  # fmt: skip
+    assert "national_number" not in rows[0]
+    assert {"age_category", "sex", "nationality", "contract_signed_on"} <= set(rows[0])
+    assert len(rows) == 3
+    for number in (p["national_number"] for p in PEOPLE):
+        assert number not in text_out
+    pseudonym = Pseudonymiser(pseudonym_key(settings), Purpose.BI_DATASET)
+    by_pseudonym = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    first = by_pseudonym[pseudonym(_nn(1))]
+    assert (first["sex"], first["nationality"], first["action_types"]) == (
+        "F",
+        "SY",
+        "orientation;job_search",
+    )
+    assert by_pseudonym[pseudonym(_nn(3))]["outflow_to_work"] in ("True", "true", "1")
+    assert kbx("audit", "verify").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (HEADER + "{stranger},2023-06-01,,employed,active,,false\n", "line 2"),
+        (HEADER.replace("outflow_to_work", "shoe_size") + "{first},,,,,,\n", "shoe_size"),
+    ],
+)
+def test_a_return_with_a_stranger_or_an_unknown_column_is_refused_whole(
+    kbx: Kbx,
+    engine: Engine,
+    settings: Settings,
+    sshd: SshdPeer,
+    tmp_path: Path,
+    body: str,
+    problem: str,
+) -> None:
+    _prepare(kbx, sshd, tmp_path)
+    run = _send(kbx, engine)
+    password = password_from(sms_messages(settings)[0])
+    stranger = national_number(date(1979, 8, 8), 77)
+    csv_text = body.format(stranger=stranger, first=_nn(1))
+    name = f"{run.reference}-return.7z"
+    sshd.as_recipient(sshd.returns / name, _archive(csv_text, password, "return.csv"))
+
+    refused = kbx("export", "collect", str(run.id))
+    assert refused.exit_code == 3
+    assert problem in refused.stderr
+    assert stranger not in refused.output
+    assert sshd.files(sshd.returns) == [name], "a refused return stays for VDAB to replace"
+    assert not (drop_root(settings) / BI / "outbox").exists() or not list(
+        (drop_root(settings) / BI / "outbox").iterdir()
+    )
+    with engine.connect() as connection:
+        actions = list(connection.scalars(text("SELECT action FROM audit_events")))
+        states = list(connection.scalars(text("SELECT state FROM export_runs")))
+    assert "export.return_refused" in actions
+    assert states == ["key_sent"], "no dataset run, and the round trip still waits"
