@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import Engine, select
 
-from app.api_v1 import ERRORS, ApiError, ErrorCode, ErrorOut, RoleGuard
+from app.api_v1 import ERRORS, ApiError, ErrorCode, RoleGuard, error_responses
 from app.audit import record
 from app.auth import Role
 from app.db import transaction
@@ -183,52 +183,25 @@ _CODES = (
 
 
 def _responses(codes: Iterable[str]) -> dict[int | str, dict[str, Any]]:
-    by_status: dict[int, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(ERRORS[code].status, []).append(code)
-    responses: dict[int | str, dict[str, Any]] = {
-        200: {
-            "description": "OK, or NOK with its reason; no other key, ever",
-            "content": {
-                "application/json": {
-                    "examples": {
-                        "OK": {"value": {"result": "OK"}},
-                        "NOK": {"value": {"result": "NOK", "reason": NOK_REASON_NL}},
-                    }
-                }
-            },
-        }
-    }
-    for status, group in sorted(by_status.items()):
-        entry: dict[str, Any] = {
-            "model": ErrorOut,
-            "description": "; ".join(f"`{c}`: {ERRORS[c].en}" for c in group),
-            "x-error-codes": group,
-            "content": {
-                "application/json": {
-                    "examples": {
-                        c: {
-                            "summary": ERRORS[c].en,
-                            "value": {
-                                "code": c,
-                                "message": ERRORS[c].en,
-                                "message_nl": ERRORS[c].nl,
-                            },
-                        }
-                        for c in group
-                    }
-                }
-            },
-        }
-        if status == 429:
-            entry["headers"] = {
-                "Retry-After": {
-                    "description": "Seconds until a call is counted again",
-                    "schema": {"type": "integer"},
+    responses = error_responses(codes)
+    responses[200] = {
+        "description": "OK, or NOK with its reason; no other key, ever",
+        "content": {
+            "application/json": {
+                "examples": {
+                    "OK": {"value": {"result": "OK"}},
+                    "NOK": {"value": {"result": "NOK", "reason": NOK_REASON_NL}},
                 }
             }
-        responses[status] = entry
-    return responses
+        },
+    }
+    responses[429]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds until a call is counted again",
+            "schema": {"type": "integer"},
+        }
+    }
+    return dict(sorted(responses.items(), key=lambda item: int(item[0])))
 
 
 DESCRIPTION = f"""**Roles:** vsb.

@@ -34,13 +34,16 @@ from app.exports import (
     request_export,
     send_key,
 )
+from app.recipient_changes import decide, propose
+from app.recipient_changes import pending as pending_changes
 from app.recipients import get_recipient, list_recipients, recipient_facts, run_history
 from exchange.exports import FourEyesViolation, RunState, check_four_eyes
 from exchange.models import ExportRun, User
 from exchange.policy import Allowed, evaluate
 from exchange.protocols import ProtocolDefinition
+from exchange.recipient_changes import ChangeKind
 
-__all__ = ["ERRORS", "ApiError", "ErrorCode", "ErrorOut", "router"]
+__all__ = ["ERRORS", "ApiError", "ErrorCode", "ErrorOut", "error_responses", "router"]
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -160,7 +163,9 @@ class ErrorOut(BaseModel):
     )
 
 
-def _responses(codes: Iterable[str]) -> dict[int | str, dict[str, Any]]:
+def error_responses(codes: Iterable[str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error codes: one entry per status, every code a named
+    example in the error shape."""
     by_status: dict[int, list[str]] = {}
     for code in codes:
         by_status.setdefault(ERRORS[code].status, []).append(code)
@@ -306,7 +311,7 @@ def _endpoint(
             methods=[method],
             summary=summary,
             description=text.strip(),
-            responses=_responses(codes),
+            responses=error_responses(codes),
             openapi_extra=extra,
             **options,
         )
@@ -846,3 +851,171 @@ def recipient(recipient_id: RecipientId, _user: Reader, engine: EngineDep) -> Re
         has_contact=r.has_contact,
         keys=r.keys,
     )
+
+
+# -- recipient changes (four-eyes) ------------------------------------------------------------
+
+for _code, _error in {
+    "change.unknown": ErrorCode(404, "Unknown change", "Onbekende wijziging"),
+    "change.decided": ErrorCode(
+        409, "This change was already decided", "Over deze wijziging is al beslist"
+    ),
+    "change.four_eyes": ErrorCode(
+        409,
+        "Who proposes a change cannot approve it",
+        "Wie een wijziging voorstelt, kan ze niet zelf goedkeuren",
+    ),
+    "change.invalid_contact": ErrorCode(
+        400, "The contact is not valid", "De contactpersoon is ongeldig"
+    ),
+    "change.invalid_key": ErrorCode(400, "The SSH key is not valid", "De SSH-sleutel is ongeldig"),
+    "change.invalid_sftp": ErrorCode(
+        400, "The SFTP settings are not valid", "De SFTP-instellingen zijn ongeldig"
+    ),
+    "change.invalid_mail": ErrorCode(
+        400, "The mailbox settings are not valid", "De e-mailinstellingen zijn ongeldig"
+    ),
+    "key.duplicate": ErrorCode(
+        409, "This key is already registered", "Deze sleutel is al geregistreerd"
+    ),
+}.items():
+    ERRORS[_code] = _error
+
+
+class ContactChange(BaseModel):
+    kind: Literal["contact"]
+    name: str = Field(max_length=120)
+    phone: str = Field(max_length=32, description="Belgian mobile number; receives the key SMS")
+    email: str = Field(max_length=254)
+
+
+class KeyChange(BaseModel):
+    kind: Literal["key"]
+    public_key: str = Field(max_length=4000, description="One OpenSSH public key line")
+
+
+class SftpChange(BaseModel):
+    kind: Literal["sftp"]
+    host: str = Field(max_length=253)
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str = Field(max_length=64)
+    private_key: str = Field(
+        max_length=20000,
+        description="kbx's unencrypted OpenSSH private key for this server; "
+        "kept only sealed under the service key",
+    )
+    host_key: str = Field(max_length=4000, description='Pinned: "ssh-ed25519 AAAA..."')
+    path: str = Field(max_length=255)
+    return_path: str | None = Field(default=None, max_length=255)
+
+
+class MailChange(BaseModel):
+    kind: Literal["mail"]
+    address: str = Field(max_length=254)
+    route: Literal["secure_mail", "zivver"]
+
+
+RecipientChange = Annotated[
+    ContactChange | KeyChange | SftpChange | MailChange, Field(discriminator="kind")
+]
+ChangeId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The change's id")]
+
+
+class ChangeOut(BaseModel):
+    id: int
+    kind: str
+    recipient_id: str
+    summary: str = Field(description="What the approver decides on; never a secret")
+    state: Literal["pending", "applied", "rejected"]
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+
+
+def _change_out(change: Any) -> ChangeOut:
+    return ChangeOut(
+        id=change.id,
+        kind=change.kind,
+        recipient_id=change.recipient_id,
+        summary=change.summary,
+        state=change.state,
+        requested_by=change.requested_by,
+        requested_at=change.requested_at,
+        decided_by=change.decided_by,
+    )
+
+
+@_endpoint(
+    "POST",
+    "/recipients/{recipient_id}/changes",
+    summary="Propose a change to a recipient's contact, drop key, SFTP server or mailbox",
+    description="Takes effect only when a second person approves it "
+    "(`POST /recipient-changes/{change_id}/approve`). Secrets in the proposal are sealed "
+    "under the service key while it waits and never shown again.",
+    raises=(
+        "recipient.unknown",
+        "change.invalid_contact",
+        "change.invalid_key",
+        "change.invalid_sftp",
+        "change.invalid_mail",
+        "key.duplicate",
+    ),
+    response_model=ChangeOut,
+    status_code=201,
+    tags=["recipients"],
+)
+def propose_recipient_change(
+    recipient_id: RecipientId,
+    body: RecipientChange,
+    user: Operator,
+    engine: EngineDep,
+    deps: DepsDep,
+) -> ChangeOut:
+    payload = body.model_dump(exclude={"kind"})
+    kind = ChangeKind(body.kind)
+    return _change_out(
+        propose(engine, deps.vault, kind, recipient_id, payload, user.name, deps.settings.now())
+    )
+
+
+@_endpoint(
+    "GET",
+    "/recipient-changes",
+    summary="Changes to recipients waiting for a second person",
+    response_model=list[ChangeOut],
+    tags=["recipients"],
+)
+def pending_recipient_changes(_user: Reader, engine: EngineDep) -> list[ChangeOut]:
+    return [_change_out(c) for c in pending_changes(engine)]
+
+
+def _decide_change(change_id: int, user: User, engine: Engine, deps: ExportDeps, ok: bool) -> Any:
+    return decide(engine, deps.vault, change_id, user.name, approve=ok, now=deps.settings.now())
+
+
+@_endpoint(
+    "POST",
+    "/recipient-changes/{change_id}/approve",
+    summary="Approve and apply a proposed change (four-eyes)",
+    raises=("change.unknown", "change.decided", "change.four_eyes", "key.duplicate"),
+    response_model=ChangeOut,
+    tags=["recipients"],
+)
+def approve_recipient_change(
+    change_id: ChangeId, user: Approver, engine: EngineDep, deps: DepsDep
+) -> ChangeOut:
+    return _change_out(_decide_change(change_id, user, engine, deps, True))
+
+
+@_endpoint(
+    "POST",
+    "/recipient-changes/{change_id}/reject",
+    summary="Reject a proposed change; nothing of it is kept",
+    raises=("change.unknown", "change.decided", "change.four_eyes"),
+    response_model=ChangeOut,
+    tags=["recipients"],
+)
+def reject_recipient_change(
+    change_id: ChangeId, user: Approver, engine: EngineDep, deps: DepsDep
+) -> ChangeOut:
+    return _change_out(_decide_change(change_id, user, engine, deps, False))

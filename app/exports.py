@@ -208,24 +208,28 @@ def request_export(
     definition = _definition(deps.registry, protocol_id)
     now, today = deps.settings.now(), deps.settings.current_date()
     refusal: Refused | None = None
+
+    def new_run() -> ExportRun:
+        return ExportRun(
+            protocol_id=protocol_id,
+            recipient_id=recipient_id,
+            period=period,
+            channel=channel,
+            lookback_years=lookback_years,
+            definition_hash=definition.content_hash,
+            requested_by=by,
+            requested_at=now,
+            state_changed_at=now,
+            batch_id=batch_id,
+        )
+
     try:
         with transaction(engine) as session:
             get_recipient(session, recipient_id)
             facts = recipient_facts(session, recipient_id)
             history = run_history(session, protocol_id, recipient_id)
             decision = evaluate(definition, facts, period, channel, today, history, lookback_years)
-            run = ExportRun(
-                protocol_id=protocol_id,
-                recipient_id=recipient_id,
-                period=period,
-                channel=channel,
-                lookback_years=lookback_years,
-                definition_hash=definition.content_hash,
-                requested_by=by,
-                requested_at=now,
-                state_changed_at=now,
-                batch_id=batch_id,
-            )
+            run = new_run()
             if isinstance(decision, Refused):
                 refusal = decision
                 run.state = RunState.REFUSED.value
@@ -254,20 +258,9 @@ def request_export(
         )
         # Lost the race at the unique index: recorded like any other refusal.
         with transaction(engine) as session:
-            lost = ExportRun(
-                protocol_id=protocol_id,
-                recipient_id=recipient_id,
-                period=period,
-                channel=channel,
-                lookback_years=lookback_years,
-                definition_hash=definition.content_hash,
-                requested_by=by,
-                requested_at=now,
-                state_changed_at=now,
-                batch_id=batch_id,
-                state=RunState.REFUSED.value,
-                refusal=json.dumps([asdict(reason)], ensure_ascii=False),
-            )
+            lost = new_run()
+            lost.state = RunState.REFUSED.value
+            lost.refusal = json.dumps([asdict(reason)], ensure_ascii=False)
             session.add(lost)
             session.flush()
             lost.reference = run_reference(lost.id, today)

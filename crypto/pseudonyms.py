@@ -19,16 +19,14 @@ live in a key file (mode 0600) that is created when missing. Same pattern as ``c
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import hashlib
 import hmac
-import os
 import re
 import secrets
-import stat
 from pathlib import Path
+
+from crypto.key_files import KEY_BYTES, KeyFileError, KeySource
 
 __all__ = [
     "KEY_BYTES",
@@ -41,7 +39,6 @@ __all__ = [
     "replace_key_file",
 ]
 
-KEY_BYTES = 32
 _KEY_ID_LABEL = b"kbx pseudonym key id"
 _ENV = "KBX_PSEUDONYM_KEY"
 _ELEVEN_DIGITS = re.compile(r"[0-9]{11}")
@@ -88,131 +85,23 @@ def new_pseudonym_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
-def _decode_key(text: str) -> bytes | None:
-    """The 32 bytes in standard or URL-safe base64 (padding optional), or None."""
-    compact = "".join(text.split()).replace("-", "+").replace("_", "/")
-    compact += "=" * (-len(compact) % 4)
-    try:
-        key = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return key if len(key) == KEY_BYTES else None
-
-
-def _read_key_file(key_file: Path) -> bytes | None:
-    """The key in ``key_file``, or None when there is no such file."""
-    try:
-        fd = os.open(key_file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise PseudonymKeyError(
-            f"cannot read the pseudonym key file {key_file}: {exc.strerror}"
-        ) from None
-    try:
-        info = os.fstat(fd)  # the mode of the file actually read
-        if not stat.S_ISREG(info.st_mode):
-            raise PseudonymKeyError(f"the pseudonym key file {key_file} is not a regular file")
-        if info.st_mode & 0o077:
-            raise PseudonymKeyError(
-                f"the pseudonym key file {key_file} is readable by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {key_file}"
-            )
-        raw = os.read(fd, 4096)
-    finally:
-        os.close(fd)
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        text = ""
-    key = _decode_key(text)
-    if key is None:
-        raise PseudonymKeyError(
-            f"the pseudonym key file {key_file} does not hold the base64 encoding of "
-            f"{KEY_BYTES} bytes"
-        )
-    return key
-
-
-def _write_staging(key_file: Path, key: bytes) -> Path:
-    """The key in a new private file next to ``key_file`` (mode 0600, synced)."""
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    staging = key_file.with_name(f".{key_file.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(base64.b64encode(key) + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return staging
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _create_key_file(key_file: Path) -> bytes:
-    """Write a new random key; never replaces an existing file, and never shows a half one."""
-    key = new_pseudonym_key()
-    staging = _write_staging(key_file, key)
-    try:
-        # link() refuses an existing target: two processes starting together agree on one key.
-        try:
-            os.link(staging, key_file)
-        except FileExistsError:
-            existing = _read_key_file(key_file)
-            if existing is None:
-                raise PseudonymKeyError(f"the pseudonym key file {key_file} vanished") from None
-            return existing
-    finally:
-        staging.unlink(missing_ok=True)
-    _fsync_dir(key_file.parent)
-    return key
+def _source(key_file: Path) -> KeySource:
+    return KeySource("pseudonym key", _ENV, key_file)
 
 
 def replace_key_file(key_file: Path, key: bytes) -> None:
     """Put ``key`` in ``key_file`` in one step (rename over the old file); the old key is gone.
     Development only: in production the key lives in ``KBX_PSEUDONYM_KEY``."""
-    if len(key) != KEY_BYTES:
-        raise PseudonymKeyError(f"the pseudonym key must be {KEY_BYTES} bytes")
     try:
-        staging = _write_staging(key_file, key)
-        try:
-            os.replace(staging, key_file)
-        finally:
-            staging.unlink(missing_ok=True)
-        _fsync_dir(key_file.parent)
-    except OSError as exc:
-        raise PseudonymKeyError(
-            f"cannot write the pseudonym key file {key_file}: {exc.strerror}"
-        ) from None
+        _source(key_file).replace(key)
+    except KeyFileError as exc:
+        raise PseudonymKeyError(str(exc)) from None
 
 
 def load_pseudonym_key(*, env_key: str | None, key_file: Path, create_if_missing: bool) -> bytes:
     """The 32-byte pseudonym key: from ``KBX_PSEUDONYM_KEY``, else from ``key_file``, else a new
     one written there (development only: production passes ``create_if_missing=False``)."""
-    if env_key is not None:
-        if not env_key.strip():
-            raise PseudonymKeyError(f"{_ENV} is set but empty")
-        key = _decode_key(env_key)
-        if key is None:
-            raise PseudonymKeyError(
-                f"{_ENV} is not the base64 encoding of exactly {KEY_BYTES} bytes "
-                f'(generate one with: python -c "import base64, os; '
-                f'print(base64.b64encode(os.urandom({KEY_BYTES})).decode())")'
-            )
-        return key
-    key = _read_key_file(key_file)
-    if key is not None:
-        return key
-    if create_if_missing:
-        try:
-            return _create_key_file(key_file)
-        except OSError as exc:
-            raise PseudonymKeyError(
-                f"cannot create the pseudonym key file {key_file}: {exc.strerror}"
-            ) from None
-    raise PseudonymKeyError(f"no pseudonym key: set {_ENV}")
+    try:
+        return _source(key_file).load(env_key, create_if_missing=create_if_missing)
+    except KeyFileError as exc:
+        raise PseudonymKeyError(str(exc)) from None

@@ -17,8 +17,10 @@ values are personal data.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
+import secrets
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +29,16 @@ from typing import Literal
 from xml.parsers.expat import ExpatError
 
 import py7zr
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from msoffcrypto import exceptions as office_errors  # type: ignore[import-untyped]
 from msoffcrypto.format.ooxml import OOXMLFile  # type: ignore[import-untyped]
+from msoffcrypto.method.container.ecma376_encrypted import (  # type: ignore[import-untyped]
+    ECMA376Encrypted,
+)
+from msoffcrypto.method.ecma376_agile import (  # type: ignore[import-untyped]
+    ECMA376Agile,
+    ECMA376AgileEncryptionInfo,
+)
 
 from crypto.xlsx_stream import MAX_ROWS, Column, XlsxValueError, write_workbook
 
@@ -51,6 +61,11 @@ SEVEN_ZIP_MEDIA_TYPE = "application/x-7z-compressed"
 XLSX_MAX_ROWS = MAX_ROWS
 DATA_SHEET = "Gegevens"
 INFO_SHEET = "Info"
+SPIN_COUNT = 100_000  # key-derivation rounds of an encrypted workbook, Office's default
+# MS-OFFCRYPTO 2.3.4.13: the block keys of the verifier input, verifier hash and data key.
+_BLOCK_VERIFIER_INPUT = bytes.fromhex("fea7d2763b4b9e79")
+_BLOCK_VERIFIER_VALUE = bytes.fromhex("d7aa0f6d3061344e")
+_BLOCK_KEY_VALUE = bytes.fromhex("146e0be7abacd0d6")
 
 
 class SealingError(Exception):
@@ -114,13 +129,68 @@ def build_xlsx(
     return Plaintext(plain, count, "xlsx", "")
 
 
+@functools.cache
+def _spin_counters() -> tuple[bytes, ...]:
+    # The 4-byte little-endian counters of the key derivation, made once per process (4 MB):
+    # packing them inside the loop costs about a fifth of its time.
+    return tuple(map(struct.Struct("<I").pack, range(SPIN_COUNT)))
+
+
+def _spin(password: str, salt: bytes) -> bytes:
+    """ECMA-376 agile password hash (MS-OFFCRYPTO 2.3.4.11): H0 = SHA-512(salt + password as
+    UTF-16LE), then H(n+1) = SHA-512(n as 4 bytes LE + H(n)), 100,000 times. The same values as
+    msoffcrypto's loop, about a quarter faster; it is most of the cost of sealing a list."""
+    sha512 = hashlib.sha512
+    digest = sha512(salt + password.encode("utf-16-le")).digest()
+    for counter in _spin_counters():
+        digest = sha512(counter + digest).digest()
+    return digest
+
+
+def _aes_cbc(data: bytes, key: bytes, iv: bytes) -> bytes:
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return encryptor.update(data) + encryptor.finalize()
+
+
 def _encrypt_xlsx(plain: io.BytesIO, password: str) -> bytes:
-    # msoffcrypto reads the package in 4 KiB segments; the ciphertext is then copied about three
-    # times (payload, OLE container, output), each the size of the compressed package.
+    """ECMA-376 agile encryption of the package, as msoffcrypto's ``OOXMLFile.encrypt`` does it
+    (its payload encryption, integrity HMAC and OLE container are used as they are), with two
+    differences: the faster password hash above, and a data key of 32 random bytes, where
+    msoffcrypto 6.1 draws 16 and pads them to 32 with 0x36.
+
+    Memory: msoffcrypto reads the package in 4 KiB segments; the ciphertext is then copied about
+    three times (payload, OLE container, result), each the size of the compressed package."""
+    info = ECMA376AgileEncryptionInfo()
+    key_params = info.encryptedKey
+    if (key_params.cipherName, key_params.hashName, key_params.keyBits, info.spinCount) != (
+        "AES",
+        "SHA512",
+        256,
+        SPIN_COUNT,
+    ):
+        raise SealingError("msoffcrypto no longer encrypts with AES-256, SHA-512, 100,000 spins")
+    salt = key_params.saltValue = secrets.token_bytes(key_params.saltSize)
+    hashed_password = _spin(password, salt)
+
+    def block_key(block: bytes) -> bytes:  # MS-OFFCRYPTO 2.3.4.11, truncated to 256 bits
+        return hashlib.sha512(hashed_password + block).digest()[:32]
+
+    verifier = secrets.token_bytes(key_params.saltSize)
+    info.encryptedVerifierHashInput = _aes_cbc(verifier, block_key(_BLOCK_VERIFIER_INPUT), salt)
+    info.encryptedVerifierHashValue = _aes_cbc(
+        hashlib.sha512(verifier).digest(), block_key(_BLOCK_VERIFIER_VALUE), salt
+    )
+    secret_key = secrets.token_bytes(32)
+    info.encryptedKeyValue = _aes_cbc(secret_key, block_key(_BLOCK_KEY_VALUE), salt)
+    info.keyData.saltValue = secrets.token_bytes(info.keyData.saltSize)
     plain.seek(0)
-    sealed = io.BytesIO()
     try:
-        OOXMLFile(plain).encrypt(password, sealed)
+        payload = ECMA376Agile.encrypt_payload(
+            plain, key_params, secret_key, info.keyData.saltValue
+        )
+        descriptor = ECMA376Agile.get_encryption_information(info, payload, secret_key)
+        sealed = io.BytesIO()
+        ECMA376Encrypted(payload, descriptor).write_to(sealed)
     except office_errors.EncryptionError as exc:
         raise SealingError(f"the workbook could not be encrypted: {exc}") from None
     return sealed.getvalue()

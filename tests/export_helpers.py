@@ -4,8 +4,10 @@ and the OpenSSH client fetching from the drop."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -189,3 +191,20 @@ def password_from(sms: dict[str, str]) -> str:
     match = re.search(r": (\S+) Deel", sms["body"])
     assert match, "the SMS carries the password"
     return match.group(1)
+
+
+def kbx_process(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    """kbx as a separate process (the fixtures' environment names the database and data dir);
+    with ``crash_at`` it kills itself with SIGKILL at that point of a run."""
+    env = dict(os.environ)
+    env.pop("KBX_TEST_CRASH_AT", None)
+    if crash_at:
+        env["KBX_TEST_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.api_v1 import ERRORS, router
 from app.exports import execute
 from app.settings import Settings
-from exchange.models import ApiToken, AuditEvent, ExportRun, User
+from exchange.models import ApiToken, AuditEvent, ExportRun, RecipientSftp, User
 from tests.api_helpers import (
     API,
     ROLES,
@@ -743,3 +743,60 @@ def test_every_error_code_is_documented_somewhere(api: Api) -> None:
         for code in operation.get("x-error-codes", [])
     }
     assert used == set(ERRORS), "a code in ERRORS that no route answers, or the reverse"
+
+
+# -- recipient changes ------------------------------------------------------------------------
+
+
+def test_recipient_changes_through_the_api_need_a_second_person(
+    api: Api, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    key = tmp_path / "kbx_to_vsb"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    host = tmp_path / "vsb_host"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host)], check=True)
+    body = {
+        "kind": "sftp",
+        "host": "sftp.vsb.example",
+        "port": 2022,
+        "username": "agii",
+        "private_key": key.read_text(),
+        "host_key": " ".join(host.with_suffix(".pub").read_text().split()[:2]),
+        "path": "in",
+    }
+    proposed = api.post("/recipients/vsb/changes", as_="olga", json=body)
+    assert proposed.status_code == 201, proposed.text
+    change = proposed.json()
+    assert change["state"] == "pending"
+    assert "BEGIN OPENSSH" not in proposed.text
+    listed = api.get("/recipient-changes", as_="aude").json()
+    assert [c["id"] for c in listed] == [change["id"]]
+
+    own = api.post(f"/recipient-changes/{change['id']}/approve", as_="otto")
+    assert own.status_code == 403, "an operator does not decide"
+    same = api.post(f"/recipient-changes/{change['id']}/approve", as_="ada")
+    assert same.status_code == 200, "an admin who did not propose may"
+    assert same.json()["state"] == "applied"
+    again = api.post(f"/recipient-changes/{change['id']}/reject", as_="arne")
+    assert _code(again) == "change.decided"
+    with Session(engine) as session:
+        row = session.get(RecipientSftp, "vsb")
+        assert row is not None
+        assert (row.host, row.port, row.path) == ("sftp.vsb.example", 2022, "in")
+
+    mine = api.post(
+        "/recipients/72020/changes",
+        as_="ada",
+        json={"kind": "mail", "address": "burgerzaken@lommel.be", "route": "zivver"},
+    )
+    assert mine.status_code == 201
+    assert _code(api.post(f"/recipient-changes/{mine.json()['id']}/approve", as_="ada")) == (
+        "change.four_eyes"
+    )
+    bad = api.post(
+        "/recipients/72020/changes",
+        as_="olga",
+        json={"kind": "contact", "name": "X", "phone": "+3211540000", "email": "x@lommel.be"},
+    )
+    assert _code(bad) == "change.invalid_contact"
+    assert "+3211540000" not in bad.text

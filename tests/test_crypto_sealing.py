@@ -15,6 +15,8 @@ import olefile  # type: ignore[import-untyped]
 import openpyxl  # type: ignore[import-untyped]
 import py7zr
 import pytest
+from msoffcrypto.format.ooxml import OOXMLFile  # type: ignore[import-untyped]
+from msoffcrypto.method.ecma376_agile import ECMA376Agile  # type: ignore[import-untyped]
 from py7zr.io import BytesIOFactory
 
 import crypto.sealing
@@ -174,6 +176,20 @@ def test_encryption_is_agile_aes256_sha512_100000_spins(sealed_xlsx: SealedFile)
         assert element.get("keyBits") == "256"
         assert element.get("hashAlgorithm") == "SHA512"
     assert password_key.get("spinCount") == "100000"
+
+
+def test_the_fast_password_hash_is_msoffcryptos() -> None:
+    salt = bytes(range(16))
+    reference = ECMA376Agile._derive_iterated_hash_from_password(PASSWORD, salt, "SHA512", 100_000)
+    assert crypto.sealing._spin(PASSWORD, salt) == reference.digest()
+
+
+def test_the_data_key_is_256_random_bits(sealed_xlsx: SealedFile) -> None:
+    office = OOXMLFile(io.BytesIO(sealed_xlsx.data))
+    office.load_key(password=PASSWORD, verify_password=True)
+    key = office.secret_key
+    assert len(key) == 32
+    assert key[16:] != b"\x36" * 16  # msoffcrypto 6.1's own encrypt pads 16 random bytes so
 
 
 def test_every_file_gets_its_own_salts() -> None:

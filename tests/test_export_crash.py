@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import msoffcrypto  # type: ignore[import-untyped]
@@ -22,7 +19,7 @@ from app.settings import Settings
 from app.wiring import build_deps, drop_root
 from exchange.models import ExportRun
 from tests.conftest import Kbx
-from tests.export_helpers import LOMMEL, password_from, prepare, sms_messages
+from tests.export_helpers import LOMMEL, kbx_process, password_from, prepare, sms_messages
 
 # where the process dies -> (state left behind, files on the drop, SMS sent)
 CRASH_POINTS = {
@@ -30,22 +27,6 @@ CRASH_POINTS = {
     "uploaded": ("built", 1, 0),
     "sms": ("delivered", 1, 1),
 }
-
-
-def kbx_process(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    """kbx as a separate process (the fixtures' environment names the database and data dir)."""
-    env = dict(os.environ)
-    env.pop("KBX_TEST_CRASH_AT", None)
-    if crash_at:
-        env["KBX_TEST_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def approved_run(kbx: Kbx) -> int:

@@ -497,22 +497,24 @@ def test_vcmp_ceremony_list_in_2026_is_refused_by_mail_and_delivered_by_zivver(
     assert actions.index("export.delivered") < actions.index("export.key_sent")
 
 
-def test_a_run_fails_cleanly_when_the_recipient_has_no_mailbox(
+def test_a_recipient_without_a_mailbox_on_that_route_is_refused_at_request(
     kbx: Kbx, engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     prepare(kbx, tmp_path)
-    requested = kbx(
+    request = (
         "export", "request", "art20-municipal", "--recipient", LOMMEL, "--period", "2026",
         "--channel", "zivver", "--by", "olga",
     )  # fmt: skip
-    run_id = requested.stdout.strip()
-    assert kbx("export", "approve", run_id, "--by", "arne").exit_code == 0
-    kbx("export", "run", run_id)
+    none = kbx(*request)
+    assert none.exit_code == 2
+    assert "no mailbox registered for zivver" in none.stderr
+    register_mailbox(engine, "secure_mail")  # a mailbox, but on the other route
+    other = kbx(*request)
+    assert other.exit_code == 2
+    assert "recipient.no_mailbox" in other.stderr
     with engine.connect() as connection:
-        run = connection.execute(select(ExportRun).where(ExportRun.id == int(run_id))).one()
-    assert run.state == "failed"
-    assert "no registered mailbox" in (run.failure or "")
-    assert sms_messages(settings) == [], "no key without a delivered file"
+        assert connection.execute(select(ExportRun)).all() == [], "no run, no slot taken"
+    assert sms_messages(settings) == []
     assert not (mail_outbox_path(settings).exists() and os.listdir(mail_outbox_path(settings)))
 
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,7 +30,7 @@ from exchange.ports import ChannelError, SmsRefused
 from exchange.sms_status import advance
 from tests.api_helpers import Api, add_staff, make_app
 from tests.conftest import Kbx
-from tests.export_helpers import LOMMEL, personal_data, prepare
+from tests.export_helpers import LOMMEL, kbx_process, personal_data, prepare
 from tests.leak_guard import GUARD
 from tests.twilio_standin import (
     AUTH_TOKEN,
@@ -413,32 +410,17 @@ def test_a_refused_sms_fails_its_attempt_and_the_worker_sends_it_once_later(kit:
 # -- a crash around the create call -------------------------------------------------------------
 
 
-def _kbx_process(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("KBX_TEST_CRASH_AT", None)
-    if crash_at:
-        env["KBX_TEST_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_a_crash_after_the_create_call_is_reconciled_without_a_second_sms(kit: Kit) -> None:
     asked = kit.api.post("/exports", as_="olga", json=REQUEST)
     run_id = asked.json()["id"]
     assert kit.api.post(f"/exports/{run_id}/approve", as_="arne").status_code == 200
 
-    killed = _kbx_process("export", "run", str(run_id), crash_at="sms")
+    killed = kbx_process("export", "run", str(run_id), crash_at="sms")
     assert killed.returncode == -9, killed.stderr
     [sms] = kit.standin.messages
     assert kit.rows() == [("twilio", None, "unknown", None)]
 
-    restarted = _kbx_process("worker", "--once")
+    restarted = kbx_process("worker", "--once")
     assert restarted.returncode == 0, restarted.stderr
     assert kit.standin.creates == 1
     assert kit.rows() == [("twilio", sms["sid"], "accepted", None)]
