@@ -15,12 +15,12 @@ from app.batch_runner import run_many
 from app.cli_common import (
     EXIT_INPUT,
     EXIT_REFUSED,
-    Context,
     JsonOpt,
     configure_logging,
     ctx_of,
     emit_json,
     fail,
+    staff,
 )
 from app.db import transaction
 from app.exports import (
@@ -33,7 +33,7 @@ from app.exports import (
     request_export,
 )
 from app.worker import run_worker, work_once
-from exchange.models import ExportRun, User
+from exchange.models import ExportRun
 
 users_app = typer.Typer(no_args_is_help=True, help="Medewerkers")
 export_app = typer.Typer(no_args_is_help=True, help="Exports")
@@ -66,16 +66,6 @@ def users_add(
             now=c.now(),
         )
     typer.echo(f"user {name} added with role {role.value}")
-
-
-def _staff(c: Context, name: str, roles: set[Role], action: str) -> str:
-    with transaction(c.engine) as session:
-        user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
-    if user is None:
-        fail(f"unknown user '{name}'")
-    if Role(user.role) not in roles:
-        fail(f"user '{name}' ({user.role}) may not {action}")
-    return name
 
 
 def _run_dict(run: ExportRun) -> dict[str, Any]:
@@ -118,7 +108,7 @@ def export_request(
 ) -> None:
     """Ask for an export; prints the run id (exit 3 with the reasons when refused)."""
     c = ctx_of(ctx)
-    _staff(c, by, _REQUEST_ROLES, "request exports")
+    staff(c, by, _REQUEST_ROLES, "request exports")
     if recipient == "all-signed":
         result = request_batch(
             c.engine,
@@ -178,7 +168,7 @@ def export_approve(
 ) -> None:
     """Approve a run or a whole batch (four eyes: never the requester)."""
     c = ctx_of(ctx)
-    _staff(c, by, _APPROVE_ROLES, "approve exports")
+    staff(c, by, _APPROVE_ROLES, "approve exports")
     ids = batch_runs(c.engine, run) if run.startswith("B-") else [_run_id(run)]
     if not ids:
         fail(f"no requested runs in batch {run}")
@@ -261,7 +251,7 @@ def export_cancel(
 ) -> None:
     """Cancel a run that has not been built yet."""
     c = ctx_of(ctx)
-    _staff(c, by, _REQUEST_ROLES | _APPROVE_ROLES, "cancel exports")
+    staff(c, by, _REQUEST_ROLES | _APPROVE_ROLES, "cancel exports")
     cancelled = cancel(c.engine, c.deps, _run_id(run), by)
     typer.echo(f"run {cancelled.id} cancelled")
 
