@@ -40,6 +40,7 @@ from app.recipients import get_recipient, list_recipients, recipient_facts, run_
 from exchange.exports import FourEyesViolation, RunState, check_four_eyes
 from exchange.models import ExportRun, User
 from exchange.policy import Allowed, evaluate
+from exchange.ports import ChannelError
 from exchange.protocols import ProtocolDefinition
 from exchange.recipient_changes import ChangeKind
 
@@ -116,6 +117,11 @@ ERRORS: dict[str, ErrorCode] = {
         409,
         "Nobody asked for a resend of this key",
         "Niemand vroeg om deze sleutel opnieuw te versturen",
+    ),
+    "sms.unavailable": ErrorCode(
+        502,
+        "The key SMS could not be sent now; the resend can be approved again",
+        "De sleutel-sms kon nu niet vertrekken; de herzending kan opnieuw worden goedgekeurd",
     ),
     "internal.error": ErrorCode(500, "Internal error", "Interne fout"),
 }
@@ -608,6 +614,7 @@ def ask_key_resend(run_id: RunId, user: Operator, engine: EngineDep, deps: DepsD
         "run.not_delivered",
         "run.key_destroyed",
         "recipient.no_contact",
+        "sms.unavailable",
     ),
     response_model=RunOut,
     tags=["exports"],
@@ -620,7 +627,10 @@ def approve_key_resend(run_id: RunId, user: Approver, engine: EngineDep, deps: D
         check_four_eyes(run.resend_requested_by, user.name)
     except FourEyesViolation as exc:
         raise Conflict("run.four_eyes", str(exc)) from exc
-    send_key(engine, deps, run_id, actor=user.name)
+    try:
+        send_key(engine, deps, run_id, actor=user.name)
+    except ChannelError as exc:  # the provider refused or could not be reached; no value in it
+        raise ApiError("sms.unavailable", f"the key SMS could not be sent: {exc}") from exc
     return _out(_get(engine, run_id))
 
 

@@ -477,3 +477,17 @@ def test_twilio_is_wired_by_settings_and_its_token_stays_secret(tmp_path: Path) 
         with pytest.raises(ChannelError) as refused:
             key_sender(Settings(**values))
         assert AUTH_TOKEN not in str(refused.value), why
+
+
+def test_a_refused_resend_answers_502_and_keeps_the_request_for_another_approval(
+    kit: Kit,
+) -> None:
+    run_id = kit.run()
+    kit.standin.refuse_creates(Refusal(400, 21610, f"Attempt to send to {LOMMEL_PHONE}: STOP"))
+    refused = kit.resend(run_id)
+    assert (refused.status_code, refused.json()["code"]) == (502, "sms.unavailable")
+    assert "21610" in refused.json()["message"]
+    kit.standin.behave()
+    again = kit.api.post(f"/exports/{run_id}/key-resend/approve", as_="ada")
+    assert again.status_code == 200, again.text
+    assert len(kit.standin.messages) == 2
