@@ -53,6 +53,7 @@ from exchange.periods import parse_period
 from exchange.policy import Allowed, evaluate
 from exchange.protocols import ProtocolDefinition, RecipientRequirement
 from exchange.selection import SelectionRequest, build_count
+from exchange.shown import shown
 
 
 class _Group(TyperGroup):
@@ -443,7 +444,8 @@ def preview(
     definition = c.definition(protocol_id)
     parsed = parse_period(period)
     if parsed is None or parsed.unit is not definition.frequency.unit:
-        fail(f"period '{period}' does not fit {protocol_id} ({definition.frequency.unit.value})")
+        unit = definition.frequency.unit.value
+        fail(f"period '{shown(period)}' does not fit {protocol_id} ({unit})")
     request = SelectionRequest(recipient, parsed, c.settings.current_date(), lookback_years)
     with transaction(c.engine) as session:
         recipient_facts(session, recipient)

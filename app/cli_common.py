@@ -21,6 +21,7 @@ from app.settings import Settings
 from app.wiring import StartupError, build_deps
 from exchange.models import User
 from exchange.protocols import DefinitionError, ProtocolDefinition
+from exchange.shown import shown
 
 EXIT_INTERNAL = 1
 EXIT_INPUT = 2
@@ -74,7 +75,7 @@ class Context:
         definition = self.registry.get(protocol_id)
         if definition is None:
             known = ", ".join(d.id for d in self.registry)
-            fail(f"unknown protocol '{protocol_id}' (known: {known})")
+            fail(f"unknown protocol '{shown(protocol_id)}' (known: {known})")
         return definition
 
 

@@ -34,6 +34,7 @@ from app.exports import (
 )
 from app.worker import run_worker, work_once
 from exchange.models import ExportRun
+from exchange.shown import shown
 
 users_app = typer.Typer(no_args_is_help=True, help="Medewerkers")
 export_app = typer.Typer(no_args_is_help=True, help="Exports")
@@ -179,7 +180,7 @@ def export_approve(
 
 def _run_id(text: str) -> int:
     if not text.isdigit():
-        fail(f"'{text}' is not a run id", code=EXIT_INPUT)
+        fail(f"'{shown(text)}' is not a run id", code=EXIT_INPUT)
     return int(text)
 
 
@@ -265,7 +266,7 @@ def export_show(
     with transaction(c.engine) as session:
         found = session.get(ExportRun, _run_id(run))
         if found is None:
-            fail(f"unknown run {run}")
+            fail(f"unknown run {shown(run)}")
         data = _run_dict(found)
     if as_json:
         emit_json(data)

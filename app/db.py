@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
 
-__all__ = ["make_engine", "transaction"]
+__all__ = ["READ_ONLY", "make_engine", "transaction"]
+
+# Execution option of a connection that only reads (begins DEFERRED on SQLite).
+READ_ONLY = "kbx_read_only"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -26,7 +29,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read that writes nothing (building a file) takes no write lock, so that parallel
+    # builds do not queue behind each other; in WAL mode it still reads one snapshot.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(settings: Settings, url: str | None = None) -> Engine:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import record
-from app.db import transaction
+from app.db import READ_ONLY, transaction
 from app.errors import Conflict, InvalidInput, NotFound
 from app.recipients import get_recipient, recipient_facts, run_history
 from app.registry import Registry
@@ -62,6 +62,7 @@ from exchange.policy import Reason, Refused, evaluate
 from exchange.ports import ChannelError, Delivery, KeySender, Parcel, ReturnBox, SmsRefused
 from exchange.protocols import Channel, ProtocolDefinition, RecipientRequirement
 from exchange.selection import SelectionRequest, build_count, build_selection
+from exchange.shown import shown
 
 __all__ = [
     "BatchResult",
@@ -125,7 +126,7 @@ def _crash_point(settings: Settings, name: str) -> None:
 def _definition(registry: Registry, protocol_id: str) -> ProtocolDefinition:
     definition = registry.get(protocol_id)
     if definition is None:
-        raise NotFound("protocol.unknown", f"unknown protocol '{protocol_id}'")
+        raise NotFound("protocol.unknown", f"unknown protocol '{shown(protocol_id)}'")
     return definition
 
 
@@ -340,11 +341,10 @@ def _seal(
         run.recipient_id, parsed, deps.settings.current_date(), run.lookback_years
     )
     statement = build_selection(definition, request)
-    # Only the build reads the store. On SQLite every transaction, this read included, begins
-    # IMMEDIATE and so holds the write lock: the key derivation and encryption, which cost more
-    # than building most files, run after the connection is closed, so that parallel executors
-    # (app.batch_runner) build one at a time but seal side by side.
-    with engine.connect() as connection:
+    # Only the build reads the store, in a read-only transaction (on SQLite: DEFERRED, no write
+    # lock), so parallel executors (app.batch_runner) build side by side; the key derivation and
+    # encryption, which cost more than building most files, run after the connection is closed.
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         expected = connection.execute(build_count(definition, request)).scalar_one()
         result = connection.execution_options(stream_results=True, yield_per=2000).execute(
             statement

@@ -16,6 +16,7 @@ from exchange.policy import Agreement as PolicyAgreement
 from exchange.policy import PastRun, RecipientFacts
 from exchange.protocols import RecipientRequirement
 from exchange.recipients import ContactProblem, check_contact
+from exchange.shown import shown
 
 __all__ = [
     "RecipientRow",
@@ -42,7 +43,7 @@ class RecipientRow:
 def get_recipient(session: Session, recipient_id: str) -> Recipient:
     recipient = session.get(Recipient, recipient_id)
     if recipient is None:
-        raise NotFound("recipient.unknown", f"unknown recipient '{recipient_id}'")
+        raise NotFound("recipient.unknown", f"unknown recipient '{shown(recipient_id)}'")
     return recipient
 
 

@@ -18,6 +18,7 @@ from exchange.protocols import (
     ProtocolDefinition,
     RecipientRequirement,
 )
+from exchange.shown import shown
 
 __all__ = [
     "Agreement",
@@ -223,8 +224,9 @@ def _channel(
             Reason(
                 "channel.not_allowed",
                 article,
-                f"Kanaal '{channel_text}' is voor dit protocol niet toegestaan (wel: {allowed}).",
-                f"Channel '{channel_text}' is not allowed under this protocol "
+                f"Kanaal '{shown(channel_text)}' is voor dit protocol niet toegestaan "
+                f"(wel: {allowed}).",
+                f"Channel '{shown(channel_text)}' is not allowed under this protocol "
                 f"(allowed: {allowed}).",
             )
         ]
@@ -261,8 +263,8 @@ def _period(
             Reason(
                 "period.form",
                 rule.article,
-                f"Periode '{period_text}' past niet bij dit protocol; verwacht: {form}.",
-                f"Period '{period_text}' does not fit this protocol; expected: {form_en}.",
+                f"Periode '{shown(period_text)}' past niet bij dit protocol; verwacht: {form}.",
+                f"Period '{shown(period_text)}' does not fit this protocol; expected: {form_en}.",
             )
         ]
     if not period.contains(today):
