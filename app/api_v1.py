@@ -102,6 +102,21 @@ ERRORS: dict[str, ErrorCode] = {
         "The recipient has no SSH key registered for the SFTP drop",
         "De ontvanger heeft geen SSH-sleutel geregistreerd voor de SFTP-drop",
     ),
+    "recipient.no_sftp_server": ErrorCode(
+        409,
+        "The recipient has no SFTP server registered for a push",
+        "De ontvanger heeft geen SFTP-server geregistreerd voor een push",
+    ),
+    "recipient.no_mailbox": ErrorCode(
+        409,
+        "The recipient has no mailbox registered for this mail route",
+        "De ontvanger heeft geen e-mailadres geregistreerd voor deze mailroute",
+    ),
+    "channel.not_configured": ErrorCode(
+        409,
+        "This channel is not configured on this service",
+        "Dit kanaal is op deze dienst niet ingesteld",
+    ),
     "run.no_key_yet": ErrorCode(
         409, "The key has not been sent yet", "De sleutel is nog niet verstuurd"
     ),
@@ -468,6 +483,9 @@ def _out(run: ExportRun) -> RunOut:
         "policy.refused",
         "recipient.no_contact",
         "recipient.no_key",
+        "recipient.no_sftp_server",
+        "recipient.no_mailbox",
+        "channel.not_configured",
     ),
     status_code=201,
     response_model=RunOut,

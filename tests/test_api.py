@@ -803,3 +803,11 @@ def test_recipient_changes_through_the_api_need_a_second_person(
     )
     assert _code(bad) == "change.invalid_contact"
     assert "+3211540000" not in bad.text
+
+
+def test_a_request_needs_a_way_to_reach_the_recipient_over_its_channel(
+    api: Api, engine: Engine
+) -> None:
+    by_mail = _request(api, channel="zivver")
+    assert (by_mail.status_code, _code(by_mail)) == (409, "recipient.no_mailbox")
+    assert _live_runs(engine) == []
