@@ -15,6 +15,7 @@ from app.db import transaction
 from app.exports import ExportDeps, execute, pending_runs
 from app.remote_watch import watch_pushed
 from app.round_trip import collect_due
+from app.sms_reconcile import reconcile_unknown
 from exchange.exports import RunState, transition
 from exchange.models import ExportRun
 from exchange.protocols import Channel
@@ -111,6 +112,7 @@ def work_once(engine: Engine, deps: ExportDeps) -> dict[str, int]:
         "expired": purge_expired(engine, deps),
         "returns_collected": collect_due(engine, deps, _LAST_LOOK),
         "passwords_destroyed": destroy_old_passwords(engine, deps),
+        "sms_reconciled": reconcile_unknown(engine, deps),
     }
 
 

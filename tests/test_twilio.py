@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select, update
 
 from app.exports import execute
 from app.settings import Settings
+from app.sms_reconcile import reconcile_unknown
 from app.wiring import drop_root, key_sender
 from channels.twilio_sms import TwilioKeySender
 from exchange.models import AuditEvent, ExportRun, SmsMessage
@@ -491,3 +492,34 @@ def test_a_refused_resend_answers_502_and_keeps_the_request_for_another_approval
     again = kit.api.post(f"/exports/{run_id}/key-resend/approve", as_="ada")
     assert again.status_code == 200, again.text
     assert len(kit.standin.messages) == 2
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_the_worker_settles_an_unknown_key_and_alerts_when_it_never_left(
+    kit: Kit, left: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    kit.standin.stall_creates(TIMEOUT * 4, keep=left)
+    run_id = kit.run()
+    assert kit.rows() == [("twilio", None, "unknown", None)]
+    kit.standin.behave()
+    deps = kit.api.app.state.deps
+    assert reconcile_unknown(kit.engine, deps, grace=timedelta(minutes=10)) == 0, "not yet due"
+    assert reconcile_unknown(kit.engine, deps, grace=timedelta(0)) == 1
+    if left:
+        [sms] = kit.standin.messages
+        assert kit.rows() == [("twilio", sms["sid"], "accepted", None)]
+        assert kit.events("export.key_undelivered") == []
+    else:
+        assert kit.standin.messages == []
+        assert kit.rows() == [("twilio", None, "failed", "not_found")]
+        [alert] = kit.events("export.key_undelivered")
+        assert alert["status"] == "failed"
+        assert any(
+            f"run {run_id}" in r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.WARNING
+        )
+        # The operator's four-eyes resend now sends exactly one new SMS, without a lookup.
+        assert kit.resend(run_id).status_code == 200
+        assert len(kit.standin.messages) == 1
+    assert reconcile_unknown(kit.engine, deps, grace=timedelta(0)) == 0, "settled once"
