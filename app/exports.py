@@ -59,7 +59,15 @@ from exchange.models import (
 )
 from exchange.periods import parse_period
 from exchange.policy import Reason, Refused, evaluate
-from exchange.ports import ChannelError, Delivery, KeySender, Parcel, ReturnBox, SmsRefused
+from exchange.ports import (
+    ChannelError,
+    ChannelUnavailable,
+    Delivery,
+    KeySender,
+    Parcel,
+    ReturnBox,
+    SmsRefused,
+)
 from exchange.protocols import Channel, ProtocolDefinition, RecipientRequirement
 from exchange.selection import SelectionRequest, build_count, build_selection
 from exchange.shown import shown
@@ -693,6 +701,8 @@ def _carry(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
         if state is RunState.DELIVERED:
             send_key(engine, deps, run_id)
             state = RunState.KEY_SENT
+    except ChannelUnavailable as exc:
+        return _defer(engine, deps, run_id, exc)
     except ChannelError as exc:
         log.warning("run %s: delivery failed: %s", run_id, exc)
         with transaction(engine) as session:
@@ -704,16 +714,50 @@ def _carry(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
     return state
 
 
-def pending_runs(engine: Engine) -> list[int]:
-    """Runs the worker must carry on: approved, or stopped half-way by a crash."""
+# How long a recipient's server may stay unreachable before a built run fails for good.
+DEFERRAL_LIMIT = timedelta(days=1)
+
+
+def _defer(engine: Engine, deps: ExportDeps, run_id: int, exc: ChannelError) -> RunState:
+    """The recipient's server could not be reached: the run waits (``remote_checked_at`` is its
+    last attempt) and is tried again every ``remote_check_minutes``, for a day at most."""
+    now = deps.settings.now()
     with transaction(engine) as session:
-        return list(
-            session.scalars(
-                select(ExportRun.id)
-                .where(ExportRun.state.in_([RunState.APPROVED, RunState.BUILT, RunState.DELIVERED]))
-                .order_by(ExportRun.id)
-            )
+        run = _load(session, run_id)
+        state = RunState(run.state)
+        if state not in (RunState.APPROVED, RunState.BUILT):
+            raise exc
+        since = _aware(run.state_changed_at) or now
+        if now - since > DEFERRAL_LIMIT:
+            give_up = True
+        else:
+            give_up = False
+            first = run.remote_checked_at is None
+            run.remote_checked_at = now
+            if first:
+                _audit(session, run, "worker", "export.delivery_deferred", now, reason=str(exc))
+    if give_up:
+        _fail(engine, deps, run_id, f"channel: unreachable for a day: {exc}")
+        return RunState.FAILED
+    log.warning("run %s: %s; kbx tries again later", run_id, exc)
+    return state
+
+
+def pending_runs(engine: Engine, deps: ExportDeps | None = None) -> list[int]:
+    """Runs the worker must carry on: approved, or stopped half-way by a crash; a run waiting
+    for an unreachable server only once ``remote_check_minutes`` have passed."""
+    live = select(ExportRun.id).where(
+        ExportRun.state.in_([RunState.APPROVED, RunState.BUILT, RunState.DELIVERED])
+    )
+    if deps is not None:
+        retry = deps.settings.now() - timedelta(minutes=deps.settings.remote_check_minutes)
+        live = live.where(
+            (ExportRun.state == RunState.DELIVERED)
+            | ExportRun.remote_checked_at.is_(None)
+            | (ExportRun.remote_checked_at <= retry)
         )
+    with transaction(engine) as session:
+        return list(session.scalars(live.order_by(ExportRun.id)))
 
 
 # -- batches ----------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def destroy_old_passwords(engine: Engine, deps: ExportDeps) -> int:
 
 def work_once(engine: Engine, deps: ExportDeps) -> dict[str, int]:
     done = 0
-    for run_id in pending_runs(engine):
+    for run_id in pending_runs(engine, deps):
         try:
             execute(engine, deps, run_id)
             done += 1

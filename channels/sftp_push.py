@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from channels._sftp_confine import is_valid_name
-from exchange.ports import ChannelError, Parcel, SftpTarget
+from exchange.ports import ChannelError, ChannelUnavailable, Parcel, SftpTarget
 
 __all__ = ["DISABLED_ALGORITHMS", "MAX_RETURN_BYTES", "SftpPush", "is_temporary_name"]
 
@@ -209,7 +209,11 @@ class SftpPush:
                     f"{_CHANNEL}: host key mismatch at {where}: server {exc}, "
                     f"pinned {_fingerprint(pinned)}; nothing was sent"
                 ) from None
-            except (paramiko.SSHException, OSError, EOFError) as exc:
+            except (OSError, EOFError) as exc:  # refused, unreachable, timed out, cut off
+                raise ChannelUnavailable(
+                    f"{_CHANNEL}: cannot connect to {where}: {_explain(exc)}"
+                ) from exc
+            except paramiko.SSHException as exc:  # a refused key, no common algorithm
                 raise ChannelError(
                     f"{_CHANNEL}: cannot connect to {where}: {_explain(exc)}"
                 ) from exc

@@ -8,6 +8,7 @@ from typing import Protocol
 
 __all__ = [
     "ChannelError",
+    "ChannelUnavailable",
     "Delivery",
     "KeySender",
     "Parcel",
@@ -20,6 +21,11 @@ __all__ = [
 
 class ChannelError(Exception):
     """A transport failed; the message names the channel and the reason, never personal data."""
+
+
+class ChannelUnavailable(ChannelError):
+    """The other side could not be reached just now (refused, timed out, cut off): the same step
+    may well succeed later, unlike a changed host key or a refused login."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, update
 
 from app.audit import read_chain
 from app.db import transaction
-from app.exports import ExportDeps, execute
+from app.exports import ExportDeps, execute, pending_runs
 from app.registry import load_registry
 from app.remote_watch import watch_pushed
 from app.settings import Settings
@@ -427,6 +427,44 @@ def test_an_unreachable_server_is_counted_and_tried_again(
     assert f"run {run_id}: the recipient's server could not be checked" in caplog.text
     run = _run(engine, run_id)
     assert (run.state, run.remote_checked_at) == ("key_sent", None)  # due again next round
+
+
+def test_a_server_down_at_delivery_defers_the_run_and_it_goes_out_once_it_is_back(
+    kbx: Kbx,
+    engine: Engine,
+    settings: Settings,
+    start_sshd: Callable[..., SshdPeer],
+    tmp_path: Path,
+) -> None:
+    sshd = start_sshd()
+    deps = _prepare_vsb(kbx, engine, settings, sshd, tmp_path)
+    run_id = _request_and_approve(kbx)
+    sshd.process.terminate()
+    sshd.process.wait(10)
+
+    assert execute(engine, deps, run_id) == "built", "not failed: the server is only down"
+    assert pending_runs(engine, deps) == [], "not tried again before remote_check_minutes"
+    assert execute(engine, deps, run_id) == "built"
+    assert [action for action, _ in _events(engine, run_id)].count("export.delivery_deferred") == 1
+    assert sms_messages(settings) == [], "no key without a delivered file"
+
+    back = start_sshd()
+    with transaction(engine) as session:
+        row = session.get(RecipientSftp, "vsb")
+        assert row is not None
+        row.port, row.host_key = back.port, back.host_key
+        row.private_key_sealed = deps.vault.seal(back.client_key_pem, b"vsb")
+        session.execute(
+            update(ExportRun)
+            .where(ExportRun.id == run_id)
+            .values(remote_checked_at=settings.now() - timedelta(hours=1))
+        )
+    assert pending_runs(engine, deps) == [run_id]
+    assert execute(engine, deps, run_id) == "key_sent"
+    run = _run(engine, run_id)
+    assert back.files() == [run.file_name]
+    [sms] = sms_messages(settings)
+    assert sorted(_open_7z((back.upload / str(run.file_name)).read_bytes(), password_from(sms)))
 
 
 def test_a_changed_host_key_fails_the_run_without_upload_or_key(
