@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
 
-__all__ = ["READ_ONLY", "make_engine", "transaction"]
+__all__ = ["READ_ONLY", "aware", "make_engine", "transaction"]
 
 # Execution option of a connection that only reads (begins DEFERRED on SQLite).
 READ_ONLY = "kbx_read_only"
@@ -33,6 +34,13 @@ def _sqlite_begin(connection: Connection) -> None:
     # builds do not queue behind each other; in WAL mode it still reads one snapshot.
     read_only = connection.get_execution_options().get(READ_ONLY, False)
     connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A timestamp as stored: SQLite gives it back without its zone; kbx stores UTC everywhere."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def make_engine(settings: Settings, url: str | None = None) -> Engine:

@@ -16,7 +16,7 @@ import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import record
-from app.db import READ_ONLY, transaction
+from app.db import READ_ONLY, aware, transaction
 from app.errors import Conflict, InvalidInput, NotFound
 from app.recipients import get_recipient, recipient_facts, run_history
 from app.registry import Registry
@@ -116,13 +116,6 @@ class PolicyRefusal(Conflict):
         self.message_nl = "; ".join(r.nl for r in reasons)
         self.reasons = list(reasons)
         self.run_id = run_id
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite gives timestamps back without their zone; kbx stores UTC everywhere.
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def _crash_point(settings: Settings, name: str) -> None:
@@ -552,11 +545,11 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
         known = {r.sid for r in rows if r.sid is not None}
         last = rows[-1] if rows else None
         unsure = last is not None and last.status == sms_status.UNKNOWN and last.sid is None
-        pending = (last.id, _aware(last.created_at)) if unsure and last is not None else None
+        pending = (last.id, aware(last.created_at)) if unsure and last is not None else None
         if first_time and last is not None and last.status == sms_status.FAILED:
             # A refused first key (a blocked number, wrong credentials) waits for a while
             # instead of asking the provider again at every turn of the worker.
-            refused_at = _aware(last.status_at) or now
+            refused_at = aware(last.status_at) or now
             if last.error_code != "not_found" and now - refused_at < timedelta(minutes=15):
                 raise ChannelError(
                     f"the key SMS for {reference} was refused (error {last.error_code}); "
@@ -727,7 +720,7 @@ def _defer(engine: Engine, deps: ExportDeps, run_id: int, exc: ChannelError) -> 
         state = RunState(run.state)
         if state not in (RunState.APPROVED, RunState.BUILT):
             raise exc
-        since = _aware(run.state_changed_at) or now
+        since = aware(run.state_changed_at) or now
         if now - since > DEFERRAL_LIMIT:
             give_up = True
         else:

@@ -16,13 +16,13 @@ marking it fetched would take it out of the worker's queue and its key would nev
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from app.audit import record
-from app.db import transaction
+from app.db import aware, transaction
 from app.exports import ExportDeps
 from exchange.exports import RunState, transition
 from exchange.models import ExportRun
@@ -34,13 +34,6 @@ __all__ = ["watch_pushed"]
 log = logging.getLogger("kbx.remote_watch")
 
 _WATCHED = (RunState.DELIVERED, RunState.KEY_SENT)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite gives timestamps back without their zone; kbx stores UTC everywhere.
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def watch_pushed(engine: Engine, deps: ExportDeps) -> dict[str, int]:
@@ -65,7 +58,7 @@ def watch_pushed(engine: Engine, deps: ExportDeps) -> dict[str, int]:
         ).all()
     for run_id, recipient_id, name, expires_at in runs:
         assert name is not None  # selected so
-        expiry = _aware(expires_at)
+        expiry = aware(expires_at)
         expired = expiry is not None and expiry <= now
         digest: str | None = None
         withdrawn = False

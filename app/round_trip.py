@@ -26,8 +26,8 @@ from app.exports import (
     ExportDeps,
     _audit,
     _definition,
+    _deliver,
     _load,
-    _mark_delivered,
     _require_route,
     _set_state,
     execute,
@@ -40,7 +40,6 @@ from crypto.sealing import build_csv, seal
 from exchange.exports import RunState, run_reference
 from exchange.models import ExportRun
 from exchange.periods import parse_period
-from exchange.ports import Parcel
 from exchange.protocols import Channel
 from exchange.vdab_return import ReturnRefused, parse_return, pseudonymised_rows
 
@@ -164,7 +163,7 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
         sealed = seal(plain, password)
         _record_built(engine, deps, child_id, sealed.data, sealed.rows, password, dataset.columns)
         del password  # from here on only sealed under the service key
-        _deliver_dataset(engine, deps, child_id, sealed.data)
+        _deliver(engine, deps, child_id, sealed.data, f"{child_reference}.7z")
     execute(engine, deps, child_id)  # sends the BI working group's key
 
     box.remove_return(w.recipient_id, name)
@@ -251,25 +250,6 @@ def _record_built(
         child.field_list = json.dumps(list(columns))
         child.password_sealed = deps.vault.seal(password.encode(), (child.reference or "").encode())
         _audit(session, child, "worker", "export.built", now, rows=rows, sha256=child.file_sha256)
-
-
-def _deliver_dataset(engine: Engine, deps: ExportDeps, child_id: int, data: bytes) -> None:
-    with transaction(engine) as session:
-        child = _load(session, child_id)
-        if RunState(child.state) is not RunState.BUILT:
-            return
-        definition = _definition(deps.registry, child.protocol_id)
-        parcel = Parcel(
-            recipient_id=child.recipient_id,
-            name=child.file_name or "",
-            data=data,
-            reference=child.reference or "",
-            media_type="application/x-7z-compressed",
-            protocol_title_nl=definition.title_nl,
-            disclaimer_nl=definition.mail_disclaimer_nl,
-        )
-    deps.delivery(Channel.SFTP_DROP.value).deliver(parcel)
-    _mark_delivered(engine, deps, child_id)
 
 
 def awaiting_return(engine: Engine) -> list[int]:

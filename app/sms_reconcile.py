@@ -9,11 +9,11 @@ sends exactly one new SMS.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from app.db import transaction
+from app.db import aware, transaction
 from app.exports import ExportDeps
 from app.sms_status import record_status, warn_not_delivered
 from exchange import sms_status
@@ -28,15 +28,11 @@ log = logging.getLogger("kbx.sms")
 GRACE = timedelta(minutes=10)
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def reconcile_unknown(engine: Engine, deps: ExportDeps, grace: timedelta = GRACE) -> int:
     now = deps.settings.now()
     with transaction(engine) as session:
         due = [
-            (m.id, m.run_id, m.reference, _aware(m.created_at), c.phone)
+            (m.id, m.run_id, m.reference, aware(m.created_at) or now, c.phone)
             for m, c in session.execute(
                 select(SmsMessage, RecipientContact)
                 .join(ExportRun, ExportRun.id == SmsMessage.run_id)
@@ -45,9 +41,9 @@ def reconcile_unknown(engine: Engine, deps: ExportDeps, grace: timedelta = GRACE
                     SmsMessage.status == sms_status.UNKNOWN,
                     SmsMessage.sid.is_(None),
                     SmsMessage.provider == deps.keys.provider,
+                    SmsMessage.created_at <= now - grace,
                 )
             )
-            if now - _aware(m.created_at) >= grace
         ]
     settled = 0
     for message_id, run_id, reference, since, phone in due:
