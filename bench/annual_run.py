@@ -4,7 +4,7 @@ straightforward way of doing the same work.
 Seeds a synthetic store (timed apart from the round), registers for every municipality a
 contact phone, an SSH public key and its signature of art20-municipal, requests and approves the
 batch, then runs the round: every list built, sealed and staged on the drop, its key "sent" to
-the SMS outbox, by ``app.batch_runner`` in N worker processes. Then, each in a fresh process:
+the SMS outbox, by ``app.flows.batch_runner`` in N worker processes. Then, each in a fresh process:
 Antwerpen's list (NIS 11002, the largest) built and sealed alone, for its peak memory; and the
 straightforward way on the same store (per municipality ``pandas.read_sql``, ``to_excel`` with
 XlsxWriter, ``msoffcrypto`` encryption, one process, no bookkeeping), and the ratio.
@@ -42,16 +42,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select
 
-from app.audit import record
-from app.batch_runner import default_workers, run_many
-from app.db import make_engine, transaction
-from app.exports import _seal, approve, request_batch
-from app.kbi_import import import_extract
-from app.migrate import upgrade
-from app.recipients import add_agreement, add_key, get_recipient, set_contact
-from app.refdata import municipalities
+from app.flows.batch_runner import default_workers, run_many
+from app.flows.exports import _seal, approve, request_batch
+from app.flows.kbi_import import import_extract
 from app.registry import load_registry
 from app.settings import Environment, Settings
+from app.store.audit import record
+from app.store.db import make_engine, transaction
+from app.store.migrate import upgrade
+from app.store.recipients import add_agreement, add_key, get_recipient, set_contact
+from app.store.refdata import municipalities
 from app.wiring import build_deps, drop_root, sms_outbox_path
 from channels.drop_store import DropStore
 from crypto import parse_public_key
@@ -95,7 +95,9 @@ def _batch_runs(engine: Engine, batch_id: str) -> list[ExportRun]:
 
 
 def phase_seed(data_dir: Path, persons: int, seed: int) -> dict[str, Any]:
-    from exchange.demo import generate_rows  # Faker is slow to import; only this phase needs it
+    from app.demo.synthetic import (
+        generate_rows,  # Faker is slow to import; only this phase needs it
+    )
 
     settings = _settings(data_dir)
     engine = make_engine(settings)
@@ -240,7 +242,8 @@ def phase_round(data_dir: Path, batch_id: str, workers: int) -> dict[str, Any]:
 
 
 def phase_antwerpen(data_dir: Path, batch_id: str) -> dict[str, Any]:
-    """Antwerpen's list built and sealed alone, exactly as a run does (``app.exports._seal``)."""
+    """Antwerpen's list built and sealed alone, exactly as a run does
+    (``app.flows.exports._seal``)."""
     settings = _settings(data_dir)
     engine = make_engine(settings)
     deps = build_deps(settings, load_registry(settings.protocols_dir))

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from app.db import make_engine
-from app.kbi_import import import_extract
-from app.migrate import upgrade
-from app.refdata import municipalities
+from app.demo.synthetic import generate_rows
+from app.flows.kbi_import import import_extract
 from app.registry import load_registry
 from app.settings import PROJECT_ROOT, Settings
-from exchange.demo import generate_rows
+from app.store.db import make_engine
+from app.store.migrate import upgrade
+from app.store.refdata import municipalities
 from exchange.kbi_extract import COLUMNS
 from exchange.periods import parse_period
 from exchange.selection import SelectionRequest, build_selection

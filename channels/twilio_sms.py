@@ -2,7 +2,7 @@
 client.
 
 Every key SMS asks Twilio for status callbacks at ``public_base_url + /api/v1/sms/status``
-(``app.sms_status`` verifies their signature). Message creation has no idempotency key, so an
+(``app.flows.sms_status`` verifies their signature). Message creation has no idempotency key, so an
 answer kbx did not get (a timeout, a broken connection, a 5xx) is the outcome ``unknown``, never an
 exception that would make kbx send again; ``lookup`` lists the messages to the contact's number
 and finds the one that names the file's reference. Only a certain refusal (a 4xx: a bad number, a

@@ -1,8 +1,8 @@
 """The KBI extract: one CSV row per integree, as documented in ``docs/kbi-extract.md``.
 
 This module holds the column specification and the validation of one row; reading the file and
-writing the store happen at the edge (``app.kbi_import``). Problems name the line, the column and
-the rule, never the value: a value may be a national number or a name.
+writing the store happen at the edge (``app.flows.kbi_import``). Problems name the line, the
+column and the rule, never the value: a value may be a national number or a name.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Changes to a recipient's contact, keys and delivery settings: what they are and how each is
-checked before a second person sees it. Pure; ``app.recipient_changes`` stores and applies them."""
+checked before a second person sees it. Pure; ``app.flows.recipient_changes`` stores and
+applies them."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
-"""Alembic environment: the URL comes from the caller (``app.migrate``) or from KBX_ settings."""
+"""Alembic environment: the URL comes from the caller (``app.store.migrate``) or from KBX_ settings."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
 
-from app.db import make_engine
 from app.settings import Settings
+from app.store.db import make_engine
 from exchange.models import Base
 
 target_metadata = Base.metadata

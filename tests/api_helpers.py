@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.exceptions import StarletteDeprecationWarning
 
-from app.api import create_app
+from app.api.app import create_app
 from app.registry import load_registry
 from app.settings import Settings
 from tests.conftest import Kbx

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner, Result
 
 from app.cli import app
-from app.db import make_engine
-from app.migrate import upgrade
 from app.settings import Settings
+from app.store.db import make_engine
+from app.store.migrate import upgrade
 
 # The leak guard's hooks run as this conftest's own (pytest finds them here by name).
 from tests.leak_guard import GUARD, pytest_configure, pytest_sessionfinish  # noqa: F401

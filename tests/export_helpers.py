@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from typer.testing import Result
 
-from app.drop_events import RecordingDropEvents, recipient_keys
+from app.flows.drop_events import RecordingDropEvents, recipient_keys
 from app.settings import Settings
 from app.wiring import drop_root, host_key_file, sms_outbox_path
 from channels.sftp_drop import DropServer

@@ -24,8 +24,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from app.api_v1 import ERRORS, router
-from app.exports import execute
+from app.api.v1 import ERRORS, router
+from app.flows.exports import execute
 from app.settings import Settings
 from exchange.models import ApiToken, AuditEvent, ExportRun, RecipientSftp, User
 from tests.api_helpers import (
@@ -650,7 +650,7 @@ def test_an_unexpected_failure_is_a_json_500_without_its_text(
     def boom(*_args: object) -> None:
         raise RuntimeError(f"something about {secret}")
 
-    monkeypatch.setattr("app.api_v1.list_recipients", boom)
+    monkeypatch.setattr("app.api.v1.list_recipients", boom)
     client = TestClient(api.app, raise_server_exceptions=False)
     response = client.get(
         f"{API}/recipients", headers={"Authorization": f"Bearer {api.login('aude')}"}

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select
 
-from app.batch_runner import Outcome, run_many
-from app.db import transaction
+from app.flows.batch_runner import Outcome, run_many
 from app.settings import Settings
+from app.store.db import transaction
 from app.wiring import drop_root, sms_outbox_path
 from channels.drop_store import DropStore
 from exchange.exports import RunState

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from stdnum.be import bis, nn
 
-from exchange.demo import Municipality, generate_rows
+from app.demo.synthetic import Municipality, generate_rows
 from exchange.kbi_extract import COLUMNS, COLUMNS_BY_NAME, ColumnKind, RowValidator
 from exchange.national_number import NumberKind, ParsedNumber, parse_national_number
 

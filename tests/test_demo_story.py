@@ -12,7 +12,7 @@ import msoffcrypto  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import Engine
 
-from app.drop_events import RecordingDropEvents, recipient_keys
+from app.flows.drop_events import RecordingDropEvents, recipient_keys
 from app.settings import Settings
 from app.wiring import drop_root, host_key_file
 from channels.sftp_drop import DropServer

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.exports import execute
+from app.flows.exports import execute
 from app.registry import load_registry
-from app.run_lock import exclusive_run
 from app.settings import Settings
+from app.store.run_lock import exclusive_run
 from app.wiring import build_deps, drop_root
 from exchange.models import ExportRun
 from tests.conftest import Kbx

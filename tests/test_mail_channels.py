@@ -20,9 +20,9 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import Engine, select, text
 
-from app.db import transaction
-from app.mail_targets import mail_addresses, mail_deliveries, mail_outbox_path
 from app.settings import Environment, Settings
+from app.store.db import transaction
+from app.wiring.mail_targets import mail_addresses, mail_deliveries, mail_outbox_path
 from channels.mail import SecureMailDelivery, SmtpRelay, SmtpSender, ZivverDelivery
 from channels.mail_capture import MailCapture
 from exchange.models import ExportRun, RecipientMail

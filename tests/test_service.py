@@ -18,8 +18,8 @@ from alembic import command
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from app.migrate import alembic_config
 from app.settings import PROJECT_ROOT, Settings
+from app.store.migrate import alembic_config
 from tests.conftest import Kbx
 
 KBX = [sys.executable, "-m", "app"]

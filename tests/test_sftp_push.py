@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
-from app.audit import read_chain
-from app.db import transaction
-from app.exports import ExportDeps, execute, pending_runs
+from app.flows.exports import ExportDeps, execute, pending_runs
+from app.flows.remote_watch import watch_pushed
+from app.flows.worker import work_once
 from app.registry import load_registry
-from app.remote_watch import watch_pushed
 from app.settings import Settings
-from app.sftp_targets import sftp_targets
+from app.store.audit import read_chain
+from app.store.db import transaction
 from app.wiring import build_deps
-from app.worker import work_once
+from app.wiring.sftp_targets import sftp_targets
 from channels.sftp_push import SftpPush
 from crypto.archives import open_single_7z
 from exchange.models import ExportRun, RecipientSftp

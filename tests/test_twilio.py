@@ -21,9 +21,9 @@ import msoffcrypto  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import Engine, select, update
 
-from app.exports import execute
+from app.flows.exports import execute
+from app.flows.sms_reconcile import reconcile_unknown
 from app.settings import Settings
-from app.sms_reconcile import reconcile_unknown
 from app.wiring import drop_root, key_sender
 from channels.twilio_sms import TwilioKeySender
 from exchange.models import AuditEvent, ExportRun, SmsMessage

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-import app.vdab_dataset as vdab_dataset
+import app.flows.vdab_dataset as vdab_dataset
 from app.cli import app as cli_app
-from app.cli_pseudonym import ROTATED
-from app.cli_pseudonym import register as register_pseudonym
-from app.db import transaction
+from app.cli.pseudonym import ROTATED
+from app.cli.pseudonym import register as register_pseudonym
+from app.flows.vdab_dataset import profiles_for, pseudonym_key, pseudonym_key_file
 from app.registry import load_registry
 from app.settings import PROJECT_ROOT, Settings
-from app.vdab_dataset import profiles_for, pseudonym_key, pseudonym_key_file
+from app.store.db import transaction
 from crypto.pseudonyms import (
     Pseudonymiser,
     PseudonymKeyError,

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from app.flows.vdab_dataset import pseudonym_key
 from app.settings import Settings
-from app.vdab_dataset import pseudonym_key
 from app.wiring import drop_root
 from crypto.archives import open_single_7z
 from crypto.pseudonyms import Pseudonymiser, Purpose

@@ -17,13 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from app.api import create_app
-from app.api_checks import SlidingWindow
-from app.audit import read_chain
-from app.db import transaction
+from app.api.app import create_app
+from app.api.checks import SlidingWindow
+from app.flows.vdab_dataset import pseudonym_key, pseudonym_key_file
 from app.registry import load_registry
 from app.settings import Settings
-from app.vdab_dataset import pseudonym_key, pseudonym_key_file
+from app.store.audit import read_chain
+from app.store.db import transaction
 from app.wiring import StartupError, build_deps
 from crypto.pseudonyms import Pseudonymiser, Purpose
 from exchange.audit import verify_chain

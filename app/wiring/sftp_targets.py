@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from sqlalchemy import Engine
 
-from app.db import make_engine, transaction
 from app.settings import Settings
+from app.store.db import make_engine, transaction
 from crypto.vault import SecretBox, VaultError
 from exchange.models import RecipientSftp
 from exchange.ports import ChannelError, SftpTarget

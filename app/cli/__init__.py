@@ -15,9 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from typer.core import TyperGroup
 
-from app.audit import read_chain, record
-from app.cli_changes import register as register_change_commands
-from app.cli_common import (
+from app.cli.changes import register as register_change_commands
+from app.cli.common import (
     EXIT_INTERNAL,
     EXIT_REFUSED,
     Context,
@@ -27,23 +26,24 @@ from app.cli_common import (
     emit_json,
     fail,
 )
-from app.cli_exports import register as register_export_commands
-from app.cli_pseudonym import register as register_pseudonym_commands
-from app.db import transaction
-from app.drop_events import RecordingDropEvents, recipient_keys
+from app.cli.exports import register as register_export_commands
+from app.cli.pseudonym import register as register_pseudonym_commands
 from app.errors import KbxError
-from app.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
-from app.migrate import upgrade
-from app.recipients import (
+from app.flows.drop_events import RecordingDropEvents, recipient_keys
+from app.flows.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
+from app.flows.worker import run_worker
+from app.settings import Settings
+from app.store.audit import read_chain, record
+from app.store.db import transaction
+from app.store.migrate import upgrade
+from app.store.recipients import (
     add_agreement,
     list_recipients,
     recipient_facts,
     run_history,
 )
-from app.refdata import municipalities
-from app.settings import Settings
+from app.store.refdata import municipalities
 from app.wiring import StartupError, drop_root, host_key_file
-from app.worker import run_worker
 from channels.sftp_drop import DropServer
 from exchange.audit import verify_chain
 from exchange.fields import FIELD_CATALOGUE
@@ -159,7 +159,9 @@ def demo_seed(
     ] = False,
 ) -> None:
     """Write a realistic synthetic KBI extract and import it through the normal import path."""
-    from exchange.demo import generate_rows  # Faker is slow to import; only this command needs it
+    from app.demo.synthetic import (
+        generate_rows,  # Faker is slow to import; only this command needs it
+    )
 
     c = ctx_of(ctx)
     if if_empty and _store_size(c) > 0:
@@ -181,7 +183,7 @@ def demo_seed(
 def demo_story(ctx: typer.Context) -> None:
     """Demo: staff, Lommel's key pair and contact, this year's list on the drop; prints how to
     fetch it with OpenSSH's sftp."""
-    from app.demo_story import prepare_story
+    from app.demo.story import prepare_story
 
     c = ctx_of(ctx)
     story = prepare_story(c)
@@ -495,7 +497,7 @@ def serve(
     """Run the service: HTTP API, the SFTP drop and the worker."""
     import uvicorn
 
-    from app.api import create_app
+    from app.api.app import create_app
 
     c = ctx_of(ctx)
     configure_logging()

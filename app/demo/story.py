@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from app.auth import Role, add_user, find_user
-from app.cli_common import Context
-from app.db import transaction
-from app.exports import approve, execute, request_export
-from app.recipient_changes import decide, propose
+from app.cli.common import Context
+from app.flows.exports import approve, execute, request_export
+from app.flows.recipient_changes import decide, propose
+from app.store.db import transaction
+from app.store.users import Role, add_user, find_user
 from app.wiring import host_key_file, sms_outbox_path
 from channels.sftp_drop import host_public_key
 from crypto import parse_public_key

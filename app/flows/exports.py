@@ -23,14 +23,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit import record
-from app.db import READ_ONLY, aware, transaction
 from app.errors import Conflict, InvalidInput, NotFound
-from app.recipients import get_recipient, recipient_facts, run_history
+from app.flows.sms_status import record_status, warn_not_delivered
 from app.registry import Registry
-from app.run_lock import exclusive_run
 from app.settings import Environment, Settings
-from app.sms_status import record_status, warn_not_delivered
+from app.store.audit import record
+from app.store.db import READ_ONLY, aware, transaction
+from app.store.recipients import get_recipient, recipient_facts, run_history
+from app.store.run_lock import exclusive_run
 from crypto.passwords import new_password
 from crypto.sealing import Column, SealedFile, build_csv, build_xlsx, seal
 from crypto.vault import SecretBox
@@ -343,8 +343,9 @@ def _seal(
     )
     statement = build_selection(definition, request)
     # Only the build reads the store, in a read-only transaction (on SQLite: DEFERRED, no write
-    # lock), so parallel executors (app.batch_runner) build side by side; the key derivation and
-    # encryption, which cost more than building most files, run after the connection is closed.
+    # lock), so parallel executors (app.flows.batch_runner) build side by side; the key
+    # derivation and encryption, which cost more than building most files, run after the
+    # connection is closed.
     with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         expected = connection.execute(build_count(definition, request)).scalar_one()
         result = connection.execution_options(stream_results=True, yield_per=2000).execute(
@@ -673,7 +674,8 @@ def _carry(engine: Engine, deps: ExportDeps, run_id: int) -> RunState:
         recipient_id, channel = run.recipient_id, run.channel
         derived = run.parent_id is not None
     if derived and state in (RunState.APPROVED, RunState.BUILT):
-        return state  # built from its parent's return, not from a selection: see app.round_trip
+        # built from its parent's return, not from a selection: see app.flows.round_trip
+        return state
     try:
         if state is RunState.BUILT:
             assert name is not None

@@ -9,10 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from app.audit import record
-from app.auth import Role, add_user
-from app.batch_runner import run_many
-from app.cli_common import (
+from app.cli.common import (
     EXIT_INPUT,
     EXIT_REFUSED,
     JsonOpt,
@@ -22,8 +19,8 @@ from app.cli_common import (
     fail,
     staff,
 )
-from app.db import transaction
-from app.exports import (
+from app.flows.batch_runner import run_many
+from app.flows.exports import (
     PolicyRefusal,
     approve,
     batch_runs,
@@ -32,7 +29,10 @@ from app.exports import (
     request_batch,
     request_export,
 )
-from app.worker import run_worker, work_once
+from app.flows.worker import run_worker, work_once
+from app.store.audit import record
+from app.store.db import transaction
+from app.store.users import Role, add_user
 from exchange.models import ExportRun
 from exchange.shown import shown
 
@@ -229,7 +229,7 @@ def export_collect(
 ) -> None:
     """Collect a round trip's return (VDAB): check it, pseudonymise it, deliver the dataset to
     the BI working group. Exit 3 with the report when the return file is refused."""
-    from app.round_trip import collect
+    from app.flows.round_trip import collect
 
     c = ctx_of(ctx)
     done = collect(c.engine, c.deps, _run_id(run))

@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from app.audit import record
-from app.db import transaction
-from app.exports import ExportDeps, execute, pending_runs
-from app.remote_watch import watch_pushed
-from app.round_trip import collect_due
-from app.sms_reconcile import reconcile_unknown
+from app.flows.exports import ExportDeps, execute, pending_runs
+from app.flows.remote_watch import watch_pushed
+from app.flows.round_trip import collect_due
+from app.flows.sms_reconcile import reconcile_unknown
+from app.store.audit import record
+from app.store.db import transaction
 from exchange.exports import RunState, transition
 from exchange.models import ExportRun
 from exchange.protocols import Channel
@@ -32,7 +32,7 @@ _ON_THE_DROP = (RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED)
 
 def purge_expired(engine: Engine, deps: ExportDeps) -> int:
     """Files still on the drop after the retention window leave it (pushed files: see
-    app.remote_watch, which also knows when the recipient's server cannot be reached)."""
+    app.flows.remote_watch, which also knows when the recipient's server cannot be reached)."""
     now = deps.settings.now()
     with transaction(engine) as session:
         due = list(

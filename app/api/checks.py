@@ -30,12 +30,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import Engine, select
 
-from app.api_v1 import ERRORS, ApiError, ErrorCode, RoleGuard, error_responses
-from app.audit import record
-from app.auth import Role
-from app.db import transaction
-from app.exports import ExportDeps
-from app.vdab_dataset import load_pseudonymiser
+from app.api.v1 import ERRORS, ApiError, ErrorCode, RoleGuard, error_responses
+from app.flows.exports import ExportDeps
+from app.flows.vdab_dataset import load_pseudonymiser
+from app.store.audit import record
+from app.store.db import transaction
+from app.store.users import Role
 from app.wiring import StartupError
 from crypto.pseudonyms import Pseudonymiser, PseudonymKeyError, Purpose
 from exchange.models import Integree, User
@@ -49,7 +49,7 @@ log = logging.getLogger("kbx.api.checks")
 PROTOCOL_ID = "vsb-care"
 WINDOW_SECONDS = 60.0
 
-# The codes this router adds to the API's one list (``app.api_v1.ERRORS``), so that the error
+# The codes this router adds to the API's one list (``app.api.v1.ERRORS``), so that the error
 # shape, the OpenAPI document and its tests treat them as every other code.
 CHECK_ERRORS: dict[str, ErrorCode] = {
     "check.not_in_force": ErrorCode(
@@ -271,7 +271,7 @@ def integration_obligation(
 
 
 def install(api: FastAPI) -> None:
-    """Add the check to an application built by ``app.api.create_app`` (its settings are on
+    """Add the check to an application built by ``app.api.app.create_app`` (its settings are on
     ``api.state``). Raises ``StartupError`` when there is no usable pseudonym key."""
     settings = api.state.settings
     try:

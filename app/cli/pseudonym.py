@@ -19,9 +19,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from app.audit import record
-from app.auth import Role
-from app.cli_common import (
+from app.cli.common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
     EXIT_REFUSED,
@@ -31,9 +29,11 @@ from app.cli_common import (
     emit_json,
     fail,
 )
-from app.db import transaction
+from app.flows.vdab_dataset import pseudonym_key, pseudonym_key_file
 from app.settings import Environment
-from app.vdab_dataset import pseudonym_key, pseudonym_key_file
+from app.store.audit import record
+from app.store.db import transaction
+from app.store.users import Role
 from crypto.pseudonyms import (
     PseudonymKeyError,
     key_id,

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app.audit import record
-from app.db import transaction
 from app.errors import Conflict, InvalidInput, NotFound
-from app.recipients import add_key, get_recipient, set_contact
+from app.store.audit import record
+from app.store.db import transaction
+from app.store.recipients import add_key, get_recipient, set_contact
 from crypto import parse_public_key
 from crypto.vault import SecretBox
 from exchange.exports import FourEyesViolation, check_four_eyes

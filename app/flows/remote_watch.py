@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
-from app.audit import record
-from app.db import aware, transaction
-from app.exports import ExportDeps
+from app.flows.exports import ExportDeps
+from app.store.audit import record
+from app.store.db import aware, transaction
 from exchange.exports import RunState, transition
 from exchange.models import ExportRun
 from exchange.ports import ChannelError

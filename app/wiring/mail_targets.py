@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from app.db import make_engine, transaction
 from app.settings import Environment, Settings
+from app.store.db import make_engine, transaction
 from channels.mail import (
     AddressLookup,
     MailTransport,

@@ -13,9 +13,9 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from app.db import aware, transaction
-from app.exports import ExportDeps
-from app.sms_status import record_status, warn_not_delivered
+from app.flows.exports import ExportDeps
+from app.flows.sms_status import record_status, warn_not_delivered
+from app.store.db import aware, transaction
 from exchange import sms_status
 from exchange.models import ExportRun, RecipientContact, SmsMessage
 from exchange.ports import ChannelError

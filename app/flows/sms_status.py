@@ -1,5 +1,5 @@
-"""Key SMS statuses at the edge: Twilio's status callbacks, and the bookkeeping they share with
-``app.exports.send_key``.
+"""Key SMS statuses: what Twilio's status callbacks (``app.api.sms``) and
+``app.flows.exports.send_key`` share.
 
 ``POST /api/v1/sms/status`` is called by Twilio, not by staff: it carries no bearer token but an
 ``X-Twilio-Signature`` (HMAC-SHA1 under the account's auth token over the callback URL and the
@@ -12,30 +12,30 @@ message forward (``exchange.sms_status.advance``); ``delivered`` confirms the ke
 four-eyes resend. The route is left out of the OpenAPI document, which describes the staff API.
 """
 
-# No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
+from __future__ import annotations
+
 import logging
 from datetime import datetime
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
-from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
-from app.audit import record
-from app.db import transaction
 from app.errors import KbxError
 from app.settings import Settings
-from channels.twilio_sms import status_callback_url
+from app.store.audit import record
+from app.store.db import transaction
 from exchange.models import SmsMessage
 from exchange.sms_status import DELIVERED, NOT_DELIVERED, advance
 
-__all__ = ["SmsStatusError", "record_status", "router", "warn_not_delivered"]
+__all__ = [
+    "SmsStatusError",
+    "apply_callback",
+    "bad_signature",
+    "record_status",
+    "warn_not_delivered",
+]
 
 log = logging.getLogger("kbx.sms")
-
-router = APIRouter(prefix="/api/v1")
 
 
 class SmsStatusError(KbxError):
@@ -47,7 +47,7 @@ class SmsStatusError(KbxError):
         self.message_nl = message_nl
 
 
-def _bad_signature() -> SmsStatusError:
+def bad_signature() -> SmsStatusError:
     return SmsStatusError(
         403,
         "sms.bad_signature",
@@ -101,7 +101,12 @@ def warn_not_delivered(run_id: int, reference: str, status: str) -> None:
     )
 
 
-def _apply(engine: Engine, settings: Settings, sid: str, status: str, error: str | None) -> str:
+def apply_callback(
+    engine: Engine, settings: Settings, sid: str, status: str, error: str | None
+) -> str:
+    """Apply one verified status callback to the key SMS ``sid``; returns its status now.
+
+    Raises ``SmsStatusError`` 404 ``sms.unknown`` for a sid kbx did not send."""
     now = settings.now()
     with transaction(engine) as session:
         message = session.scalars(
@@ -118,36 +123,3 @@ def _apply(engine: Engine, settings: Settings, sid: str, status: str, error: str
     if moved and current in NOT_DELIVERED:
         warn_not_delivered(run_id, reference, current)
     return current
-
-
-@router.post("/sms/status", include_in_schema=False)
-async def sms_status(request: Request) -> JSONResponse:
-    """Twilio's status callback for a key SMS (form-encoded, signed)."""
-    settings: Settings = request.app.state.settings
-    engine: Engine = request.app.state.engine
-    form = await request.form()
-    params = {key: value for key, value in form.multi_items() if isinstance(value, str)}
-    signature = request.headers.get("X-Twilio-Signature", "")
-    token = settings.twilio_auth_token
-    if (
-        not token
-        or not signature
-        or len(params) != len(form.multi_items())  # a file, or a repeated field
-        or not RequestValidator(token).validate(
-            status_callback_url(settings.public_base_url), params, signature
-        )
-    ):
-        log.warning("an SMS status callback was refused: bad or missing signature")
-        raise _bad_signature()
-    sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
-    if not sid or not status:
-        raise SmsStatusError(
-            400,
-            "sms.invalid_callback",
-            "A status callback needs MessageSid and MessageStatus",
-            "Een statusmelding heeft MessageSid en MessageStatus nodig",
-        )
-    current = await run_in_threadpool(
-        _apply, engine, settings, sid, status, params.get("ErrorCode") or None
-    )
-    return JSONResponse({"sid": sid, "status": current})

@@ -11,7 +11,7 @@ from exchange.recipients import Municipality
 
 __all__ = ["MunicipalityList", "municipalities"]
 
-_CSV = Path(__file__).parent / "data" / "flemish-municipalities.csv"
+_CSV = Path(__file__).resolve().parents[1] / "data" / "flemish-municipalities.csv"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api_checks import install as install_checks
-from app.api_v1 import ERRORS, router
-from app.db import make_engine
+from app.api.checks import install as install_checks
+from app.api.sms import router as sms_status_router
+from app.api.v1 import ERRORS, router
 from app.errors import KbxError
-from app.exports import ExportDeps, PolicyRefusal
+from app.flows.exports import ExportDeps, PolicyRefusal
 from app.registry import Registry
 from app.settings import Environment, Settings
-from app.sms_status import router as sms_status_router
+from app.store.db import make_engine
 from app.wiring import build_deps
 
 __all__ = ["create_app"]
@@ -177,7 +177,7 @@ def create_app(
     api.add_exception_handler(Exception, _internal_error)
     api.include_router(router)
     api.include_router(sms_status_router)  # Twilio's signed callbacks; no bearer token
-    install_checks(api)  # the VSB individual check (app/api_checks.py)
+    install_checks(api)  # the VSB individual check (app/api/checks.py)
     api.add_api_route(
         "/health",
         health,

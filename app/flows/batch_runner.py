@@ -4,12 +4,12 @@ A yearly round (285 municipalities) is CPU-bound: every workbook's key derivatio
 100,000 SHA-512 rounds in a pure-Python loop (about 0.1 s), and building the sheet is Python too,
 so threads would share one core. Each worker is a fresh process (``spawn``: no database
 connection or lock crosses a fork) with its own engine, registry and adapters built from the
-caller's settings, and calls ``app.exports.execute`` for one run id at a time; ``execute`` takes
-the run's exclusive lock, so this runner and the worker inside ``kbx serve`` never carry the
-same run twice.
+caller's settings, and calls ``app.flows.exports.execute`` for one run id at a time;
+``execute`` takes the run's exclusive lock, so this runner and the worker inside ``kbx serve``
+never carry the same run twice.
 
 On SQLite the workers' transactions take turns on the database's write lock (``BEGIN
-IMMEDIATE`` with a 10 s busy timeout, see app/db.py). The longest of them is the read that
+IMMEDIATE`` with a 10 s busy timeout, see app/store/db.py). The longest of them is the read that
 builds a file (about 0.6 s for Antwerpen in a store of 1,000,000 integrees); sealing happens
 after it, so one worker seals while the other builds. On PostgreSQL the workers do not wait for
 each other at all.
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from app.db import make_engine
 from app.errors import KbxError
-from app.exports import ExportDeps, execute
+from app.flows.exports import ExportDeps, execute
 from app.registry import load_registry
 from app.settings import Settings
+from app.store.db import make_engine
 from app.wiring import build_deps
 from crypto.sealing import SealingError
 from exchange.exports import RunState
@@ -123,7 +123,7 @@ def run_many(
         yield from pool.imap_unordered(_work, ids, chunksize=1)
         pool.close()
     except BaseException:
-        pool.terminate()  # an interrupted run resumes at the next start (app.exports.execute)
+        pool.terminate()  # an interrupted run resumes at the next start (app.flows.exports.execute)
         raise
     finally:
         pool.join()

@@ -22,11 +22,8 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Engine, select
 
-from app.audit import record
-from app.auth import Role, find_user, issue_token, password_matches, user_for_token
-from app.db import transaction
 from app.errors import Conflict, KbxError, NotFound
-from app.exports import (
+from app.flows.exports import (
     ExportDeps,
     approve,
     cancel,
@@ -34,9 +31,12 @@ from app.exports import (
     request_export,
     send_key,
 )
-from app.recipient_changes import decide, propose
-from app.recipient_changes import pending as pending_changes
-from app.recipients import get_recipient, list_recipients, recipient_facts, run_history
+from app.flows.recipient_changes import decide, propose
+from app.flows.recipient_changes import pending as pending_changes
+from app.store.audit import record
+from app.store.db import transaction
+from app.store.recipients import get_recipient, list_recipients, recipient_facts, run_history
+from app.store.users import Role, find_user, issue_token, password_matches, user_for_token
 from exchange.exports import FourEyesViolation, RunState, check_four_eyes
 from exchange.models import ExportRun, User
 from exchange.policy import Allowed, evaluate

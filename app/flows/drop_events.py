@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, select
 
-from app.audit import record
-from app.db import transaction
 from app.settings import Settings
+from app.store.audit import record
+from app.store.db import transaction
 from exchange.exports import InvalidTransition, RunState, transition
 from exchange.models import ExportRun, RecipientKey
 

@@ -13,11 +13,11 @@ from typing import Annotated, Any, NoReturn
 import typer
 from sqlalchemy import Engine, select
 
-from app.auth import Role
-from app.db import make_engine, transaction
-from app.exports import ExportDeps
+from app.flows.exports import ExportDeps
 from app.registry import Registry, load_registry
 from app.settings import Settings
+from app.store.db import make_engine, transaction
+from app.store.users import Role
 from app.wiring import StartupError, build_deps
 from exchange.models import User
 from exchange.protocols import DefinitionError, ProtocolDefinition

@@ -17,9 +17,9 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine, delete, insert
 
-from app.audit import record
-from app.db import transaction
-from app.refdata import municipalities
+from app.store.audit import record
+from app.store.db import transaction
+from app.store.refdata import municipalities
 from exchange.kbi_extract import Problem, RowValidator, check_header
 from exchange.models import Base, Integree
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from app.auth import Role
-from app.cli_common import Context, JsonOpt, ctx_of, emit_json, fail, staff
-from app.recipient_changes import ChangeOut, decide, pending, propose
+from app.cli.common import Context, JsonOpt, ctx_of, emit_json, fail, staff
+from app.flows.recipient_changes import ChangeOut, decide, pending, propose
+from app.store.users import Role
 from exchange.recipient_changes import ChangeKind
 
 __all__ = ["propose_change", "register"]

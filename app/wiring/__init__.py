@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.exports import ExportDeps
-from app.mail_targets import mail_deliveries
+from app.flows.exports import ExportDeps
 from app.registry import Registry
 from app.settings import Environment, Settings
-from app.sftp_targets import sftp_targets_by_settings
+from app.wiring.mail_targets import mail_deliveries
+from app.wiring.sftp_targets import sftp_targets_by_settings
 from channels.drop_store import DropStore
 from channels.sftp_push import SftpPush
 from channels.sms_outbox import SmsOutbox

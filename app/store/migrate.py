@@ -8,14 +8,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, select
 
-from app.db import transaction
-from app.refdata import municipalities
+from app.store.db import transaction
+from app.store.refdata import municipalities
 from exchange.models import Recipient
 from exchange.recipients import AGENCIES
 
 __all__ = ["alembic_config", "upgrade"]
 
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 
 
 def alembic_config() -> Config:

@@ -20,9 +20,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from app.db import transaction
 from app.errors import Conflict, InvalidInput
-from app.exports import (
+from app.flows.exports import (
     ExportDeps,
     _audit,
     _definition,
@@ -32,7 +31,8 @@ from app.exports import (
     _set_state,
     execute,
 )
-from app.vdab_dataset import load_pseudonymiser, profiles_for
+from app.flows.vdab_dataset import load_pseudonymiser, profiles_for
+from app.store.db import transaction
 from crypto.archives import ArchiveError, open_single_7z
 from crypto.passwords import new_password
 from crypto.pseudonyms import Purpose

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): ``/health`` and ``/api/v1``."""

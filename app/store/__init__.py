@@ -1,0 +1,1 @@
+"""The database edge: the transaction, the audit append, the repositories."""
