@@ -7,13 +7,18 @@ __all__ = ["Conflict", "InvalidInput", "KbxError", "NotFound"]
 
 
 class KbxError(Exception):
+    """An error a person can act on: ``code`` is stable (``run.unknown``), ``message`` English,
+    ``message_nl`` Dutch with the same facts (``None``: the API's catalogue gives a generic one).
+    ``status`` is the HTTP status, ``exit_code`` the CLI's."""
+
     status = 400
     exit_code = 2
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, message_nl: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.message_nl = message_nl
 
 
 class InvalidInput(KbxError):

@@ -7,7 +7,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.errors import NotFound
 from exchange.protocols import DefinitionError, ProtocolDefinition, parse_definition
+from exchange.shown import shown
 
 __all__ = ["Registry", "load_registry"]
 
@@ -18,6 +20,18 @@ class Registry:
 
     def get(self, protocol_id: str) -> ProtocolDefinition | None:
         return self.definitions.get(protocol_id)
+
+    def require(self, protocol_id: str) -> ProtocolDefinition:
+        """The definition of ``protocol_id``. Raises ``NotFound`` (``protocol.unknown``)."""
+        definition = self.definitions.get(protocol_id)
+        if definition is None:
+            shown_id = shown(protocol_id)
+            raise NotFound(
+                "protocol.unknown",
+                f"unknown protocol '{shown_id}' (known: {', '.join(sorted(self.definitions))})",
+                f"onbekend protocol '{shown_id}' (bekend: {', '.join(sorted(self.definitions))})",
+            )
+        return definition
 
     def __iter__(self) -> Iterator[ProtocolDefinition]:
         return iter(self.definitions[k] for k in sorted(self.definitions))

@@ -43,7 +43,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select
 
 from app.flows.batch_runner import default_workers, run_many
-from app.flows.exports import _seal, approve, request_batch
+from app.flows.execution import seal_file as _seal
+from app.flows.exports import approve, request_batch
 from app.flows.kbi_import import import_extract
 from app.registry import load_registry
 from app.settings import Environment, Settings

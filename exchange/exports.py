@@ -20,6 +20,7 @@ __all__ = [
     "FourEyesViolation",
     "InvalidTransition",
     "RunState",
+    "can_move",
     "check_four_eyes",
     "expiry",
     "info_sheet",
@@ -75,7 +76,13 @@ class FourEyesViolation(Exception):
     """The same person may not both ask for and approve an action."""
 
 
+def can_move(current: RunState, target: RunState) -> bool:
+    """Whether the state machine lets a run in ``current`` become ``target``."""
+    return target in _NEXT[current]
+
+
 def transition(current: RunState, target: RunState) -> RunState:
+    """``target``, if a run in ``current`` may become it. Raises ``InvalidTransition``."""
     if target not in _NEXT[current]:
         raise InvalidTransition(current, target)
     return target

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from app.api.v1 import ERRORS, router
-from app.flows.exports import execute
+from app.flows.execution import execute
 from app.settings import Settings
 from exchange.models import ApiToken, AuditEvent, ExportRun, RecipientSftp, User
 from tests.api_helpers import (

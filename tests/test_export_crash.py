@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.flows.exports import execute
+from app.flows.execution import execute
 from app.registry import load_registry
 from app.settings import Settings
 from app.store.run_lock import exclusive_run

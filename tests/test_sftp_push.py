@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
-from app.flows.exports import ExportDeps, execute, pending_runs
+from app.flows.deps import ExportDeps
+from app.flows.execution import execute, pending_runs
 from app.flows.remote_watch import watch_pushed
 from app.flows.worker import work_once
 from app.registry import load_registry

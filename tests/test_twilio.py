@@ -21,7 +21,7 @@ import msoffcrypto  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import Engine, select, update
 
-from app.flows.exports import execute
+from app.flows.execution import execute
 from app.flows.sms_reconcile import reconcile_unknown
 from app.settings import Settings
 from app.wiring import drop_root, key_sender

@@ -17,7 +17,8 @@ from app.api.checks import install as install_checks
 from app.api.sms import router as sms_status_router
 from app.api.v1 import ERRORS, router
 from app.errors import KbxError
-from app.flows.exports import ExportDeps, PolicyRefusal
+from app.flows.deps import ExportDeps
+from app.flows.exports import PolicyRefusal
 from app.registry import Registry
 from app.settings import Environment, Settings
 from app.store.db import make_engine

@@ -31,7 +31,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import Engine, select
 
 from app.api.v1 import ERRORS, ApiError, ErrorCode, RoleGuard, error_responses
-from app.flows.exports import ExportDeps
+from app.flows.deps import ExportDeps
 from app.flows.vdab_dataset import load_pseudonymiser
 from app.store.audit import record
 from app.store.db import transaction

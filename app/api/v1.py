@@ -23,14 +23,9 @@ from pydantic import AfterValidator, BaseModel, Field
 from sqlalchemy import Engine, select
 
 from app.errors import Conflict, KbxError, NotFound
-from app.flows.exports import (
-    ExportDeps,
-    approve,
-    cancel,
-    request_batch,
-    request_export,
-    send_key,
-)
+from app.flows.deps import ExportDeps
+from app.flows.exports import approve, cancel, request_batch, request_export
+from app.flows.key_sms import send_key
 from app.flows.recipient_changes import decide, propose
 from app.flows.recipient_changes import pending as pending_changes
 from app.store.audit import record

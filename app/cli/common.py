@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from sqlalchemy import Engine, select
 
-from app.flows.exports import ExportDeps
+from app.flows.deps import ExportDeps
 from app.registry import Registry, load_registry
 from app.settings import Settings
 from app.store.db import make_engine, transaction

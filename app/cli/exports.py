@@ -20,12 +20,12 @@ from app.cli.common import (
     staff,
 )
 from app.flows.batch_runner import run_many
+from app.flows.execution import execute
 from app.flows.exports import (
     PolicyRefusal,
     approve,
-    batch_runs,
+    approve_batch,
     cancel,
-    execute,
     request_batch,
     request_export,
 )
@@ -170,12 +170,12 @@ def export_approve(
     """Approve a run or a whole batch (four eyes: never the requester)."""
     c = ctx_of(ctx)
     staff(c, by, _APPROVE_ROLES, "approve exports")
-    ids = batch_runs(c.engine, run) if run.startswith("B-") else [_run_id(run)]
-    if not ids:
-        fail(f"no requested runs in batch {run}")
-    for run_id in ids:
-        approved = approve(c.engine, c.deps, run_id, by)
-        typer.echo(f"run {approved.id} ({approved.reference}) approved")
+    if run.startswith("B-"):
+        approved = approve_batch(c.engine, c.deps, run, by)
+    else:
+        approved = [approve(c.engine, c.deps, _run_id(run), by)]
+    for one in approved:
+        typer.echo(f"run {one.id} ({one.reference}) approved")
 
 
 def _run_id(text: str) -> int:

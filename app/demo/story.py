@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from app.cli.common import Context
-from app.flows.exports import approve, execute, request_export
+from app.flows.execution import execute
+from app.flows.exports import approve, request_export
 from app.flows.recipient_changes import decide, propose
 from app.store.db import transaction
 from app.store.users import Role, add_user, find_user

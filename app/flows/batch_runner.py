@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from app.errors import KbxError
-from app.flows.exports import ExportDeps, execute
+from app.flows.deps import ExportDeps
+from app.flows.execution import execute
 from app.registry import load_registry
 from app.settings import Settings
 from app.store.db import make_engine

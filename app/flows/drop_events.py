@@ -9,9 +9,10 @@ from collections.abc import Callable
 from sqlalchemy import Engine, select
 
 from app.settings import Settings
+from app.store import runs
 from app.store.audit import record
 from app.store.db import transaction
-from exchange.exports import InvalidTransition, RunState, transition
+from exchange.exports import RunState, can_move
 from exchange.models import ExportRun, RecipientKey
 
 __all__ = ["RecordingDropEvents", "recipient_keys"]
@@ -60,32 +61,31 @@ class RecordingDropEvents:
         self, recipient: str, name: str, target: RunState, action: str, **details: object
     ) -> None:
         now = self.settings.now()
+        actor = f"sftp:{recipient}"
         with transaction(self.engine) as session:
             run = session.scalar(
                 select(ExportRun).where(
                     ExportRun.recipient_id == recipient, ExportRun.file_name == name
                 )
             )
-            record(
-                session,
-                actor=f"sftp:{recipient}",
-                action=action,
-                subject=f"run:{run.id}" if run else f"recipient:{recipient}",
-                details={"file": name, **details},
-                now=now,
+            if run is None:
+                record(
+                    session,
+                    actor=actor,
+                    action=action,
+                    subject=f"recipient:{recipient}",
+                    details={"file": name, **details},
+                    now=now,
+                )
+                return
+            if RunState(run.state) is target or not can_move(RunState(run.state), target):
+                if RunState(run.state) is not target:
+                    log.warning("run %s: %s while %s", run.id, action, run.state)
+                runs.note(session, run, actor=actor, action=action, now=now, file=name, **details)
+                return
+            runs.move(
+                session, run, target, actor=actor, action=action, now=now, file=name, **details
             )
-            if run is None or RunState(run.state) is target:
-                return
-            try:
-                run.state = transition(RunState(run.state), target).value
-            except InvalidTransition:
-                log.warning("run %s: %s while %s", run.id, action, run.state)
-                return
-            run.state_changed_at = now
-            if target is RunState.FETCHED:
-                run.fetched_at = now
-            else:
-                run.purged_at = now
 
 
 def recipient_keys(engine: Engine) -> Callable[[str], list[str]]:

@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
-from app.flows.exports import ExportDeps
-from app.store.audit import record
+from app.flows.deps import ExportDeps
+from app.store import runs
 from app.store.db import aware, transaction
-from exchange.exports import RunState, transition
+from exchange.exports import RunState
 from exchange.models import ExportRun
 from exchange.ports import ChannelError
 from exchange.protocols import Channel
@@ -79,14 +79,10 @@ def watch_pushed(engine: Engine, deps: ExportDeps) -> dict[str, int]:
                 continue  # moved on meanwhile (withdrawn by staff, purged by another worker)
             run.remote_checked_at = now
             if expired:
-                _move(run, RunState.PURGED, now)
-                run.purged_at = now
-                _audit(session, run, "export.expired", now, withdrawn=withdrawn)
+                _move(session, run, RunState.PURGED, "export.expired", now, withdrawn=withdrawn)
                 counts["expired"] += 1
             elif digest is None and run.state == RunState.KEY_SENT:
-                _move(run, RunState.FETCHED, now)
-                run.fetched_at = now
-                _audit(session, run, "export.removed_by_recipient", now)
+                _move(session, run, RunState.FETCHED, "export.removed_by_recipient", now)
                 counts["removed_by_recipient"] += 1
             elif digest is None:
                 log.info("run %s: the file is gone before its key was sent", run_id)
@@ -97,23 +93,22 @@ def watch_pushed(engine: Engine, deps: ExportDeps) -> dict[str, int]:
     return counts
 
 
-def _move(run: ExportRun, target: RunState, now: datetime) -> None:
-    run.state = transition(RunState(run.state), target).value
-    run.state_changed_at = now
-
-
-def _audit(session: Session, run: ExportRun, action: str, now: datetime, **details: object) -> None:
-    record(
+def _move(
+    session: Session,
+    run: ExportRun,
+    target: RunState,
+    action: str,
+    now: datetime,
+    **details: object,
+) -> None:
+    runs.move(
         session,
+        run,
+        target,
         actor="worker",
         action=action,
-        subject=f"run:{run.id}",
-        details={
-            "reference": run.reference,
-            "recipient": run.recipient_id,
-            "file": run.file_name,
-            "channel": run.channel,
-            **details,
-        },
         now=now,
+        file=run.file_name,
+        channel=run.channel,
+        **details,
     )

@@ -21,23 +21,17 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 
 from app.errors import Conflict, InvalidInput
-from app.flows.exports import (
-    ExportDeps,
-    _audit,
-    _definition,
-    _deliver,
-    _load,
-    _require_route,
-    _set_state,
-    execute,
-)
+from app.flows.deps import ExportDeps
+from app.flows.execution import deliver, execute
+from app.flows.exports import require_route
 from app.flows.vdab_dataset import load_pseudonymiser, profiles_for
+from app.store import runs
 from app.store.db import transaction
 from crypto.archives import ArchiveError, open_single_7z
 from crypto.passwords import new_password
 from crypto.pseudonyms import Purpose
 from crypto.sealing import build_csv, seal
-from exchange.exports import RunState, run_reference
+from exchange.exports import RunState
 from exchange.models import ExportRun
 from exchange.periods import parse_period
 from exchange.protocols import Channel
@@ -75,8 +69,8 @@ class _Waiting:
 
 def _waiting(engine: Engine, deps: ExportDeps, run_id: int) -> _Waiting:
     with transaction(engine) as session:
-        run = _load(session, run_id)
-        definition = _definition(deps.registry, run.protocol_id)
+        run = runs.load(session, run_id)
+        definition = deps.registry.require(run.protocol_id)
         if definition.profile is None:
             raise InvalidInput("run.no_return_leg", f"{run.protocol_id} has no return leg")
         if RunState(run.state) not in _WAITING or run.sent_sealed is None:
@@ -104,14 +98,14 @@ def _refuse(
 ) -> Collected:
     now = deps.settings.now()
     with transaction(engine) as session:
-        run = _load(session, run_id)
+        run = runs.load(session, run_id)
         run.return_file, run.return_sha256 = name, digest
-        _audit(
+        runs.note(
             session,
             run,
-            "worker",
-            "export.return_refused",
-            now,
+            actor="worker",
+            action="export.return_refused",
+            now=now,
             file=name,
             sha256=digest,
             problems=report[:50],
@@ -145,7 +139,7 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
         return _refuse(engine, deps, run_id, name, digest, exc.report())
 
     with transaction(engine) as session:
-        _require_route(session, deps, BI_RECIPIENT, Channel.SFTP_DROP)
+        require_route(session, deps, BI_RECIPIENT, Channel.SFTP_DROP)
         period = parse_period(w.period)
         assert period is not None
         numbers = [r.national_number for r in returned.rows]
@@ -163,26 +157,26 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
         sealed = seal(plain, password)
         _record_built(engine, deps, child_id, sealed.data, sealed.rows, password, dataset.columns)
         del password  # from here on only sealed under the service key
-        _deliver(engine, deps, child_id, sealed.data, f"{child_reference}.7z")
+        deliver(engine, deps, child_id, sealed.data, f"{child_reference}.7z")
     execute(engine, deps, child_id)  # sends the BI working group's key
 
     box.remove_return(w.recipient_id, name)
     now = deps.settings.now()
     with transaction(engine) as session:
-        run = _load(session, run_id)
-        _set_state(session, run, RunState.RETURNED, now)
+        run = runs.load(session, run_id)
         run.return_file, run.return_sha256 = name, digest
-        run.return_rows, run.returned_at = len(dataset.rows), now
+        run.return_rows = len(dataset.rows)
         # The return is in: what was kept for it goes.
         run.sent_sealed = None
         run.password_sealed = None
         run.password_destroyed_at = now
-        _audit(
+        runs.move(
             session,
             run,
-            "worker",
-            "export.returned",
-            now,
+            RunState.RETURNED,
+            actor="worker",
+            action="export.returned",
+            now=now,
             file=name,
             sha256=digest,
             rows=len(dataset.rows),
@@ -206,7 +200,7 @@ def _claim_dataset_run(engine: Engine, deps: ExportDeps, parent_id: int) -> tupl
     with transaction(engine) as session:
         child = session.scalar(select(ExportRun).where(ExportRun.parent_id == parent_id))
         if child is None:
-            parent = _load(session, parent_id)
+            parent = runs.load(session, parent_id)
             child = ExportRun(
                 protocol_id=parent.protocol_id,
                 recipient_id=BI_RECIPIENT,
@@ -219,14 +213,18 @@ def _claim_dataset_run(engine: Engine, deps: ExportDeps, parent_id: int) -> tupl
                 requested_at=now,
                 approved_by=parent.approved_by,
                 approved_at=now,
-                state=RunState.APPROVED.value,
-                state_changed_at=now,
                 parent_id=parent_id,
             )
-            session.add(child)
-            session.flush()
-            child.reference = run_reference(child.id, today)
-            _audit(session, child, "worker", "export.derived", now, parent=parent_id)
+            runs.claim(
+                session,
+                child,
+                RunState.APPROVED,
+                actor="worker",
+                action="export.derived",
+                now=now,
+                today=today,
+                parent=parent_id,
+            )
         unbuilt = RunState(child.state) in (RunState.APPROVED, RunState.BUILT)
         return child.id, child.reference or "", unbuilt
 
@@ -242,14 +240,22 @@ def _record_built(
 ) -> None:
     now = deps.settings.now()
     with transaction(engine) as session:
-        child = _load(session, child_id)
-        _set_state(session, child, RunState.BUILT, now)
+        child = runs.load(session, child_id)
         child.row_count = rows
         child.file_name = f"{child.reference}.7z"
         child.file_size, child.file_sha256 = len(data), hashlib.sha256(data).hexdigest()
         child.field_list = json.dumps(list(columns))
         child.password_sealed = deps.vault.seal(password.encode(), (child.reference or "").encode())
-        _audit(session, child, "worker", "export.built", now, rows=rows, sha256=child.file_sha256)
+        runs.move(
+            session,
+            child,
+            RunState.BUILT,
+            actor="worker",
+            action="export.built",
+            now=now,
+            rows=rows,
+            sha256=child.file_sha256,
+        )
 
 
 def awaiting_return(engine: Engine) -> list[int]:

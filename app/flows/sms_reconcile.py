@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from app.flows.exports import ExportDeps
+from app.flows.deps import ExportDeps
 from app.flows.sms_status import record_status, warn_not_delivered
 from app.store.db import aware, transaction
 from exchange import sms_status

@@ -10,13 +10,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from app.flows.exports import ExportDeps, execute, pending_runs
+from app.flows.deps import ExportDeps
+from app.flows.execution import execute, pending_runs
 from app.flows.remote_watch import watch_pushed
 from app.flows.round_trip import collect_due
 from app.flows.sms_reconcile import reconcile_unknown
-from app.store.audit import record
+from app.store import runs
 from app.store.db import transaction
-from exchange.exports import RunState, transition
+from exchange.exports import RunState
 from exchange.models import ExportRun
 from exchange.protocols import Channel
 
@@ -50,19 +51,17 @@ def purge_expired(engine: Engine, deps: ExportDeps) -> int:
         if name is not None:
             deps.delivery(channel).withdraw(recipient_id, name)
         with transaction(engine) as session:
-            run = session.get(ExportRun, run_id)
-            assert run is not None
+            run = runs.load(session, run_id)
             if RunState(run.state) not in _ON_THE_DROP:
                 continue  # fetched-and-deleted by the recipient meanwhile
-            run.state = transition(RunState(run.state), RunState.PURGED).value
-            run.purged_at = run.state_changed_at = now
-            record(
+            runs.move(
                 session,
+                run,
+                RunState.PURGED,
                 actor="worker",
                 action="export.expired",
-                subject=f"run:{run.id}",
-                details={"reference": run.reference, "file": name},
                 now=now,
+                file=name,
             )
             purged += 1
     return purged
@@ -73,7 +72,7 @@ def destroy_old_passwords(engine: Engine, deps: ExportDeps) -> int:
     now = deps.settings.now()
     limit = now - timedelta(days=deps.settings.key_resend_days)
     with transaction(engine) as session:
-        runs = list(
+        due = list(
             session.scalars(
                 select(ExportRun).where(
                     ExportRun.password_sealed.is_not(None),
@@ -83,18 +82,11 @@ def destroy_old_passwords(engine: Engine, deps: ExportDeps) -> int:
                 )
             )
         )
-        for run in runs:
+        for run in due:
             run.password_sealed = None
             run.password_destroyed_at = now
-            record(
-                session,
-                actor="worker",
-                action="export.password_destroyed",
-                subject=f"run:{run.id}",
-                details={"reference": run.reference},
-                now=now,
-            )
-    return len(runs)
+            runs.note(session, run, actor="worker", action="export.password_destroyed", now=now)
+    return len(due)
 
 
 def work_once(engine: Engine, deps: ExportDeps) -> dict[str, int]:

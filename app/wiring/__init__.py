@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.flows.exports import ExportDeps
+from app.flows.deps import ExportDeps
 from app.registry import Registry
 from app.settings import Environment, Settings
 from app.wiring.mail_targets import mail_deliveries

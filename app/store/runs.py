@@ -1,0 +1,232 @@
+"""The one access point for export runs: load them, list them, and move them.
+
+A run's state changes only here (``move``), always together with its audit event, in the
+caller's transaction; an event about a run that does not change its state goes through ``note``.
+Both build the event's details the same way (``details``): the run's identifiers, never a person.
+The transitions themselves are the domain's (``exchange.exports.transition``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, NotFound
+from app.store.audit import record
+from exchange.exports import InvalidTransition, RunState, run_reference, transition
+from exchange.models import AuditEvent, ExportRun
+
+__all__ = [
+    "claim",
+    "details",
+    "find",
+    "list_runs",
+    "load",
+    "move",
+    "note",
+    "run_events",
+    "run_ids",
+    "subject",
+]
+
+# The time column each state stamps when a run enters it (the others have no column of their own;
+# the audit trail holds every transition's time).
+_STAMPS = {
+    RunState.APPROVED: "approved_at",
+    RunState.DELIVERED: "delivered_at",
+    RunState.KEY_SENT: "key_sent_at",
+    RunState.FETCHED: "fetched_at",
+    RunState.PURGED: "purged_at",
+    RunState.RETURNED: "returned_at",
+}
+
+
+def subject(run: ExportRun) -> str:
+    """The audit subject of a run: ``run:<id>``."""
+    return f"run:{run.id}"
+
+
+def details(run: ExportRun, **extra: Any) -> dict[str, Any]:
+    """The details of an audit event about ``run``: reference, protocol, recipient, period, and
+    the caller's extras (identifiers, counts, digests; never personal data)."""
+    return {
+        "reference": run.reference,
+        "protocol": run.protocol_id,
+        "recipient": run.recipient_id,
+        "period": run.period,
+        **extra,
+    }
+
+
+def load(session: Session, run_id: int, *, for_update: bool = False) -> ExportRun:
+    """The run with this id. Raises ``NotFound`` (``run.unknown``)."""
+    run = session.get(ExportRun, run_id, with_for_update=for_update)
+    if run is None:
+        raise NotFound("run.unknown", f"unknown run {run_id}", f"onbekende run {run_id}")
+    return run
+
+
+def find(session: Session, text: str) -> ExportRun:
+    """The run named by its id (``17``) or its reference (``KBX-2026-000017``, any case).
+    Raises ``NotFound`` (``run.unknown``)."""
+    value = text.strip()
+    run: ExportRun | None
+    if value.isdigit() and len(value) <= 10:
+        run = session.get(ExportRun, int(value))
+    else:
+        run = session.scalar(select(ExportRun).where(ExportRun.reference == value.upper()))
+    if run is None:
+        shown = value if len(value) <= 20 and not any(c.isspace() for c in value) else "?"
+        raise NotFound("run.unknown", f"unknown run {shown}", f"onbekende run {shown}")
+    return run
+
+
+def _filtered(
+    query: Select[Any],
+    *,
+    batch: str | None = None,
+    states: Iterable[RunState] | None = None,
+    protocol: str | None = None,
+    recipient: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    include_refused: bool = True,
+) -> Select[Any]:
+    if batch is not None:
+        query = query.where(ExportRun.batch_id == batch)
+    if states is not None:
+        query = query.where(ExportRun.state.in_([s.value for s in states]))
+    if protocol is not None:
+        query = query.where(ExportRun.protocol_id == protocol)
+    if recipient is not None:
+        query = query.where(ExportRun.recipient_id == recipient)
+    if channel is not None:
+        query = query.where(ExportRun.channel == channel)
+    if since is not None:
+        query = query.where(ExportRun.requested_at >= since)
+    if not include_refused:
+        query = query.where(ExportRun.state != RunState.REFUSED.value)
+    return query
+
+
+def list_runs(
+    session: Session,
+    *,
+    batch: str | None = None,
+    states: Iterable[RunState] | None = None,
+    protocol: str | None = None,
+    recipient: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    include_refused: bool = True,
+    newest_first: bool = True,
+    limit: int | None = None,
+) -> list[ExportRun]:
+    """Runs matching every filter given (``since``: requested at or after, an aware datetime)."""
+    query = _filtered(
+        select(ExportRun),
+        batch=batch,
+        states=states,
+        protocol=protocol,
+        recipient=recipient,
+        channel=channel,
+        since=since,
+        include_refused=include_refused,
+    )
+    query = query.order_by(ExportRun.id.desc() if newest_first else ExportRun.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def run_ids(
+    session: Session,
+    *,
+    batch: str | None = None,
+    states: Iterable[RunState] | None = None,
+    channel: str | None = None,
+) -> list[int]:
+    """Ids of the runs matching every filter given, oldest first."""
+    query = _filtered(select(ExportRun.id), batch=batch, states=states, channel=channel)
+    return list(session.scalars(query.order_by(ExportRun.id)))
+
+
+def claim(
+    session: Session,
+    run: ExportRun,
+    state: RunState,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    today: date,
+    **extra: Any,
+) -> None:
+    """Insert a new ``run`` in ``state`` (``requested``, or ``refused`` with its reasons), give it
+    its reference and append its audit event, in the caller's transaction. For a live run the
+    insert is the claim on its slot: the partial unique index raises SQLAlchemy's
+    ``IntegrityError`` when another live run holds (protocol, recipient, period)."""
+    run.state = state.value
+    run.state_changed_at = now
+    session.add(run)
+    session.flush()
+    run.reference = run_reference(run.id, today)
+    note(session, run, actor=actor, action=action, now=now, **extra)
+
+
+def move(
+    session: Session,
+    run: ExportRun,
+    target: RunState,
+    *,
+    actor: str,
+    action: str,
+    now: datetime,
+    **extra: Any,
+) -> None:
+    """Move ``run`` to ``target`` and append its audit event (``action`` by ``actor``, the run's
+    ``details`` plus ``extra``), in the caller's transaction. Stamps the state's own time column
+    (``approved_at``, ``delivered_at``, ...) when it has one. Raises ``Conflict``
+    (``run.invalid_transition``) when the state machine does not allow the step."""
+    try:
+        run.state = transition(RunState(run.state), target).value
+    except InvalidTransition as exc:
+        raise Conflict(
+            "run.invalid_transition",
+            str(exc),
+            f"De run kan niet van {run.state} naar {target.value} gaan",
+        ) from exc
+    run.state_changed_at = now
+    stamp = _STAMPS.get(target)
+    if stamp is not None:
+        setattr(run, stamp, now)
+    note(session, run, actor=actor, action=action, now=now, **extra)
+
+
+def note(
+    session: Session, run: ExportRun, *, actor: str, action: str, now: datetime, **extra: Any
+) -> None:
+    """Append an audit event about ``run`` that does not change its state (a deferral, a resend
+    request, a refused SMS), with the run's ``details`` plus ``extra``."""
+    record(
+        session,
+        actor=actor,
+        action=action,
+        subject=subject(run),
+        details=details(run, **extra),
+        now=now,
+    )
+
+
+def run_events(session: Session, run_ids: Sequence[int]) -> list[AuditEvent]:
+    """Every audit event about these runs, in the order of the chain."""
+    subjects = [f"run:{i}" for i in run_ids]
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.subject.in_(subjects)).order_by(AuditEvent.seq)
+        )
+    )
