@@ -14,7 +14,7 @@ import os
 import secrets
 from pathlib import Path
 
-from channels._sftp_confine import (
+from channels.sftp_confine import (
     OUTBOX,
     check_name,
     ensure_folders,

@@ -2,7 +2,7 @@
 
 The username is the recipient id; each recipient sees ``/outbox`` (list, read, delete) and
 ``/inbox`` (list, upload, read back) of its own folder ``<root>/<recipient>`` and nothing else.
-Path confinement lives in `channels._sftp_confine`; this module is the paramiko glue, the
+Path confinement lives in `channels.sftp_confine`; this module is the paramiko glue, the
 authentication policy (public keys only, failure caps, per-address bans, a connection cap) and
 the staging API kbx itself uses to put files into an outbox.
 """
@@ -31,7 +31,8 @@ import paramiko  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from channels._sftp_confine import (
+from channels.drop_store import DropStore, fsync_dir
+from channels.sftp_confine import (
     INBOX,
     OUTBOX,
     Kind,
@@ -44,7 +45,6 @@ from channels._sftp_confine import (
     recipient_base,
     resolve,
 )
-from channels.drop_store import DropStore, fsync_dir
 from crypto import KeyError_, parse_public_key
 
 __all__ = ["DropEvents", "DropLimits", "DropServer", "KeyLookup", "host_public_key"]

@@ -36,7 +36,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from channels._sftp_confine import is_valid_name
+from channels.sftp_confine import is_valid_name
 from exchange.ports import ChannelError, ChannelUnavailable, Parcel, SftpTarget
 
 __all__ = ["DISABLED_ALGORITHMS", "MAX_RETURN_BYTES", "SftpPush", "is_temporary_name"]

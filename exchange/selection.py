@@ -26,7 +26,7 @@ from exchange.protocols import (
     RegisteredResidents,
 )
 
-__all__ = ["SelectionRequest", "build_count", "build_selection", "years_before"]
+__all__ = ["SelectionRequest", "build_count", "build_selection", "column_of", "years_before"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,9 @@ _COLUMNS: dict[str, _Column] = {
 }
 
 
-def _column(name: str, as_of: date) -> ColumnElement[Any]:
+def column_of(name: str, as_of: date) -> ColumnElement[Any]:
+    """The SQL expression of catalogue field ``name`` as of ``as_of`` (derived fields such as an
+    age category are computed on that date), labelled with the field's name."""
     if name in _COLUMNS:
         return _COLUMNS[name](as_of).label(name)
     column: ColumnElement[Any] = getattr(Integree, name)
@@ -135,7 +137,7 @@ def _population(
 def build_selection(definition: ProtocolDefinition, request: SelectionRequest) -> Select[Any]:
     """SELECT the definition's fields, in its order, for the population, in a stable order."""
     conditions, as_of = _population(definition, request)
-    columns = [_column(name, as_of) for name in definition.field_names]
+    columns = [column_of(name, as_of) for name in definition.field_names]
     return select(*columns).where(and_(*conditions)).order_by(Integree.national_number)
 
 

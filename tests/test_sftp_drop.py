@@ -23,7 +23,7 @@ from pathlib import Path
 import paramiko  # type: ignore[import-untyped]
 import pytest
 
-from channels import _sftp_confine as confine
+from channels import sftp_confine as confine
 from channels.sftp_drop import MAX_OPEN_FILES_PER_SESSION, DropLimits, DropServer
 
 SFTP = "/usr/bin/sftp"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.settings import Environment, Settings
 from crypto.pseudonyms import Pseudonymiser, Purpose, load_pseudonym_key
 from exchange.models import Integree
-from exchange.selection import _column as selection_column
+from exchange.selection import column_of as selection_column
 
 __all__ = ["load_pseudonymiser", "profiles_for", "pseudonym_key", "pseudonym_key_file"]
 
