@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +27,7 @@ __all__ = [
     "get_recipient",
     "list_recipients",
     "recipient_facts",
+    "resolve",
     "run_history",
     "set_contact",
 ]
@@ -43,8 +46,60 @@ class RecipientRow:
 def get_recipient(session: Session, recipient_id: str) -> Recipient:
     recipient = session.get(Recipient, recipient_id)
     if recipient is None:
-        raise NotFound("recipient.unknown", f"unknown recipient '{shown(recipient_id)}'")
+        asked = shown(recipient_id)
+        raise NotFound(
+            "recipient.unknown",
+            f"unknown recipient '{asked}'",
+            f"onbekende ontvanger '{asked}'",
+        )
     return recipient
+
+
+def _folded(text: str) -> str:
+    """A name as people type it: no case, no accents, ``-`` and spaces alike."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(plain.replace("-", " ").casefold().split())
+
+
+def resolve(session: Session, text: str) -> Recipient:
+    """The recipient named by ``text``: its id (``72020``, ``vdab``) or its name in any case
+    (``Gent``, ``gent``, ``sint-niklaas``). Raises ``NotFound`` (``recipient.unknown``) or
+    ``InvalidInput`` (``recipient.ambiguous``), each suggesting the closest names with their
+    codes (``difflib``)."""
+    value = text.strip()
+    found = session.get(Recipient, value) or session.get(Recipient, value.casefold())
+    if found is not None:
+        return found
+    everyone = list(session.scalars(select(Recipient).order_by(Recipient.id)))
+    wanted = _folded(value)
+    exact = [r for r in everyone if _folded(r.name_nl) == wanted]
+    if len(exact) == 1:
+        return exact[0]
+    named: dict[str, list[Recipient]] = {}
+    for r in everyone:
+        named.setdefault(_folded(r.name_nl), []).append(r)
+    if exact:
+        candidates = exact
+        code = "recipient.ambiguous"
+    else:
+        starts = [r for r in everyone if _folded(r.name_nl).startswith(wanted)] if wanted else []
+        close = difflib.get_close_matches(wanted, list(named), n=5, cutoff=0.6)
+        near = [r for name in close for r in named[name] if r not in starts]
+        candidates = (starts + near)[:5]
+        code = "recipient.ambiguous" if len(starts) > 1 else "recipient.unknown"
+    hint = ", ".join(f"{r.name_nl} ({r.id})" for r in candidates)
+    asked = shown(value)
+    if code == "recipient.ambiguous":
+        raise InvalidInput(
+            code,
+            f"'{asked}' names more than one recipient: {hint}",
+            f"'{asked}' wijst meer dan een ontvanger aan: {hint}",
+        )
+    raise NotFound(
+        code,
+        f"unknown recipient '{asked}'" + (f"; did you mean {hint}?" if hint else ""),
+        f"onbekende ontvanger '{asked}'" + (f"; bedoelde u {hint}?" if hint else ""),
+    )
 
 
 def list_recipients(session: Session) -> list[RecipientRow]:

@@ -149,9 +149,12 @@ def run_ids(
     batch: str | None = None,
     states: Iterable[RunState] | None = None,
     channel: str | None = None,
+    recipient: str | None = None,
 ) -> list[int]:
     """Ids of the runs matching every filter given, oldest first."""
-    query = _filtered(select(ExportRun.id), batch=batch, states=states, channel=channel)
+    query = _filtered(
+        select(ExportRun.id), batch=batch, states=states, channel=channel, recipient=recipient
+    )
     return list(session.scalars(query.order_by(ExportRun.id)))
 
 
@@ -175,7 +178,7 @@ def claim(
     session.add(run)
     session.flush()
     run.reference = run_reference(run.id, today)
-    note(session, run, actor=actor, action=action, now=now, **extra)
+    note(session, run, actor=actor, action=action, now=now, state=state.value, **extra)
 
 
 def move(
@@ -189,9 +192,9 @@ def move(
     **extra: Any,
 ) -> None:
     """Move ``run`` to ``target`` and append its audit event (``action`` by ``actor``, the run's
-    ``details`` plus ``extra``), in the caller's transaction. Stamps the state's own time column
-    (``approved_at``, ``delivered_at``, ...) when it has one. Raises ``Conflict``
-    (``run.invalid_transition``) when the state machine does not allow the step."""
+    ``details`` plus ``extra`` and the new ``state``), in the caller's transaction. Stamps the
+    state's own time column (``approved_at``, ``delivered_at``, ...) when it has one. Raises
+    ``Conflict`` (``run.invalid_transition``) when the state machine does not allow the step."""
     try:
         run.state = transition(RunState(run.state), target).value
     except InvalidTransition as exc:
@@ -204,7 +207,7 @@ def move(
     stamp = _STAMPS.get(target)
     if stamp is not None:
         setattr(run, stamp, now)
-    note(session, run, actor=actor, action=action, now=now, **extra)
+    note(session, run, actor=actor, action=action, now=now, state=target.value, **extra)
 
 
 def note(

@@ -16,10 +16,12 @@ from app.errors import Conflict, InvalidInput
 from exchange.models import ApiToken, User
 
 __all__ = [
+    "MIN_PASSWORD_LENGTH",
     "Role",
     "add_user",
     "authenticate",
     "find_user",
+    "hash_password",
     "issue_token",
     "password_matches",
     "user_for_token",
@@ -51,6 +53,11 @@ def add_user(session: Session, name: str, role: Role, password: str, now: dateti
     session.add(user)
     session.flush()
     return user
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (argon2-cffi's defaults)."""
+    return _HASHER.hash(password)
 
 
 def find_user(session: Session, name: str) -> User | None:

@@ -1,0 +1,392 @@
+"""What left, to whom, when: the read side staff use to follow runs, recipients and the audit
+trail (``kbx export list|show``, ``kbx audit list|show``, ``kbx recipients show``, the console).
+
+Every time is given aware, in Brussels time (``Europe/Brussels``); front ends print it as
+ISO 8601 with its offset. Nothing here returns personal data of an integree: runs and audit
+events hold identifiers and counts only, and a contact's phone number is masked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.errors import NotFound
+from app.store import runs
+from app.store.db import aware, transaction
+from app.store.recipients import resolve
+from exchange.exports import RunState
+from exchange.models import (
+    Agreement,
+    AuditEvent,
+    ExportRun,
+    PendingChange,
+    Recipient,
+    RecipientContact,
+    RecipientKey,
+    RecipientMail,
+    RecipientSftp,
+)
+from exchange.policy import Reason
+
+__all__ = [
+    "BRUSSELS",
+    "EventLine",
+    "RecipientOverview",
+    "RunLine",
+    "RunStory",
+    "Step",
+    "audit_event",
+    "audit_events",
+    "local",
+    "mask_phone",
+    "recipient_overview",
+    "run_lines",
+    "run_story",
+]
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def local(moment: datetime | None) -> datetime | None:
+    """``moment`` in Brussels time (a naive value from SQLite is UTC)."""
+    value = aware(moment)
+    return None if value is None else value.astimezone(BRUSSELS)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=BRUSSELS)
+
+
+def mask_phone(phone: str) -> str:
+    """``+32470123456`` -> ``+32 4•• •• •• 56``: enough to recognise, not to dial."""
+    digits = phone.removeprefix("+32")
+    if len(digits) < 4:
+        return "•" * len(phone)
+    return f"+32 {digits[0]}{'•' * (len(digits) - 3)}{digits[-2:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunLine:
+    """One run as a row of ``kbx export list``; times in Brussels time, ``None`` if not yet."""
+
+    id: int
+    reference: str | None
+    protocol: str
+    recipient: str
+    recipient_name: str
+    period: str
+    channel: str
+    state: str
+    batch: str | None
+    requested_at: datetime | None
+    approved_at: datetime | None
+    delivered_at: datetime | None
+    key_sent_at: datetime | None
+    fetched_at: datetime | None
+    purged_at: datetime | None
+
+
+def _line(run: ExportRun, name: str) -> RunLine:
+    return RunLine(
+        id=run.id,
+        reference=run.reference,
+        protocol=run.protocol_id,
+        recipient=run.recipient_id,
+        recipient_name=name,
+        period=run.period,
+        channel=run.channel,
+        state=run.state,
+        batch=run.batch_id,
+        requested_at=local(run.requested_at),
+        approved_at=local(run.approved_at),
+        delivered_at=local(run.delivered_at),
+        key_sent_at=local(run.key_sent_at),
+        fetched_at=local(run.fetched_at),
+        purged_at=local(run.purged_at),
+    )
+
+
+def _names(session: Session) -> dict[str, str]:
+    return {i: n for i, n in session.execute(select(Recipient.id, Recipient.name_nl))}
+
+
+def run_lines(
+    engine: Engine,
+    *,
+    protocol: str | None = None,
+    recipient: str | None = None,
+    state: RunState | None = None,
+    since: date | None = None,
+    include_refused: bool = False,
+    limit: int | None = None,
+) -> list[RunLine]:
+    """Runs newest first. ``recipient`` is an id or a name (``resolve``); ``since`` a date in
+    Brussels (requested on or after it); refused requests only with ``include_refused`` or when
+    ``state`` asks for them. Raises ``NotFound``/``InvalidInput`` for an unknown or ambiguous
+    recipient."""
+    with transaction(engine) as session:
+        recipient_id = resolve(session, recipient).id if recipient else None
+        found = runs.list_runs(
+            session,
+            protocol=protocol,
+            recipient=recipient_id,
+            states=[state] if state is not None else None,
+            since=_day_start(since) if since is not None else None,
+            include_refused=include_refused or state is RunState.REFUSED,
+            limit=limit,
+        )
+        names = _names(session)
+        return [_line(r, names.get(r.recipient_id, r.recipient_id)) for r in found]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One event of a run's life: when (Brussels), who, what, and the state it led to."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    state: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStory:
+    """A run whole: its line, its timeline, the reasons of a refusal, its file."""
+
+    line: RunLine
+    requested_by: str
+    approved_by: str | None
+    steps: list[Step]
+    reasons: list[Reason]
+    file_name: str | None
+    file_size: int | None
+    file_sha256: str | None
+    rows: int | None
+    fields: list[str] | None
+    definition_hash: str
+    expires_at: datetime | None
+    failure: str | None
+    parent_id: int | None
+
+
+def _step(event: AuditEvent) -> Step:
+    details = json.loads(event.details)
+    at = datetime.fromisoformat(event.at)
+    return Step(
+        seq=event.seq,
+        at=(at if at.tzinfo else at.replace(tzinfo=BRUSSELS)).astimezone(BRUSSELS),
+        actor=event.actor,
+        action=event.action,
+        state=details.get("state"),
+        details=details,
+    )
+
+
+def run_story(engine: Engine, text: str) -> RunStory:
+    """The run named by id or reference, with every audit event about it in chain order.
+    Raises ``NotFound`` (``run.unknown``)."""
+    with transaction(engine) as session:
+        run = runs.find(session, text)
+        name = session.scalar(select(Recipient.name_nl).where(Recipient.id == run.recipient_id))
+        steps = [_step(e) for e in runs.run_events(session, [run.id])]
+        reasons = [Reason(**r) for r in json.loads(run.refusal)] if run.refusal else []
+        return RunStory(
+            line=_line(run, name or run.recipient_id),
+            requested_by=run.requested_by,
+            approved_by=run.approved_by,
+            steps=steps,
+            reasons=reasons,
+            file_name=run.file_name,
+            file_size=run.file_size,
+            file_sha256=run.file_sha256,
+            rows=run.row_count,
+            fields=json.loads(run.field_list) if run.field_list else None,
+            definition_hash=run.definition_hash,
+            expires_at=local(run.expires_at),
+            failure=run.failure,
+            parent_id=run.parent_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventLine:
+    """One audit event as staff read it (the events hold identifiers and counts only)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+    hash: str
+
+
+def _event_line(event: AuditEvent) -> EventLine:
+    step = _step(event)
+    return EventLine(
+        event.seq, step.at, event.actor, event.action, event.subject, step.details, event.hash
+    )
+
+
+def audit_events(
+    engine: Engine,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    run: str | None = None,
+    recipient: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    limit: int = 200,
+) -> list[EventLine]:
+    """Audit events newest first, at most ``limit``. ``since``/``until`` are Brussels dates
+    (inclusive); ``run`` an id or reference (its events); ``recipient`` an id or name (events
+    about it or about its runs); ``action`` an exact action or a prefix ending in ``.``
+    (``export.``). Raises ``NotFound``/``InvalidInput`` for an unknown run or recipient."""
+    query = select(AuditEvent)
+    with transaction(engine) as session:
+        if run is not None:
+            query = query.where(AuditEvent.subject == runs.subject(runs.find(session, run)))
+        if recipient is not None:
+            recipient_id = resolve(session, recipient).id
+            run_ids = runs.run_ids(session, recipient=recipient_id)
+            subjects = [f"recipient:{recipient_id}", *(f"run:{i}" for i in run_ids)]
+            query = query.where(AuditEvent.subject.in_(subjects))
+        if actor is not None:
+            query = query.where(AuditEvent.actor == actor)
+        if action is not None:
+            query = query.where(
+                AuditEvent.action.startswith(action, autoescape=True)
+                if action.endswith(".")
+                else AuditEvent.action == action
+            )
+        lines = [
+            _event_line(e)
+            for e in session.scalars(query.order_by(AuditEvent.seq.desc()))
+            if (since is None or _local_date(e.at) >= since)
+            and (until is None or _local_date(e.at) <= until)
+        ]
+    return lines[:limit]
+
+
+def _local_date(at: str) -> date:
+    moment = datetime.fromisoformat(at)
+    return (
+        (moment if moment.tzinfo else moment.replace(tzinfo=BRUSSELS)).astimezone(BRUSSELS).date()
+    )
+
+
+def audit_event(engine: Engine, seq: int) -> EventLine:
+    """The audit event number ``seq``. Raises ``NotFound`` (``audit.unknown``)."""
+    with transaction(engine) as session:
+        event = session.get(AuditEvent, seq)
+        if event is None:
+            raise NotFound("audit.unknown", f"no audit event {seq}", f"geen auditgebeurtenis {seq}")
+        return _event_line(event)
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientOverview:
+    """One recipient's settings and agreements, as ``kbx recipients show`` prints them."""
+
+    id: str
+    name: str
+    kind: str
+    province: str | None
+    active: bool
+    contact_name: str | None
+    contact_phone_masked: str | None
+    contact_updated_at: datetime | None
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    sftp: dict[str, Any] | None = None
+    mailbox: dict[str, Any] | None = None
+    pending_changes: list[dict[str, Any]] = field(default_factory=list)
+    agreements: list[dict[str, Any]] = field(default_factory=list)
+    runs_this_year: list[RunLine] = field(default_factory=list)
+
+
+def recipient_overview(engine: Engine, text: str, today: date) -> RecipientOverview:
+    """The recipient named by ``text`` (id or name): contact (phone masked), drop keys with
+    fingerprints, SFTP server and mailbox, pending changes (their summaries: never a secret),
+    agreements, and the runs requested in ``today``'s year (refused ones too)."""
+    with transaction(engine) as session:
+        recipient = resolve(session, text)
+        rid = recipient.id
+        contact = session.get(RecipientContact, rid)
+        sftp = session.get(RecipientSftp, rid)
+        mailbox = session.get(RecipientMail, rid)
+        keys = session.scalars(
+            select(RecipientKey).where(RecipientKey.recipient_id == rid).order_by(RecipientKey.id)
+        )
+        pending = session.scalars(
+            select(PendingChange)
+            .where(PendingChange.recipient_id == rid, PendingChange.state == "pending")
+            .order_by(PendingChange.id)
+        )
+        agreements = session.scalars(
+            select(Agreement).where(Agreement.recipient_id == rid).order_by(Agreement.signed_on)
+        )
+        year = runs.list_runs(
+            session, recipient=rid, since=_day_start(date(today.year, 1, 1)), newest_first=False
+        )
+        return RecipientOverview(
+            id=rid,
+            name=recipient.name_nl,
+            kind=recipient.kind,
+            province=recipient.province_nl,
+            active=recipient.active,
+            contact_name=contact.name if contact else None,
+            contact_phone_masked=mask_phone(contact.phone) if contact else None,
+            contact_updated_at=local(contact.updated_at) if contact else None,
+            keys=[
+                {
+                    "algorithm": k.algorithm,
+                    "fingerprint": k.fingerprint,
+                    "added_at": local(k.added_at),
+                }
+                for k in keys
+            ],
+            sftp=None
+            if sftp is None
+            else {
+                "host": sftp.host,
+                "port": sftp.port,
+                "username": sftp.username,
+                "path": sftp.path,
+                "return_path": sftp.return_path,
+            },
+            mailbox=None
+            if mailbox is None
+            else {"address": mailbox.address, "route": mailbox.route},
+            pending_changes=[
+                {
+                    "id": c.id,
+                    "kind": c.kind,
+                    "summary": c.summary,
+                    "requested_by": c.requested_by,
+                    "requested_at": local(c.requested_at),
+                }
+                for c in pending
+            ],
+            agreements=[
+                {
+                    "protocol": a.protocol_id,
+                    "kind": a.kind,
+                    "signed_on": a.signed_on,
+                    "in_force_on": a.in_force_on,
+                    "document": a.document_ref,
+                    "recorded_at": local(a.recorded_at),
+                }
+                for a in agreements
+            ],
+            runs_this_year=[_line(r, recipient.name_nl) for r in year],
+        )
