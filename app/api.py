@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api_checks import install as install_checks
+from app.api_docs import install_docs
 from app.api_v1 import ERRORS, router
 from app.db import make_engine
 from app.errors import KbxError
@@ -162,10 +163,12 @@ def create_app(
         title="kbx",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/docs" if dev else None,
-        redoc_url="/redoc" if dev else None,
+        docs_url=None,  # FastAPI's own pages load from a CDN: install_docs serves local files
+        redoc_url=None,
         openapi_url="/openapi.json" if dev else None,
     )
+    if dev:
+        install_docs(api)
     api.middleware("http")(_access_log)
     api.state.settings = settings
     api.state.registry = registry
