@@ -78,5 +78,6 @@ test: lint
 # `make bench BENCH_PERSONS=1000000` for the figures of the issue.
 BENCH_PERSONS ?= 200000
 bench: env
+	.venv/bin/python -m bench.cli_startup
 	.venv/bin/python -m bench.import_and_select
 	.venv/bin/python -m bench.annual_run --persons $(BENCH_PERSONS)
