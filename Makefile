@@ -1,5 +1,6 @@
-# The two commands of the README. Both do all set-up on a fresh machine: a small tool environment
-# with uv (.tools/), then the project environment (.venv/) exactly as locked in uv.lock.
+# The commands of the README. `make run` and `make test` do all set-up on a fresh machine: a small
+# tool environment with uv (.tools/), then the project environment (.venv/) exactly as locked in
+# uv.lock, quietly. `make reset` puts `make run`'s demo back to the start.
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
