@@ -1,28 +1,71 @@
-# The two commands of the README. Both do all set-up on a fresh machine: a small tool environment
-# with uv (.tools/), then the project environment (.venv/) exactly as locked in uv.lock.
+# The commands of the README. `make run` and `make test` do all set-up on a fresh machine: a small
+# tool environment with uv (.tools/), then the project environment (.venv/) exactly as locked in
+# uv.lock, quietly. `make reset` puts `make run`'s demo back to the start.
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# The interpreter itself, not a shim (pyenv's): uv rebuilds a venv whose base is another path.
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 
-.PHONY: run test env lint bench
+# `make run`'s demo lives in the data directory (KBX_DATA_DIR, default ./var). The story it told
+# is kept there: a later `make run` prints it again and goes straight to serving, until the
+# schema or the reference recipients change, or `make reset` puts the demo back to the start.
+DATA_DIR := $(or $(KBX_DATA_DIR),var)
+STORY := $(DATA_DIR)/demo/story.txt
+STORY_INPUTS := $(wildcard migrations/versions/*.py exchange/recipients.py) \
+	$(shell find app -name '*.csv' 2>/dev/null)
+# What `make run` writes into the data directory (the demo, and app/wiring.py's files).
+DEMO_STATE := kbx.sqlite3 kbx.sqlite3-* demo drop locks mail-outbox sms-outbox.jsonl \
+	service.key pseudonym.key sftp_host_ed25519
+
+.PHONY: run reset test env lint bench FORCE
 
 $(UV):
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+	@echo "kbx: installing uv $(UV_VERSION) in .tools/"
+	@$(PYTHON) -m venv .tools
+	@.tools/bin/pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked
+	@echo "kbx: installing the locked environment in .venv/"
+	@$(UV) sync --locked --quiet
 	@touch $@
 
 env: .venv/.synced
 
-run: env
-	.venv/bin/kbx db upgrade
-	.venv/bin/kbx demo seed --persons 5000 --seed 1 --if-empty
-	.venv/bin/kbx demo story
-	.venv/bin/kbx serve
+# The kept story stands for the SQLite database beside it: without that file, or with another
+# database, the setup runs (and the story is told) every time, as before.
+ifneq ($(KBX_DATABASE_URL),)
+$(STORY): FORCE
+endif
+ifeq ($(wildcard $(DATA_DIR)/kbx.sqlite3),)
+$(STORY): FORCE
+endif
+
+$(STORY): $(STORY_INPUTS) | .venv/.synced
+	@.venv/bin/kbx db upgrade
+	@.venv/bin/kbx demo seed --persons 5000 --seed 1 --if-empty
+	@mkdir -p $(@D)
+	@.venv/bin/kbx demo story > $@.new
+	@mv $@.new $@
+
+run: env $(STORY)
+	@cat $(STORY)
+	@.venv/bin/kbx serve
+
+# Stop `make run` first: this deletes its database, the demo's keys and files, the drop, the
+# outboxes and the dev keys, so that the next `make run` tells the whole story again. Only those
+# names, only in the data directory; .venv/ and .tools/ stay.
+reset:
+ifneq ($(KBX_DATABASE_URL),)
+	$(error make reset clears the SQLite demo in $(DATA_DIR); KBX_DATABASE_URL names another database)
+endif
+ifeq ($(KBX_ENV),production)
+	$(error make reset is for the demo; KBX_ENV is production)
+endif
+	@if [ -d '$(DATA_DIR)' ]; then cd '$(DATA_DIR)' && rm -rf -- $(DEMO_STATE); fi
+	@rmdir '$(DATA_DIR)' 2>/dev/null || true
+	@echo "kbx: demo reset; the next 'make run' tells the whole story again"
 
 lint: env
 	.venv/bin/ruff check .
@@ -36,5 +79,6 @@ test: lint
 # `make bench BENCH_PERSONS=1000000` for the figures of the issue.
 BENCH_PERSONS ?= 200000
 bench: env
+	.venv/bin/python -m bench.cli_startup
 	.venv/bin/python -m bench.import_and_select
 	.venv/bin/python -m bench.annual_run --persons $(BENCH_PERSONS)

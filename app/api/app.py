@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.checks import install as install_checks
+from app.api.docs import install_docs
 from app.api.sms import router as sms_status_router
 from app.api.v1 import ERRORS, router
 from app.errors import KbxError
@@ -163,10 +164,12 @@ def create_app(
         title="kbx",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/docs" if dev else None,
-        redoc_url="/redoc" if dev else None,
+        docs_url=None,  # FastAPI's own pages load from a CDN: install_docs serves local files
+        redoc_url=None,
         openapi_url="/openapi.json" if dev else None,
     )
+    if dev:
+        install_docs(api)
     api.middleware("http")(_access_log)
     api.state.settings = settings
     api.state.registry = registry
