@@ -10,11 +10,12 @@ line of a test is checked for personal data and passwords when the test ends.
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from app.api.errors import ERRORS
 from app.api.routes import ROUTERS
 from app.flows.execution import execute
 from app.settings import Settings
+from app.store.db import aware
 from exchange.models import ApiToken, AuditEvent, ExportRun, RecipientSftp, User
 from tests.api_helpers import (
     API,
@@ -713,6 +715,52 @@ def test_an_answer_carries_the_flows_own_dutch_message(api: Api) -> None:
     role = api.post("/exports", as_="aude", json=REQUEST).json()
     assert role["message"] == "user 'aude' (auditor) may not request exports"
     assert role["message_nl"] == "gebruiker 'aude' (auditor) mag geen exports aanvragen"
+
+
+# -- timestamps -------------------------------------------------------------------------------
+
+ISO_WITH_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}")
+
+
+def test_a_timestamp_reads_the_same_with_its_offset_in_every_answer(
+    api: Api, engine: Engine
+) -> None:
+    """SQLite gives a stored moment back without its zone, PostgreSQL in the session's: the
+    answers show it the same, ISO 8601 in Brussels time with the offset."""
+    created = _request(api).json()
+    run_id = created["id"]
+    requested_at = created["requested_at"]
+    assert ISO_WITH_OFFSET.fullmatch(requested_at), requested_at
+    assert requested_at.endswith("+01:00"), "Brussels time in November"
+    shown = api.get(f"/exports/{run_id}", as_="aude").json()
+    [listed] = api.get("/exports", as_="aude").json()
+    assert shown["requested_at"] == listed["requested_at"] == requested_at
+
+    approved = api.post(f"/exports/{run_id}/approve", as_="arne").json()
+    assert approved["requested_at"] == requested_at
+    assert ISO_WITH_OFFSET.fullmatch(approved["approved_at"])
+    assert (
+        api.get(f"/exports/{run_id}", as_="aude").json()["approved_at"] == approved["approved_at"]
+    )
+    assert execute(engine, api.app.state.deps, run_id) == "key_sent"
+    done = api.get(f"/exports/{run_id}", as_="aude").json()
+    for field in ("requested_at", "approved_at", "delivered_at", "key_sent_at", "expires_at"):
+        assert ISO_WITH_OFFSET.fullmatch(done[field]), field
+    with Session(engine) as session:
+        run = session.get(ExportRun, run_id)
+        assert run is not None
+        stored = aware(run.requested_at)
+    assert stored is not None
+    assert datetime.fromisoformat(requested_at) == stored.replace(microsecond=0)
+
+    proposed = api.post(
+        f"/recipients/{LOMMEL}/changes",
+        as_="olga",
+        json={"kind": "mail", "address": "burgerzaken@lommel.be", "route": "zivver"},
+    ).json()
+    assert ISO_WITH_OFFSET.fullmatch(proposed["requested_at"])
+    [waiting] = api.get("/recipient-changes", as_="aude").json()
+    assert waiting["requested_at"] == proposed["requested_at"]
 
 
 # -- the OpenAPI document ---------------------------------------------------------------------

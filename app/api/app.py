@@ -55,7 +55,8 @@ DESCRIPTION = """Beveiligde bestandsuitwisseling van AgII / secure file exchange
 Every endpoint but `GET /health` and `POST /api/v1/auth/token` needs a bearer token from
 `POST /api/v1/auth/token` (the OAuth2 password form). Each operation lists the roles that may
 call it (`x-roles`, and its description) and every error it can answer (`x-error-codes`). Errors
-are JSON: a stable `code`, `message` (English) and `message_nl` (Nederlands)."""
+are JSON: a stable `code`, `message` (English) and `message_nl` (Nederlands). Every time in an
+answer is ISO 8601 in Brussels time with its offset (`2026-11-23T10:15:02+01:00`)."""
 
 
 async def _access_log(request: Request, call_next: Any) -> Response:

@@ -1,5 +1,12 @@
-"""What several route groups share: the identifiers a request may carry and an export run as
-the API shows it."""
+"""What several route groups share: the identifiers a request may carry, the one timestamp type
+of every answer, and an export run as the API shows it.
+
+**Timestamps.** Every datetime in every answer is a ``Timestamp``: ISO 8601 in Brussels time
+with its offset, to the second (``2026-11-23T10:15:02+01:00``), as the command line writes
+them. A stored moment is UTC; SQLite gives it back without its zone (``app.store.db.aware``
+puts it back), PostgreSQL in the session's zone: either way the same instant reads the same in
+a POST answer and in a later GET.
+"""
 
 # No `from __future__ import annotations` here: pydantic and FastAPI read these at runtime.
 import json
@@ -8,9 +15,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from app.api.errors import ReasonOut
+from app.settings import BRUSSELS
+from app.store.db import aware
 from exchange.exports import RunState
 from exchange.models import ExportRun
 
@@ -24,7 +33,33 @@ __all__ = [
     "RecipientId",
     "RunId",
     "RunOut",
+    "Timestamp",
     "run_out",
+    "timestamp",
+]
+
+
+# -- timestamps -------------------------------------------------------------------------------
+
+
+def timestamp(moment: datetime) -> str:
+    """``moment`` as every answer shows it: ISO 8601, Brussels time, with its offset."""
+    value = aware(moment)
+    assert value is not None
+    return value.astimezone(BRUSSELS).isoformat(timespec="seconds")
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(timestamp, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO 8601, Brussels time, with its offset",
+            "examples": ["2026-11-23T10:15:02+01:00"],
+        }
+    ),
 ]
 
 
@@ -82,19 +117,19 @@ class RunOut(BaseModel):
     state: RunState
     batch: str | None
     requested_by: str
-    requested_at: datetime
+    requested_at: Timestamp
     approved_by: str | None
-    approved_at: datetime | None
+    approved_at: Timestamp | None
     refusal: list[ReasonOut] | None
     rows: int | None
     fields: list[str] | None
     file: str | None
     sha256: str | None
     definition_hash: str
-    delivered_at: datetime | None
-    key_sent_at: datetime | None
+    delivered_at: Timestamp | None
+    key_sent_at: Timestamp | None
     resend_requested_by: str | None
-    expires_at: datetime | None
+    expires_at: Timestamp | None
     failure: str | None
 
 

@@ -4,7 +4,6 @@ waits, ``POST /api/v1/recipient-changes/{id}/approve|reject`` decides (never the
 Every rule is the flow's (``app.flows.recipient_changes``)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
@@ -12,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import PREFIX, ChangeDecider, ChangeProposer, DepsDep, EngineDep, Reader
 from app.api.openapi import endpoint
-from app.api.schemas import ChangeId, RecipientId
+from app.api.schemas import ChangeId, RecipientId, Timestamp
 from app.flows import recipient_changes
 from exchange.recipient_changes import ChangeKind
 
@@ -66,7 +65,7 @@ class ChangeOut(BaseModel):
     summary: str = Field(description="What the approver decides on; never a secret")
     state: Literal["pending", "applied", "rejected"]
     requested_by: str
-    requested_at: datetime
+    requested_at: Timestamp
     decided_by: str | None
 
 
