@@ -76,13 +76,33 @@ def operation_of(app: FastAPI, method: str, path: str) -> tuple[str, dict[str, A
     return template, paths[template][method.lower()]
 
 
+# A datetime in an answer: ISO 8601 to the second, with its offset (``app.api.schemas``).
+DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T.*")
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}")
+
+
+def check_timestamps(value: Any, where: str) -> None:
+    """Every datetime anywhere in an answer carries its offset, in the one format."""
+    if isinstance(value, str) and DATETIME.fullmatch(value):
+        assert TIMESTAMP.fullmatch(value), f"{where}: {value} is not ISO 8601 with an offset"
+    elif isinstance(value, dict):
+        for item in value.values():
+            check_timestamps(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            check_timestamps(item, where)
+
+
 def check_against_openapi(app: FastAPI, method: str, path: str, response: httpx.Response) -> None:
     """Every answer must be documented: its status on the operation and, for an error, its code
-    under that status, in the error shape with a message in both languages."""
+    under that status, in the error shape with a message in both languages. Every datetime in
+    it carries its offset."""
     template, operation = operation_of(app, method, path)
     status = str(response.status_code)
     where = f"{method} {template} -> {status}"
     assert status in operation["responses"], f"{where} is not in the OpenAPI document"
+    if response.headers.get("content-type", "").startswith("application/json"):
+        check_timestamps(response.json(), where)
     if response.status_code < 400:
         return
     body = response.json()

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from app.api.app import create_app
-from app.api.checks import SlidingWindow
+from app.api.routes.checks import SlidingWindow
 from app.flows.vdab_dataset import pseudonym_key, pseudonym_key_file
 from app.registry import load_registry
 from app.settings import Settings

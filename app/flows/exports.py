@@ -303,9 +303,12 @@ def cancel(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> ExportRun:
 
 @dataclass(frozen=True)
 class BatchResult:
+    """``refused``: per recipient without a run, the protocol's reasons or the error that kept
+    it out (a ``Conflict`` such as ``recipient.no_contact``; ``str()`` gives its message)."""
+
     batch_id: str
     runs: list[ExportRun]
-    refused: list[tuple[str, list[Reason] | str]]
+    refused: list[tuple[str, list[Reason] | Conflict]]
 
 
 def signed_recipients(session: Session, definition: ProtocolDefinition) -> list[str]:
@@ -348,7 +351,7 @@ def request_batch(
         recipients = signed_recipients(session, definition)
     batch_id = f"B-{uuid.uuid4().hex[:12]}"
     made: list[ExportRun] = []
-    refused: list[tuple[str, list[Reason] | str]] = []
+    refused: list[tuple[str, list[Reason] | Conflict]] = []
     for recipient_id in recipients:
         try:
             made.append(
@@ -367,7 +370,7 @@ def request_batch(
         except PolicyRefusal as exc:
             refused.append((recipient_id, exc.reasons))
         except Conflict as exc:
-            refused.append((recipient_id, exc.message))
+            refused.append((recipient_id, exc))
     result = BatchResult(batch_id, made, refused)
     if not made:
         raise BatchRefused(result)

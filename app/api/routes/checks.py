@@ -10,7 +10,7 @@ the result and the person's pseudonym, never the number). Calls are limited per 
 window of one minute, ``KBX_CHECK_RATE_PER_MINUTE``, in this process's memory): beyond it, 429
 ``check.rate_limited`` with ``Retry-After``.
 
-``install(api)`` adds the route, the rate limiter and the pseudonymiser to an application.
+``prepare(api)`` gives an application the rate limiter and the pseudonymiser the route needs.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations at runtime.
@@ -21,52 +21,31 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from app.api.v1 import ERRORS, ApiError, ErrorCode, RoleGuard, error_responses
-from app.flows.deps import ExportDeps
+from app.api.deps import PREFIX, DepsDep, EngineDep, ObligationChecker
+from app.api.errors import ApiError
+from app.api.openapi import endpoint
 from app.flows.vdab_dataset import load_pseudonymiser
 from app.store.audit import record
 from app.store.db import transaction
-from app.store.users import Role
 from app.wiring import StartupError
 from crypto.pseudonyms import Pseudonymiser, PseudonymKeyError, Purpose
 from exchange.models import Integree, User
 from exchange.national_number import NumberProblem, parse_national_number
 from exchange.obligation import NOK_REASON_NL, ObligationFacts, Outcome, check_obligation
 
-__all__ = ["CHECK_ERRORS", "SlidingWindow", "install", "router"]
+__all__ = ["SlidingWindow", "prepare", "router"]
 
 log = logging.getLogger("kbx.api.checks")
 
 PROTOCOL_ID = "vsb-care"
 WINDOW_SECONDS = 60.0
-
-# The codes this router adds to the API's one list (``app.api.v1.ERRORS``), so that the error
-# shape, the OpenAPI document and its tests treat them as every other code.
-CHECK_ERRORS: dict[str, ErrorCode] = {
-    "check.not_in_force": ErrorCode(
-        409,
-        "The vsb-care protocol is not in force today",
-        "Het protocol vsb-care is vandaag niet van kracht",
-    ),
-    "check.rate_limited": ErrorCode(
-        429,
-        "Too many checks; try again after the number of seconds in Retry-After",
-        "Te veel controles; probeer opnieuw na het aantal seconden in Retry-After",
-    ),
-}
-for _code, _error in CHECK_ERRORS.items():
-    assert ERRORS.get(_code, _error) == _error, f"{_code} is declared twice, differently"
-    ERRORS[_code] = _error
-
 
 # -- rate limit -------------------------------------------------------------------------------
 
@@ -93,35 +72,28 @@ class SlidingWindow:
             return None
 
 
-class RateLimited(ApiError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("check.rate_limited")
-        self.retry_after = retry_after
-
-
-async def _rate_limited_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RateLimited)
-    return JSONResponse(
-        status_code=429,
-        content={"code": exc.code, "message": exc.message, "message_nl": exc.message_nl},
-        headers={"Retry-After": str(exc.retry_after)},
-    )
-
-
 # -- dependencies -----------------------------------------------------------------------------
 
-VsbClient = Annotated[User, Depends(RoleGuard(Role.VSB))]
+
+def _limiter(request: Request) -> SlidingWindow:
+    limiter: SlidingWindow = request.app.state.check_limiter
+    return limiter
 
 
-def _within_rate(request: Request, user: VsbClient) -> User:
+def _pseudonymiser(request: Request) -> Pseudonymiser:
+    pseudonymiser: Pseudonymiser = request.app.state.check_pseudonymiser
+    return pseudonymiser
+
+
+def _within_rate(
+    user: ObligationChecker, deps: DepsDep, limiter: Annotated[SlidingWindow, Depends(_limiter)]
+) -> User:
     """Counts every call of an authenticated VSB client, valid or not, before the body is
     looked at."""
-    deps: ExportDeps = request.app.state.deps
-    limiter: SlidingWindow = request.app.state.check_limiter
     wait = limiter.hit(user.name, deps.settings.check_rate_per_minute, time.monotonic())
     if wait is not None:
         log.warning("integration-obligation check refused: rate limit of %s", user.name)
-        raise RateLimited(wait)
+        raise ApiError("check.rate_limited", headers={"Retry-After": str(wait)})
     return user
 
 
@@ -171,20 +143,8 @@ def _invalid(field: str, rule: str, message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("body", field), "type": rule, "msg": message}])
 
 
-_CODES = (
-    "auth.missing",
-    "auth.invalid",
-    "auth.role",
-    "check.not_in_force",
-    "request.invalid",
-    "check.rate_limited",
-    "internal.error",
-)
-
-
-def _responses(codes: Iterable[str]) -> dict[int | str, dict[str, Any]]:
-    responses = error_responses(codes)
-    responses[200] = {
+_OK_OR_NOK: dict[int, dict[str, Any]] = {
+    200: {
         "description": "OK, or NOK with its reason; no other key, ever",
         "content": {
             "application/json": {
@@ -194,23 +154,22 @@ def _responses(codes: Iterable[str]) -> dict[int | str, dict[str, Any]]:
                 }
             }
         },
-    }
-    responses[429]["headers"] = {
-        "Retry-After": {
-            "description": "Seconds until a call is counted again",
-            "schema": {"type": "integer"},
+    },
+    429: {
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until a call is counted again",
+                "schema": {"type": "integer"},
+            }
         }
-    }
-    return dict(sorted(responses.items(), key=lambda item: int(item[0])))
+    },
+}
 
-
-DESCRIPTION = f"""**Roles:** vsb.
-
-The individual check of the vsb-care protocol (AgII - Agentschap Vlaamse Sociale Bescherming,
-01.10.2021, art. 3 and 6): `NOK` exactly when, on `date`, the person's integration obligation has
-begun and has not been met (obligation begun on or before `date`, not met on or before `date`);
-otherwise `OK`, also for a number KBI does not know. A `NOK` carries one fixed Dutch reason; no
-other fact of the person is ever answered.
+DESCRIPTION = """The individual check of the vsb-care protocol (AgII - Agentschap Vlaamse
+Sociale Bescherming, 01.10.2021, art. 3 and 6): `NOK` exactly when, on `date`, the person's
+integration obligation has begun and has not been met (obligation begun on or before `date`, not
+met on or before `date`); otherwise `OK`, also for a number KBI does not know. A `NOK` carries one
+fixed Dutch reason; no other fact of the person is ever answered.
 
 Each answered call is audited with the caller, the result and a keyed pseudonym of the number
 (never the number). At most `KBX_CHECK_RATE_PER_MINUTE` calls per caller in any minute (default
@@ -218,29 +177,29 @@ Each answered call is audited with the caller, the result and a keyed pseudonym 
 
 Refused as `request.invalid` (422): a number that is not 11 digits (`string_pattern_mismatch`) or
 has wrong check digits (`national_number.checksum`) or month (`national_number.month`), a date
-after today (`date.in_future`), any other key in the body (`extra_forbidden`).
+after today (`date.in_future`), any other key in the body (`extra_forbidden`)."""
 
-**Error codes:** {", ".join(f"`{c}` ({ERRORS[c].status})" for c in _CODES)}"""
-
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix=PREFIX, tags=["checks"])
 
 
-@router.post(
+@endpoint(
+    router,
+    "POST",
     "/checks/integration-obligation",
     summary="Integration obligation on a date: OK or NOK (VSB)",
     description=DESCRIPTION,
+    raises=("check.not_in_force", "check.rate_limited"),
+    responses=_OK_OR_NOK,
     response_model=ObligationCheckOut,
     response_model_exclude_none=True,
-    responses=_responses(_CODES),
-    openapi_extra={"x-roles": [Role.VSB.value], "x-error-codes": list(_CODES)},
-    tags=["checks"],
 )
 def integration_obligation(
-    body: ObligationCheckIn, user: Caller, request: Request
+    body: ObligationCheckIn,
+    user: Caller,
+    engine: EngineDep,
+    deps: DepsDep,
+    pseudonymiser: Annotated[Pseudonymiser, Depends(_pseudonymiser)],
 ) -> ObligationCheckOut:
-    deps: ExportDeps = request.app.state.deps
-    engine: Engine = request.app.state.engine
-    pseudonymiser: Pseudonymiser = request.app.state.check_pseudonymiser
     today = deps.settings.current_date()
     definition = deps.registry.get(PROTOCOL_ID)
     if definition is None or not definition.validity.contains(today):
@@ -270,14 +229,12 @@ def integration_obligation(
     return ObligationCheckOut(result=answer.outcome, reason=answer.reason_nl)
 
 
-def install(api: FastAPI) -> None:
-    """Add the check to an application built by ``app.api.app.create_app`` (its settings are on
-    ``api.state``). Raises ``StartupError`` when there is no usable pseudonym key."""
-    settings = api.state.settings
+def prepare(api: FastAPI) -> None:
+    """Give an application built by ``app.api.app.create_app`` (its settings on ``api.state``)
+    the check's pseudonymiser and rate limiter. Raises ``StartupError`` when there is no usable
+    pseudonym key."""
     try:
-        api.state.check_pseudonymiser = load_pseudonymiser(settings, Purpose.AUDIT)
+        api.state.check_pseudonymiser = load_pseudonymiser(api.state.settings, Purpose.AUDIT)
     except PseudonymKeyError as exc:
         raise StartupError(str(exc)) from exc
     api.state.check_limiter = SlidingWindow()
-    api.add_exception_handler(RateLimited, _rate_limited_error)
-    api.include_router(router)

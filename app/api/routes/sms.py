@@ -14,26 +14,23 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+from app.api.deps import PREFIX, EngineDep, SettingsDep
 from app.flows.sms_status import SmsStatusError, apply_callback, bad_signature
-from app.settings import Settings
 from channels.twilio_sms import status_callback_url
 
 __all__ = ["router"]
 
 log = logging.getLogger("kbx.sms")
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix=PREFIX)
 
 
 @router.post("/sms/status", include_in_schema=False)
-async def sms_status(request: Request) -> JSONResponse:
+async def sms_status(request: Request, settings: SettingsDep, engine: EngineDep) -> JSONResponse:
     """Twilio's status callback for a key SMS (form-encoded, signed)."""
-    settings: Settings = request.app.state.settings
-    engine: Engine = request.app.state.engine
     form = await request.form()
     params = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     signature = request.headers.get("X-Twilio-Signature", "")

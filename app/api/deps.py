@@ -1,0 +1,120 @@
+"""What a route is given: the engine, the service's parts, the caller, and the role guard.
+
+The roles of an operation come from ``app.flows.roles.ROLES`` through its ``RoleGuard(Action)``
+and nowhere else: the guard refuses with ``require`` (403 ``auth.role``), and the OpenAPI entry
+of every operation that uses it lists ``roles_of(action)`` (``app.api.openapi``).
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the dependency annotations at runtime.
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
+
+from app.api.errors import ApiError
+from app.flows.deps import ExportDeps
+from app.flows.roles import ROLES, Action, Role, require
+from app.registry import Registry
+from app.settings import Settings
+from app.store.db import transaction
+from app.store.users import user_for_token
+from exchange.models import User
+
+__all__ = [
+    "PREFIX",
+    "Approver",
+    "Canceller",
+    "ChangeDecider",
+    "ChangeProposer",
+    "CurrentUser",
+    "DepsDep",
+    "EngineDep",
+    "ObligationChecker",
+    "Reader",
+    "RegistryDep",
+    "Requester",
+    "ResendApprover",
+    "ResendAsker",
+    "RoleGuard",
+    "SettingsDep",
+    "current_user",
+    "get_deps",
+    "get_engine",
+    "get_registry",
+    "get_settings",
+    "roles_of",
+]
+
+PREFIX = "/api/v1"
+oauth2 = OAuth2PasswordBearer(tokenUrl=f"{PREFIX}/auth/token", auto_error=False)
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_deps(request: Request) -> ExportDeps:
+    deps: ExportDeps = request.app.state.deps
+    return deps
+
+
+def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+DepsDep = Annotated[ExportDeps, Depends(get_deps)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def current_user(
+    engine: EngineDep, deps: DepsDep, token: Annotated[str | None, Depends(oauth2)]
+) -> User:
+    """The caller of the bearer token: 401 ``auth.missing`` without one, ``auth.invalid`` when
+    it is unknown, expired, or its account is disabled (``user_for_token``)."""
+    if not token:
+        raise ApiError("auth.missing")
+    with transaction(engine) as session:
+        user = user_for_token(session, token, deps.settings.now())
+    if user is None:
+        raise ApiError("auth.invalid")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def roles_of(action: Action) -> list[Role]:
+    """The roles that may do ``action``, in the order of ``Role``."""
+    return [role for role in Role if role in ROLES[action]]
+
+
+class RoleGuard:
+    """A dependency that lets through only the roles that may do ``action``."""
+
+    def __init__(self, action: Action) -> None:
+        self.action = action
+
+    def __call__(self, user: CurrentUser) -> User:
+        require(user.name, user.role, self.action)  # RoleRefused: 403 auth.role
+        return user
+
+
+Reader = Annotated[User, Depends(RoleGuard(Action.READ))]
+Requester = Annotated[User, Depends(RoleGuard(Action.REQUEST))]
+Approver = Annotated[User, Depends(RoleGuard(Action.APPROVE))]
+Canceller = Annotated[User, Depends(RoleGuard(Action.CANCEL))]
+ResendAsker = Annotated[User, Depends(RoleGuard(Action.ASK_RESEND))]
+ResendApprover = Annotated[User, Depends(RoleGuard(Action.APPROVE_RESEND))]
+ChangeProposer = Annotated[User, Depends(RoleGuard(Action.PROPOSE_CHANGE))]
+ChangeDecider = Annotated[User, Depends(RoleGuard(Action.DECIDE_CHANGE))]
+ObligationChecker = Annotated[User, Depends(RoleGuard(Action.CHECK_OBLIGATION))]

@@ -1,0 +1,435 @@
+"""Every error the API answers, and how it answers it.
+
+``ERRORS`` is the one catalogue: every code raised anywhere in ``app/`` (``KbxError`` and its
+kind) and every code the API's own handlers answer, each with its HTTP status and a generic
+message in English and Dutch. It is a literal, read-only mapping: nothing adds to it at import
+time (``tests/test_error_catalogue.py`` walks ``app/`` for every code raised and holds it to this
+list).
+
+An answer carries the error's own messages: ``message`` is the English one it was raised with,
+``message_nl`` its Dutch one, and only when the raiser gave none the catalogue's generic Dutch
+text. ``ErrorOut`` is the shape of every error answer (the one exception handler, ``kbx_error``,
+and FastAPI's own errors rendered by ``http_error``, ``validation_error`` and
+``internal_error``); ``error_responses`` documents a set of codes in OpenAPI.
+"""
+
+# No `from __future__ import annotations` here: pydantic and FastAPI read these at runtime.
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import KbxError
+from app.flows.exports import BatchRefused, PolicyRefusal
+from exchange.policy import Reason
+
+__all__ = [
+    "ERRORS",
+    "ApiError",
+    "ErrorCode",
+    "ErrorOut",
+    "FieldError",
+    "ReasonOut",
+    "RefusalOut",
+    "error_responses",
+    "install_handlers",
+    "refusals",
+]
+
+log = logging.getLogger("kbx.api")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    status: int
+    en: str
+    nl: str
+
+
+ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
+    {
+        # -- the API's own: authentication, roles, malformed requests, the framework ----------
+        "auth.failed": ErrorCode(401, "Wrong name or password", "Verkeerde naam of wachtwoord"),
+        "auth.missing": ErrorCode(401, "Authentication required", "Aanmelding vereist"),
+        "auth.invalid": ErrorCode(401, "Invalid or expired token", "Ongeldig of verlopen token"),
+        "auth.role": ErrorCode(403, "Your role may not do this", "Uw rol mag dit niet"),
+        "request.invalid": ErrorCode(422, "The request is not valid", "De aanvraag is ongeldig"),
+        "http.bad_request": ErrorCode(
+            400, "The request could not be read", "De aanvraag kon niet gelezen worden"
+        ),
+        "http.not_found": ErrorCode(404, "No such path", "Dit pad bestaat niet"),
+        "http.method_not_allowed": ErrorCode(
+            405, "Method not allowed", "Deze methode is niet toegestaan"
+        ),
+        "internal.error": ErrorCode(500, "Internal error", "Interne fout"),
+        # -- protocols, recipients, policy ----------------------------------------------------
+        "protocol.unknown": ErrorCode(404, "Unknown protocol", "Onbekend protocol"),
+        "recipient.unknown": ErrorCode(404, "Unknown recipient", "Onbekende ontvanger"),
+        "policy.refused": ErrorCode(
+            409,
+            "Refused by the protocol; every reason is listed",
+            "Geweigerd door het protocol; elke reden staat erbij",
+        ),
+        "recipient.no_contact": ErrorCode(
+            409,
+            "The recipient has no registered contact for the key SMS",
+            "De ontvanger heeft geen geregistreerde contactpersoon voor de sleutel-sms",
+        ),
+        "recipient.no_key": ErrorCode(
+            409,
+            "The recipient has no SSH key registered for the SFTP drop",
+            "De ontvanger heeft geen SSH-sleutel geregistreerd voor de SFTP-drop",
+        ),
+        "recipient.no_sftp_server": ErrorCode(
+            409,
+            "The recipient has no SFTP server registered for a push",
+            "De ontvanger heeft geen SFTP-server geregistreerd voor een push",
+        ),
+        "recipient.no_mailbox": ErrorCode(
+            409,
+            "The recipient has no mailbox registered for this mail route",
+            "De ontvanger heeft geen e-mailadres geregistreerd voor deze mailroute",
+        ),
+        "channel.not_configured": ErrorCode(
+            409,
+            "This channel is not configured on this service",
+            "Dit kanaal is op deze dienst niet ingesteld",
+        ),
+        # -- export runs ----------------------------------------------------------------------
+        "run.unknown": ErrorCode(404, "Unknown run", "Onbekende run"),
+        "run.four_eyes": ErrorCode(
+            409,
+            "The requester cannot approve their own request",
+            "Wie iets aanvraagt, kan het niet zelf goedkeuren",
+        ),
+        "run.invalid_transition": ErrorCode(
+            409,
+            "The run cannot take this step in its current state",
+            "De run kan deze stap niet zetten in zijn huidige toestand",
+        ),
+        "run.no_key_yet": ErrorCode(
+            409, "The key has not been sent yet", "De sleutel is nog niet verstuurd"
+        ),
+        "run.not_delivered": ErrorCode(
+            409, "The key is only sent after delivery", "De sleutel gaat pas weg na de levering"
+        ),
+        "run.key_destroyed": ErrorCode(
+            409,
+            "The password of this run has been destroyed",
+            "Het wachtwoord van deze run is vernietigd",
+        ),
+        "run.no_resend_request": ErrorCode(
+            409,
+            "Nobody asked for a resend of this key",
+            "Niemand vroeg om deze sleutel opnieuw te versturen",
+        ),
+        "run.no_return_leg": ErrorCode(
+            400, "This protocol has no return leg", "Dit protocol heeft geen terugweg"
+        ),
+        "run.not_awaiting_return": ErrorCode(
+            409,
+            "The run is not awaiting a return file",
+            "De run wacht niet op een teruggestuurd bestand",
+        ),
+        # -- batches --------------------------------------------------------------------------
+        "batch.unknown": ErrorCode(404, "Unknown batch", "Onbekende reeks"),
+        "batch.not_applicable": ErrorCode(
+            400,
+            "This protocol has fixed recipients; request them one by one",
+            "Dit protocol heeft vaste ontvangers; vraag ze een voor een aan",
+        ),
+        "batch.refused": ErrorCode(
+            409,
+            "No run requested: every recipient was refused; every reason is listed",
+            "Geen run aangevraagd: elke ontvanger werd geweigerd; elke reden staat erbij",
+        ),
+        "batch.nothing_to_approve": ErrorCode(
+            409,
+            "No run of this batch is waiting for approval",
+            "Geen run van deze reeks wacht op goedkeuring",
+        ),
+        # -- the key SMS ----------------------------------------------------------------------
+        "sms.unavailable": ErrorCode(
+            502,
+            "The key SMS could not be sent now; the resend can be approved again",
+            "De sleutel-sms kon nu niet vertrekken; de herzending kan opnieuw worden goedgekeurd",
+        ),
+        "sms.bad_signature": ErrorCode(
+            403,
+            "The request is not signed by Twilio",
+            "De aanvraag is niet door Twilio ondertekend",
+        ),
+        "sms.invalid_callback": ErrorCode(
+            400,
+            "A status callback needs MessageSid and MessageStatus",
+            "Een statusmelding heeft MessageSid en MessageStatus nodig",
+        ),
+        "sms.unknown": ErrorCode(404, "No key SMS with this id", "Geen sleutel-sms met deze id"),
+        # -- the VSB individual check ---------------------------------------------------------
+        "check.not_in_force": ErrorCode(
+            409,
+            "The vsb-care protocol is not in force today",
+            "Het protocol vsb-care is vandaag niet van kracht",
+        ),
+        "check.rate_limited": ErrorCode(
+            429,
+            "Too many checks; try again after the number of seconds in Retry-After",
+            "Te veel controles; probeer opnieuw na het aantal seconden in Retry-After",
+        ),
+        # -- recipient settings and their four-eyes changes -----------------------------------
+        "change.unknown": ErrorCode(404, "Unknown change", "Onbekende wijziging"),
+        "change.decided": ErrorCode(
+            409, "This change was already decided", "Over deze wijziging is al beslist"
+        ),
+        "change.four_eyes": ErrorCode(
+            409,
+            "Who proposes a change cannot approve it",
+            "Wie een wijziging voorstelt, kan ze niet zelf goedkeuren",
+        ),
+        "change.invalid_contact": ErrorCode(
+            400, "The contact is not valid", "De contactpersoon is ongeldig"
+        ),
+        "change.invalid_key": ErrorCode(
+            400, "The SSH key is not valid", "De SSH-sleutel is ongeldig"
+        ),
+        "change.invalid_sftp": ErrorCode(
+            400, "The SFTP settings are not valid", "De SFTP-instellingen zijn ongeldig"
+        ),
+        "change.invalid_mail": ErrorCode(
+            400, "The mailbox settings are not valid", "De e-mailinstellingen zijn ongeldig"
+        ),
+        "contact.invalid": ErrorCode(
+            400, "The contact is not valid", "De contactpersoon is ongeldig"
+        ),
+        "key.duplicate": ErrorCode(
+            409, "This key is already registered", "Deze sleutel is al geregistreerd"
+        ),
+        # -- agreements and staff accounts (the command line's today) -------------------------
+        "agreement.not_municipality": ErrorCode(
+            400,
+            "Only a municipality signs or accedes to this",
+            "Enkel een gemeente ondertekent dit of treedt ertoe toe",
+        ),
+        "agreement.future": ErrorCode(
+            400,
+            "The signing date lies in the future",
+            "De datum van ondertekening ligt in de toekomst",
+        ),
+        "agreement.duplicate": ErrorCode(
+            409,
+            "This agreement is already on record",
+            "Deze overeenkomst is al geregistreerd",
+        ),
+        "user.weak_password": ErrorCode(
+            400, "The password is too short", "Het wachtwoord is te kort"
+        ),
+        "user.exists": ErrorCode(409, "This user already exists", "Deze gebruiker bestaat al"),
+    }
+)
+
+# The framework's own errors (an unknown path, a method a path does not have, a form that cannot
+# be parsed), by status.
+_FRAMEWORK = {400: "http.bad_request", 404: "http.not_found", 405: "http.method_not_allowed"}
+
+
+class ApiError(KbxError):
+    """An error of the API itself (authentication, a rate limit): its status from ``ERRORS``.
+    ``headers`` go with the answer (e.g. ``Retry-After``)."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        message_nl: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        known = ERRORS[code]
+        super().__init__(code, message or known.en, message_nl or known.nl)
+        self.status = known.status
+        self.headers = dict(headers or {})
+
+
+# -- the shape of an error --------------------------------------------------------------------
+
+
+class ReasonOut(BaseModel):
+    """A rule of the protocol that refused."""
+
+    rule: str = Field(description="The rule of the protocol, e.g. frequency.exhausted")
+    article: str = Field(description="The article of the protocol that sets the rule")
+    nl: str
+    en: str
+
+
+class RefusalOut(BaseModel):
+    """Why one recipient of a batch got no run: a rule of the protocol (with its article), or
+    an error code (``recipient.no_contact``, ...) when the recipient cannot be reached."""
+
+    rule: str = Field(description="A rule of the protocol, or an error code")
+    article: str | None = Field(description="The protocol's article; null for an error code")
+    nl: str
+    en: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description="Where in the request, e.g. ['body', 'period']")
+    type: str = Field(description="Pydantic's error type, e.g. missing")
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    """Every error of the API has this shape; ``code`` is stable and machine-readable."""
+
+    code: str = Field(description="Stable machine-readable reason, e.g. policy.refused")
+    message: str = Field(description="English")
+    message_nl: str = Field(description="Nederlands, with the same facts")
+    reasons: list[ReasonOut] | None = Field(
+        default=None, description="policy.refused: every rule that refused, with its article"
+    )
+    run_id: int | None = Field(
+        default=None, description="policy.refused: the refused run as recorded, if it was"
+    )
+    batch: str | None = Field(
+        default=None, description="batch.refused: the batch its refused runs are recorded under"
+    )
+    refused: dict[str, list[RefusalOut]] | None = Field(
+        default=None, description="batch.refused: per recipient, every reason it was refused"
+    )
+    errors: list[FieldError] | None = Field(
+        default=None, description="request.invalid: what is wrong where (never the values)"
+    )
+
+
+def reason_out(reason: Reason) -> ReasonOut:
+    return ReasonOut(rule=reason.rule, article=reason.article, nl=reason.nl, en=reason.en)
+
+
+def refusals(
+    refused: Iterable[tuple[str, Sequence[Reason] | KbxError]],
+) -> dict[str, list[RefusalOut]]:
+    """A batch's refusals by recipient: the protocol's reasons, or the error that kept the
+    recipient out (its code as the rule, its own messages)."""
+    out: dict[str, list[RefusalOut]] = {}
+    for recipient, why in refused:
+        if isinstance(why, KbxError):
+            out[recipient] = [
+                RefusalOut(rule=why.code, article=None, nl=_dutch(why), en=why.message)
+            ]
+        else:
+            out[recipient] = [
+                RefusalOut(rule=r.rule, article=r.article, nl=r.nl, en=r.en) for r in why
+            ]
+    return out
+
+
+def _dutch(exc: KbxError) -> str:
+    """The error's own Dutch message; the catalogue's generic one only when it carries none."""
+    if exc.message_nl:
+        return exc.message_nl
+    known = ERRORS.get(exc.code)
+    if known is None:
+        log.warning("error code %s is not in the catalogue", exc.code)
+        return exc.message
+    return known.nl
+
+
+def _body(error: ErrorOut) -> dict[str, Any]:
+    """The answer: the fields an error has (``reasons`` only for a policy refusal, ...); inside
+    them every key, also a null one."""
+    return {k: v for k, v in error.model_dump(mode="json").items() if v is not None}
+
+
+def _generic(code: str) -> ErrorOut:
+    known = ERRORS[code]
+    return ErrorOut(code=code, message=known.en, message_nl=known.nl)
+
+
+def error_responses(codes: Iterable[str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error codes: one entry per status, every code a named
+    example in the error shape."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(ERRORS[code].status, []).append(code)
+    return {
+        status: {
+            "model": ErrorOut,
+            "description": "; ".join(f"`{c}`: {ERRORS[c].en}" for c in group),
+            "x-error-codes": group,
+            "content": {
+                "application/json": {
+                    "examples": {
+                        c: {"summary": ERRORS[c].en, "value": _body(_generic(c))} for c in group
+                    }
+                }
+            },
+        }
+        for status, group in sorted(by_status.items())
+    }
+
+
+# -- the handlers -----------------------------------------------------------------------------
+
+
+async def kbx_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Every ``KbxError``: its status, its code and its own messages in both languages; a
+    policy refusal with every reason, a refused batch with every recipient's reasons."""
+    assert isinstance(exc, KbxError)
+    error = ErrorOut(code=exc.code, message=exc.message, message_nl=_dutch(exc))
+    if isinstance(exc, PolicyRefusal):
+        error.reasons = [reason_out(r) for r in exc.reasons]
+        error.run_id = exc.run_id
+    if isinstance(exc, BatchRefused):
+        error.batch = exc.result.batch_id
+        error.refused = refusals(exc.result.refused)
+    headers = dict(exc.headers) if isinstance(exc, ApiError) else {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(status_code=exc.status, content=_body(error), headers=headers or None)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """The framework's own errors (an unknown path, a method a path does not have, a body that
+    cannot be parsed) in our shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _FRAMEWORK.get(exc.status_code)
+    if code is None:  # nothing of ours or of the framework raises another one
+        return await internal_error(request, exc)
+    return JSONResponse(
+        status_code=exc.status_code, content=_body(_generic(code)), headers=exc.headers
+    )
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 in our shape: where and what kind, never the value (it may be a password
+    or a national number)."""
+    assert isinstance(exc, RequestValidationError)
+    error = _generic("request.invalid")
+    error.errors = [
+        FieldError(
+            loc=list(e.get("loc", ())), type=str(e.get("type", "")), msg=str(e.get("msg", ""))
+        )
+        for e in exc.errors()
+    ]
+    return JSONResponse(status_code=422, content=_body(error))
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    # The type and the path only: an exception's text may carry a value.
+    log.error("internal error (%s) on %s %s", type(exc).__name__, request.method, request.url.path)
+    return JSONResponse(status_code=500, content=_body(_generic("internal.error")))
+
+
+def install_handlers(api: FastAPI) -> None:
+    """Every error of ``api`` answered in the shape of ``ErrorOut``."""
+    api.add_exception_handler(KbxError, kbx_error)
+    api.add_exception_handler(StarletteHTTPException, http_error)
+    api.add_exception_handler(RequestValidationError, validation_error)
+    api.add_exception_handler(Exception, internal_error)

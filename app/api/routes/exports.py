@@ -1,0 +1,174 @@
+"""``/api/v1/exports``: request, list, show, approve and cancel export runs, and the four-eyes
+key resend. Every rule is the flows' (``app.flows.exports``, ``app.flows.key_sms``)."""
+
+# No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.api.deps import (
+    PREFIX,
+    Approver,
+    Canceller,
+    DepsDep,
+    EngineDep,
+    Reader,
+    Requester,
+    ResendApprover,
+    ResendAsker,
+)
+from app.api.openapi import endpoint
+from app.api.schemas import ExportRequest, RunId, RunOut, run_out
+from app.flows.exports import approve, cancel, request_export
+from app.flows.key_sms import approve_resend, request_resend
+from app.store import runs
+from app.store.db import transaction
+from exchange.exports import RunState
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=PREFIX, tags=["exports"])
+
+
+@endpoint(
+    router,
+    "POST",
+    "/exports",
+    summary="Request an export",
+    description="Claims the slot of (protocol, recipient, period): a second request for a slot "
+    "that is taken is refused with 409 `policy.refused` (rule `frequency.exhausted`), even "
+    "under concurrency. Every refusal names its rules and articles, and is recorded.",
+    raises=(
+        "protocol.unknown",
+        "recipient.unknown",
+        "policy.refused",
+        "recipient.no_contact",
+        "recipient.no_key",
+        "recipient.no_sftp_server",
+        "recipient.no_mailbox",
+        "channel.not_configured",
+    ),
+    status_code=201,
+    response_model=RunOut,
+)
+def create_export(body: ExportRequest, user: Requester, engine: EngineDep, deps: DepsDep) -> RunOut:
+    run = request_export(
+        engine,
+        deps,
+        protocol_id=body.protocol,
+        recipient_id=body.recipient,
+        period=body.period,
+        channel=body.channel,
+        lookback_years=body.lookback_years,
+        by=user.name,
+    )
+    return run_out(run)
+
+
+@endpoint(
+    router,
+    "GET",
+    "/exports",
+    summary="List export runs",
+    description="Newest first; optionally filtered.",
+    response_model=list[RunOut],
+)
+def list_exports(
+    _user: Reader,
+    engine: EngineDep,
+    state: RunState | None = None,
+    protocol: Annotated[str | None, Query(max_length=48)] = None,
+    recipient: Annotated[str | None, Query(max_length=48)] = None,
+    batch: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[RunOut]:
+    with transaction(engine) as session:
+        found = runs.list_runs(
+            session,
+            states=None if state is None else [state],
+            protocol=protocol,
+            recipient=recipient,
+            batch=batch,
+            limit=limit,
+        )
+        return [run_out(r) for r in found]
+
+
+@endpoint(
+    router,
+    "GET",
+    "/exports/{run_id}",
+    summary="Show one export run",
+    raises=("run.unknown",),
+    response_model=RunOut,
+)
+def show_export(run_id: RunId, _user: Reader, engine: EngineDep) -> RunOut:
+    with transaction(engine) as session:
+        return run_out(runs.load(session, run_id))
+
+
+@endpoint(
+    router,
+    "POST",
+    "/exports/{run_id}/approve",
+    summary="Approve a requested run (four-eyes)",
+    description="Never by the person who requested it (409 `run.four_eyes`). The worker then "
+    "builds, seals and delivers the file and sends the key.",
+    raises=("run.unknown", "run.four_eyes", "run.invalid_transition"),
+    response_model=RunOut,
+)
+def approve_export(run_id: RunId, user: Approver, engine: EngineDep, deps: DepsDep) -> RunOut:
+    return run_out(approve(engine, deps, run_id, user.name))
+
+
+@endpoint(
+    router,
+    "POST",
+    "/exports/{run_id}/cancel",
+    summary="Cancel a run",
+    description="Only before the file is built (else 409 `run.invalid_transition`).",
+    raises=("run.unknown", "run.invalid_transition"),
+    response_model=RunOut,
+)
+def cancel_export(run_id: RunId, user: Canceller, engine: EngineDep, deps: DepsDep) -> RunOut:
+    return run_out(cancel(engine, deps, run_id, user.name))
+
+
+@endpoint(
+    router,
+    "POST",
+    "/exports/{run_id}/key-resend",
+    summary="Ask for a resend of the key (first half of a four-eyes action)",
+    description="The key goes again, by SMS, to the recipient's registered contact only, once a "
+    "second person approves the resend.",
+    raises=("run.unknown", "run.no_key_yet", "run.key_destroyed"),
+    response_model=RunOut,
+)
+def ask_key_resend(run_id: RunId, user: ResendAsker, engine: EngineDep, deps: DepsDep) -> RunOut:
+    return run_out(request_resend(engine, deps, run_id, user.name))
+
+
+@endpoint(
+    router,
+    "POST",
+    "/exports/{run_id}/key-resend/approve",
+    summary="Approve a key resend (second half of the four-eyes action)",
+    description="Never by the person who asked for the resend (409 `run.four_eyes`). Sends the "
+    "key to the recipient's registered contact, never to another number. When the SMS provider "
+    "refuses or cannot be reached (502 `sms.unavailable`) the request is kept, so the resend can "
+    "be approved again.",
+    raises=(
+        "run.unknown",
+        "run.no_resend_request",
+        "run.four_eyes",
+        "run.not_delivered",
+        "run.key_destroyed",
+        "recipient.no_contact",
+        "sms.unavailable",
+    ),
+    response_model=RunOut,
+)
+def approve_key_resend(
+    run_id: RunId, user: ResendApprover, engine: EngineDep, deps: DepsDep
+) -> RunOut:
+    return run_out(approve_resend(engine, deps, run_id, user.name))

@@ -1,0 +1,47 @@
+"""``POST /api/v1/policy/check``: the policy dry run (``app.flows.exports.check``)."""
+
+# No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app.api.deps import PREFIX, DepsDep, EngineDep, Reader
+from app.api.errors import ReasonOut, reason_out
+from app.api.openapi import endpoint
+from app.api.schemas import ExportRequest
+from app.flows.exports import check
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=PREFIX, tags=["policy"])
+
+
+class CheckOut(BaseModel):
+    allowed: bool
+    definition_hash: str
+    reasons: list[ReasonOut]
+
+
+@endpoint(
+    router,
+    "POST",
+    "/policy/check",
+    summary="Check a request against its protocol (dry run)",
+    description="Evaluates every rule as a request would; nothing is claimed or recorded.",
+    raises=("protocol.unknown", "recipient.unknown"),
+    response_model=CheckOut,
+)
+def policy_check(body: ExportRequest, _user: Reader, engine: EngineDep, deps: DepsDep) -> CheckOut:
+    answer = check(
+        engine,
+        deps,
+        protocol_id=body.protocol,
+        recipient_id=body.recipient,
+        period=body.period,
+        channel=body.channel,
+        lookback_years=body.lookback_years,
+    )
+    return CheckOut(
+        allowed=answer.allowed,
+        definition_hash=answer.definition.content_hash,
+        reasons=[reason_out(r) for r in answer.reasons],
+    )

@@ -1,0 +1,66 @@
+"""``GET /api/v1/recipients[/{id}]``: the recipients (read-only). The contact itself (a person)
+is never shown, only whether there is one; a recipient changes only by four eyes
+(``app.api.routes.changes``)."""
+
+# No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from app.api.deps import PREFIX, EngineDep, Reader
+from app.api.openapi import endpoint
+from app.api.schemas import RecipientId
+from app.store.db import transaction
+from app.store.recipients import RecipientRow, get_recipient, list_recipients
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=PREFIX, tags=["recipients"])
+
+
+class RecipientOut(BaseModel):
+    id: str
+    kind: str
+    name_nl: str
+    province_nl: str | None
+    has_contact: bool = Field(description="Whether a contact for the key SMS is registered")
+    keys: int = Field(description="SSH keys registered for the SFTP drop")
+
+
+def _out(row: RecipientRow) -> RecipientOut:
+    return RecipientOut(
+        id=row.id,
+        kind=row.kind,
+        name_nl=row.name_nl,
+        province_nl=row.province_nl,
+        has_contact=row.has_contact,
+        keys=row.keys,
+    )
+
+
+@endpoint(
+    router,
+    "GET",
+    "/recipients",
+    summary="List the recipients",
+    description="The contact itself (a person) is never shown, only whether there is one.",
+    response_model=list[RecipientOut],
+)
+def recipients(_user: Reader, engine: EngineDep) -> list[RecipientOut]:
+    with transaction(engine) as session:
+        return [_out(r) for r in list_recipients(session)]
+
+
+@endpoint(
+    router,
+    "GET",
+    "/recipients/{recipient_id}",
+    summary="Show one recipient",
+    description="The contact itself (a person) is never shown, only whether there is one.",
+    raises=("recipient.unknown",),
+    response_model=RecipientOut,
+)
+def recipient(recipient_id: RecipientId, _user: Reader, engine: EngineDep) -> RecipientOut:
+    with transaction(engine) as session:
+        get_recipient(session, recipient_id)
+        [row] = [r for r in list_recipients(session) if r.id == recipient_id]
+    return _out(row)
