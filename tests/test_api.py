@@ -853,6 +853,11 @@ NOT_IN_THE_DOCUMENT = {
     "agreement.duplicate": "cli",
     "user.weak_password": "cli",
     "user.exists": "cli",
+    "user.unknown": "cli",
+    "user.self": "cli",
+    "user.unchanged": "cli",
+    "audit.unknown": "cli",
+    "recipient.ambiguous": "cli",
     "run.no_return_leg": "cli",
     "run.not_awaiting_return": "cli",
 }

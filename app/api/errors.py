@@ -231,6 +231,21 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             400, "The password is too short", "Het wachtwoord is te kort"
         ),
         "user.exists": ErrorCode(409, "This user already exists", "Deze gebruiker bestaat al"),
+        "user.unknown": ErrorCode(404, "Unknown user", "Onbekende gebruiker"),
+        "user.self": ErrorCode(
+            409,
+            "An admin cannot disable their own account",
+            "Een beheerder kan het eigen account niet uitschakelen",
+        ),
+        "user.unchanged": ErrorCode(
+            409, "The account is already in that state", "Het account staat al zo"
+        ),
+        "audit.unknown": ErrorCode(404, "Unknown audit event", "Onbekende auditgebeurtenis"),
+        "recipient.ambiguous": ErrorCode(
+            400,
+            "The name fits more than one recipient",
+            "De naam past bij meer dan een ontvanger",
+        ),
     }
 )
 
