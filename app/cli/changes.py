@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from app.cli.common import Context, JsonOpt, ctx_of, emit_json, fail, staff
-from app.flows.recipient_changes import ChangeOut, decide, pending, propose
-from app.store.users import Role
-from exchange.recipient_changes import ChangeKind
+
+if TYPE_CHECKING:
+    from app.flows.recipient_changes import ChangeOut
+    from exchange.recipient_changes import ChangeKind
 
 __all__ = ["propose_change", "register"]
-
-PROPOSERS = {Role.OPERATOR, Role.ADMIN}
-APPROVERS = {Role.APPROVER, Role.ADMIN}
 
 contact_app = typer.Typer(no_args_is_help=True, help="Contactpersoon van een ontvanger")
 key_app = typer.Typer(no_args_is_help=True, help="SSH-sleutels van een ontvanger")
@@ -38,7 +36,10 @@ def _read(path: Path, what: str) -> str:
 def propose_change(
     c: Context, kind: ChangeKind, recipient_id: str, payload: dict[str, Any], by: str
 ) -> ChangeOut:
-    staff(c, by, PROPOSERS, "propose changes to recipients")
+    from app.flows.recipient_changes import propose
+    from app.flows.roles import Action
+
+    staff(c, by, Action.PROPOSE_CHANGE)
     change = propose(c.engine, c.deps.vault, kind, recipient_id, payload, by, c.now())
     typer.echo(
         f"change {change.id} proposed for {recipient_id}: {change.summary}\n"
@@ -58,6 +59,8 @@ def contact_set(
     by: By,
 ) -> None:
     """Propose the contact person who receives the key by SMS."""
+    from exchange.recipient_changes import ChangeKind
+
     payload = {"name": name, "phone": phone, "email": email}
     propose_change(ctx_of(ctx), ChangeKind.CONTACT, recipient_id, payload, by)
 
@@ -70,6 +73,8 @@ def key_add(
     by: By,
 ) -> None:
     """Propose an SSH public key the recipient logs in with on the SFTP drop."""
+    from exchange.recipient_changes import ChangeKind
+
     payload = {"public_key": _read(public_key, "public key")}
     propose_change(ctx_of(ctx), ChangeKind.KEY, recipient_id, payload, by)
 
@@ -88,6 +93,8 @@ def sftp_set(
     return_path: Annotated[str | None, typer.Option(help="Remote folder for return files")] = None,
 ) -> None:
     """Propose the recipient's own SFTP server (channel sftp_push); the host key is pinned."""
+    from exchange.recipient_changes import ChangeKind
+
     c = ctx_of(ctx)
     payload = {
         "host": host,
@@ -110,6 +117,8 @@ def mail_set(
     by: By,
 ) -> None:
     """Propose the mailbox that files by mail go to, and the relay route it uses."""
+    from exchange.recipient_changes import ChangeKind
+
     c = ctx_of(ctx)
     propose_change(c, ChangeKind.MAIL, recipient_id, {"address": address, "route": route}, by)
 
@@ -117,6 +126,8 @@ def mail_set(
 @changes_app.command("list")
 def changes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Changes waiting for a second person."""
+    from app.flows.recipient_changes import pending
+
     rows = pending(ctx_of(ctx).engine)
     if as_json:
         emit_json([asdict(r) for r in rows])
@@ -126,8 +137,11 @@ def changes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 def _decide(ctx: typer.Context, change_id: int, by: str, *, approve: bool) -> None:
+    from app.flows.recipient_changes import decide
+    from app.flows.roles import Action
+
     c = ctx_of(ctx)
-    staff(c, by, APPROVERS, "decide on changes to recipients")
+    staff(c, by, Action.DECIDE_CHANGE)
     change = decide(c.engine, c.deps.vault, change_id, by, approve=approve, now=c.now())
     typer.echo(f"change {change.id} {change.state}: {change.summary}")
 

@@ -1,58 +1,101 @@
 """What every ``kbx`` command shares: the context (settings, engine, registry, deps) and the
-way a command fails (one line on stderr, an exit code)."""
+way a command fails (one line on stderr, an exit code).
+
+This module is imported by every command module, and click runs the root callback that makes
+the context even for ``kbx export list --help``: it imports only typer and the standard library
+at its top. Settings, the engine, the registry and the deps are made on first use.
+"""
 
 from __future__ import annotations
 
 import getpass
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from sqlalchemy import Engine, select
 
-from app.flows.deps import ExportDeps
-from app.registry import Registry, load_registry
-from app.settings import Settings
-from app.store.db import make_engine, transaction
-from app.store.users import Role
-from app.wiring import StartupError, build_deps
-from exchange.models import User
-from exchange.protocols import DefinitionError, ProtocolDefinition
 from exchange.shown import shown
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from app.flows.deps import ExportDeps
+    from app.flows.roles import Action
+    from app.registry import Registry
+    from app.settings import Settings
+    from exchange.protocols import ProtocolDefinition
+
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_REFUSED",
+    "Context",
+    "DateOpt",
+    "JsonOpt",
+    "configure_logging",
+    "ctx_of",
+    "emit_json",
+    "fail",
+    "staff",
+]
 
 EXIT_INTERNAL = 1
 EXIT_INPUT = 2
 EXIT_REFUSED = 3
 
 
-@dataclass
 class Context:
-    settings: Settings
-    _engine: Engine | None = None
-    _registry: Registry | None = field(default=None)
-    _deps: ExportDeps | None = None
+    """One command's settings, engine, protocol registry and deps, each made when first asked
+    for. Bad settings or a malformed protocol definition end the command with exit 1 and one
+    line on stderr."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+        self._engine: Engine | None = None
+        self._registry: Registry | None = None
+        self._deps: ExportDeps | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from pydantic import ValidationError
+
+            from app.settings import Settings
+
+            try:
+                self._settings = Settings()
+            except ValidationError as exc:
+                errors = "; ".join(str(e["msg"]) for e in exc.errors())
+                fail(f"settings refused: {errors}", code=EXIT_INTERNAL)
+        return self._settings
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from app.store.db import make_engine
+
             self._engine = make_engine(self.settings)
         return self._engine
 
     @property
     def registry(self) -> Registry:
         if self._registry is None:
+            from app.registry import load_registry
+            from exchange.protocols import DefinitionError
+
             try:
                 self._registry = load_registry(self.settings.protocols_dir)
             except DefinitionError as exc:
-                fail(f"protocol definitions refused: {exc}", code=1)
+                fail(f"protocol definitions refused: {exc}", code=EXIT_INTERNAL)
         return self._registry
 
     @property
     def deps(self) -> ExportDeps:
         if self._deps is None:
+            from app.wiring import StartupError, build_deps
+
             try:
                 self._deps = build_deps(self.settings, self.registry)
             except StartupError as exc:
@@ -95,6 +138,7 @@ def emit_json(data: Any) -> None:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+DateOpt = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")]
 
 
 def configure_logging() -> None:
@@ -106,13 +150,20 @@ def configure_logging() -> None:
     logging.getLogger("kbx").setLevel(logging.INFO)
 
 
-def staff(c: Context, name: str, roles: set[Role], action: str) -> str:
-    """The named active staff member, if their role allows ``action``; else exit 2 saying why."""
+def staff(c: Context, name: str, action: Action, *, code: int = EXIT_INPUT) -> str:
+    """The named active staff member, if the role table (``app.flows.roles``) lets their role
+    do ``action``; else exit ``code`` (2 by default) saying why."""
+    from app.flows.roles import RoleRefused, require
+    from app.store.db import transaction
+    from app.store.users import find_user
+
     with transaction(c.engine) as session:
-        user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
-        role = None if user is None else Role(user.role)
+        user = find_user(session, name)
+        role = None if user is None else user.role
     if role is None:
         fail(f"unknown user '{name}'")
-    if role not in roles:
-        fail(f"user '{name}' ({role.value}) may not {action}")
+    try:
+        require(name, role, action)
+    except RoleRefused as exc:
+        fail(exc.message, code=code)
     return name

@@ -1,13 +1,12 @@
-"""``kbx users``, ``kbx export``, ``kbx worker`` and ``kbx sftp``: the export flow on the CLI."""
+"""``kbx export`` and ``kbx worker``: the export flow on the CLI."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import select
 
 from app.cli.common import (
     EXIT_INPUT,
@@ -19,54 +18,16 @@ from app.cli.common import (
     fail,
     staff,
 )
-from app.flows.batch_runner import run_many
-from app.flows.execution import execute
-from app.flows.exports import (
-    PolicyRefusal,
-    approve,
-    approve_batch,
-    cancel,
-    request_batch,
-    request_export,
-)
-from app.flows.worker import run_worker, work_once
-from app.store.audit import record
-from app.store.db import transaction
-from app.store.users import Role, add_user
-from exchange.models import ExportRun
 from exchange.shown import shown
 
-users_app = typer.Typer(no_args_is_help=True, help="Medewerkers")
+if TYPE_CHECKING:
+    from app.errors import Conflict
+    from exchange.models import ExportRun
+    from exchange.policy import Reason
+
+__all__ = ["export_app", "worker"]
+
 export_app = typer.Typer(no_args_is_help=True, help="Exports")
-
-_REQUEST_ROLES = {Role.OPERATOR, Role.ADMIN}
-_APPROVE_ROLES = {Role.APPROVER, Role.ADMIN}
-
-
-@users_app.command("add")
-def users_add(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument()],
-    role: Annotated[Role, typer.Option(help="operator, approver, auditor, admin or vsb")],
-) -> None:
-    """Create a staff account; the password is read from standard input when it is not a
-    terminal, else asked twice."""
-    if sys.stdin.isatty():
-        password = typer.prompt("Wachtwoord", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    c = ctx_of(ctx)
-    with transaction(c.engine) as session:
-        add_user(session, name, role, password, c.now())
-        record(
-            session,
-            actor=c.actor,
-            action="user.added",
-            subject=f"user:{name}",
-            details={"role": role.value},
-            now=c.now(),
-        )
-    typer.echo(f"user {name} added with role {role.value}")
 
 
 def _run_dict(run: ExportRun) -> dict[str, Any]:
@@ -91,9 +52,55 @@ def _run_dict(run: ExportRun) -> dict[str, Any]:
     }
 
 
-def _print_refusal(exc: PolicyRefusal) -> None:
-    for r in exc.reasons:
+def _print_refusal(reasons: list[Reason]) -> None:
+    for r in reasons:
         typer.echo(f"- [{r.rule}] {r.nl}\n  {r.en}\n  ({r.article})", err=True)
+
+
+def _refused_rules(why: list[Reason] | Conflict) -> str:
+    """The rules of a policy refusal, or the message of the error that kept a recipient out."""
+    return ", ".join(r.rule for r in why) if isinstance(why, list) else str(why)
+
+
+def _request_batch(
+    ctx: typer.Context,
+    protocol: str,
+    period: str,
+    channel: str,
+    lookback_years: int | None,
+    by: str,
+    as_json: bool,
+) -> None:
+    from app.flows.exports import request_batch
+
+    c = ctx_of(ctx)
+    result = request_batch(
+        c.engine,
+        c.deps,
+        protocol_id=protocol,
+        period=period,
+        channel=channel,
+        lookback_years=lookback_years,
+        by=by,
+    )
+    if as_json:
+        emit_json(
+            {
+                "batch": result.batch_id,
+                "runs": [r.id for r in result.runs],
+                "refused": [
+                    {
+                        "recipient": rid,
+                        "reasons": [r.rule for r in why] if isinstance(why, list) else str(why),
+                    }
+                    for rid, why in result.refused
+                ],
+            }
+        )
+        return
+    typer.echo(f"batch {result.batch_id}: {len(result.runs)} run(s) requested")
+    for rid, why in result.refused:
+        typer.echo(f"  {rid}: geweigerd / refused: {_refused_rules(why)}")
 
 
 @export_app.command("request")
@@ -108,37 +115,13 @@ def export_request(
     as_json: JsonOpt = False,
 ) -> None:
     """Ask for an export; prints the run id (exit 3 with the reasons when refused)."""
+    from app.flows.exports import PolicyRefusal, request_export
+    from app.flows.roles import Action
+
     c = ctx_of(ctx)
-    staff(c, by, _REQUEST_ROLES, "request exports")
+    staff(c, by, Action.REQUEST)
     if recipient == "all-signed":
-        result = request_batch(
-            c.engine,
-            c.deps,
-            protocol_id=protocol,
-            period=period,
-            channel=channel,
-            lookback_years=lookback_years,
-            by=by,
-        )
-        if as_json:
-            emit_json(
-                {
-                    "batch": result.batch_id,
-                    "runs": [r.id for r in result.runs],
-                    "refused": [
-                        {
-                            "recipient": rid,
-                            "reasons": [r.rule for r in why] if isinstance(why, list) else why,
-                        }
-                        for rid, why in result.refused
-                    ],
-                }
-            )
-            return
-        typer.echo(f"batch {result.batch_id}: {len(result.runs)} run(s) requested")
-        for rid, why in result.refused:
-            rules = ", ".join(r.rule for r in why) if isinstance(why, list) else why
-            typer.echo(f"  {rid}: geweigerd / refused: {rules}")
+        _request_batch(ctx, protocol, period, channel, lookback_years, by, as_json)
         return
     try:
         run = request_export(
@@ -153,7 +136,7 @@ def export_request(
         )
     except PolicyRefusal as exc:
         typer.echo(f"kbx: GEWEIGERD / REFUSED: {protocol} -> {recipient}, {period}", err=True)
-        _print_refusal(exc)
+        _print_refusal(exc.reasons)
         raise typer.Exit(EXIT_REFUSED) from exc
     if as_json:
         emit_json(_run_dict(run))
@@ -168,8 +151,11 @@ def export_approve(
     by: Annotated[str, typer.Option(help="The approver (not the requester)")],
 ) -> None:
     """Approve a run or a whole batch (four eyes: never the requester)."""
+    from app.flows.exports import approve, approve_batch
+    from app.flows.roles import Action
+
     c = ctx_of(ctx)
-    staff(c, by, _APPROVE_ROLES, "approve exports")
+    staff(c, by, Action.APPROVE)
     if run.startswith("B-"):
         approved = approve_batch(c.engine, c.deps, run, by)
     else:
@@ -194,6 +180,13 @@ def export_run(
     ] = None,
 ) -> None:
     """Build, seal, deliver and send the key of approved runs, with progress."""
+    from sqlalchemy import select
+
+    from app.flows.batch_runner import run_many
+    from app.flows.execution import execute
+    from app.store.db import transaction
+    from exchange.models import ExportRun
+
     c = ctx_of(ctx)
     summary: dict[str, int] = {}
     if run.startswith("B-"):
@@ -251,8 +244,11 @@ def export_cancel(
     ctx: typer.Context, run: Annotated[str, typer.Argument()], by: Annotated[str, typer.Option()]
 ) -> None:
     """Cancel a run that has not been built yet."""
+    from app.flows.exports import cancel
+    from app.flows.roles import Action
+
     c = ctx_of(ctx)
-    staff(c, by, _REQUEST_ROLES | _APPROVE_ROLES, "cancel exports")
+    staff(c, by, Action.CANCEL)
     cancelled = cancel(c.engine, c.deps, _run_id(run), by)
     typer.echo(f"run {cancelled.id} cancelled")
 
@@ -262,6 +258,9 @@ def export_show(
     ctx: typer.Context, run: Annotated[str, typer.Argument()], as_json: JsonOpt = False
 ) -> None:
     """One run: state, file, digest, who asked and who approved."""
+    from app.store.db import transaction
+    from exchange.models import ExportRun
+
     c = ctx_of(ctx)
     with transaction(c.engine) as session:
         found = session.get(ExportRun, _run_id(run))
@@ -279,6 +278,11 @@ def export_show(
 @export_app.command("list")
 def export_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """All runs, newest first."""
+    from sqlalchemy import select
+
+    from app.store.db import transaction
+    from exchange.models import ExportRun
+
     c = ctx_of(ctx)
     with transaction(c.engine) as session:
         rows = [
@@ -294,20 +298,17 @@ def export_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         )
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(users_app, name="users")
-    app.add_typer(export_app, name="export")
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
+) -> None:
+    """Carry approved and interrupted runs through, purge expired files, destroy old keys."""
+    from app.flows.worker import run_worker, work_once
 
-    @app.command("worker")
-    def worker(
-        ctx: typer.Context,
-        once: Annotated[bool, typer.Option("--once", help="One pass, then exit")] = False,
-    ) -> None:
-        """Carry approved and interrupted runs through, purge expired files, destroy old keys."""
-        c = ctx_of(ctx)
-        if once:
-            done = work_once(c.engine, c.deps)
-            typer.echo(", ".join(f"{n} {what}" for what, n in done.items()))
-            return
-        configure_logging()
-        run_worker(c.engine, c.deps)
+    c = ctx_of(ctx)
+    if once:
+        done = work_once(c.engine, c.deps)
+        typer.echo(", ".join(f"{n} {what}" for what, n in done.items()))
+        return
+    configure_logging()
+    run_worker(c.engine, c.deps)

@@ -17,7 +17,6 @@ import json
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
 from app.cli.common import (
     EXIT_INPUT,
@@ -28,20 +27,8 @@ from app.cli.common import (
     ctx_of,
     emit_json,
     fail,
+    staff,
 )
-from app.flows.vdab_dataset import pseudonym_key, pseudonym_key_file
-from app.settings import Environment
-from app.store.audit import record
-from app.store.db import transaction
-from app.store.users import Role
-from crypto.pseudonyms import (
-    PseudonymKeyError,
-    key_id,
-    load_pseudonym_key,
-    new_pseudonym_key,
-    replace_key_file,
-)
-from exchange.models import AuditEvent, User
 
 __all__ = ["ROTATED", "pseudonym_app", "register"]
 
@@ -51,6 +38,9 @@ pseudonym_app = typer.Typer(no_args_is_help=True, help="Sleutel van de pseudonie
 
 
 def _current_key_id(c: Context) -> str:
+    from app.flows.vdab_dataset import pseudonym_key
+    from crypto.pseudonyms import PseudonymKeyError, key_id
+
     try:
         return key_id(pseudonym_key(c.settings))
     except PseudonymKeyError as exc:
@@ -58,6 +48,8 @@ def _current_key_id(c: Context) -> str:
 
 
 def _source(c: Context) -> str:
+    from app.flows.vdab_dataset import pseudonym_key_file
+
     if c.settings.pseudonym_key is not None:
         return "KBX_PSEUDONYM_KEY"
     return f"key file {pseudonym_key_file(c.settings)}"
@@ -65,6 +57,11 @@ def _source(c: Context) -> str:
 
 def _last_recorded(c: Context) -> str | None:
     """The key id the last rotation recorded, if any."""
+    from sqlalchemy import select
+
+    from app.store.db import transaction
+    from exchange.models import AuditEvent
+
     with transaction(c.engine) as session:
         details = session.scalar(
             select(AuditEvent.details)
@@ -96,17 +93,10 @@ def show_key_id(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         )
 
 
-def _admin(c: Context, name: str) -> str:
-    with transaction(c.engine) as session:
-        user = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
-    if user is None:
-        fail(f"unknown user '{name}'")
-    if Role(user.role) is not Role.ADMIN:
-        fail(f"user '{name}' ({user.role}) may not rotate the pseudonym key", code=EXIT_REFUSED)
-    return name
-
-
 def _record(c: Context, by: str, old: str | None, new: str, how: str) -> None:
+    from app.store.audit import record
+    from app.store.db import transaction
+
     with transaction(c.engine) as session:
         record(
             session,
@@ -137,6 +127,17 @@ def _confirm_operator_rotation(c: Context, by: str, confirm: str) -> None:
 
 
 def _rotate_key_file(c: Context, by: str) -> None:
+    from app.flows.vdab_dataset import pseudonym_key_file
+    from app.store.audit import record
+    from app.store.db import transaction
+    from crypto.pseudonyms import (
+        PseudonymKeyError,
+        key_id,
+        load_pseudonym_key,
+        new_pseudonym_key,
+        replace_key_file,
+    )
+
     key_file = pseudonym_key_file(c.settings)
     try:
         old = (
@@ -182,8 +183,12 @@ def rotate(
 ) -> None:
     """Replace the pseudonym key (an explicit admin action, audited with the old and new key
     ids). Datasets made afterwards cannot be compared with earlier ones."""
+    from app.flows.roles import Action
+    from app.settings import Environment
+
     c = ctx_of(ctx)
-    by = _admin(c, by)
+    # A refusal here is exit 3, as the other refusals of this command.
+    by = staff(c, by, Action.ROTATE_PSEUDONYM_KEY, code=EXIT_REFUSED)
     if c.settings.pseudonym_key is not None:
         if confirm_key_id is None:
             fail(

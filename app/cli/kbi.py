@@ -1,0 +1,43 @@
+"""``kbx kbi``: the KBI store, replaced by an extract all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli.common import Context, ctx_of, fail
+
+__all__ = ["import_extract_file", "kbi_app"]
+
+kbi_app = typer.Typer(no_args_is_help=True, help="De KBI-bron")
+
+
+def import_extract_file(c: Context, path: Path) -> None:
+    """Import ``path`` through the one import path; a refused extract lists its problems and
+    exits 2 with nothing written."""
+    from app.flows.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
+
+    try:
+        result = import_extract(
+            c.engine, path, c.settings.current_date(), actor=c.actor, now=c.now()
+        )
+    except ExtractRefused as exc:
+        for problem in exc.problems:
+            typer.echo(f"kbx: {path.name}: {problem}", err=True)
+        if exc.total > len(exc.problems):
+            typer.echo(f"kbx: ... and {exc.total - MAX_REPORTED} more problem(s)", err=True)
+        fail(f"{path.name} refused: {exc.total} problem(s); nothing was written")
+    rate = result.rows / result.seconds if result.seconds else 0.0
+    typer.echo(f"imported {result.rows} integrees in {result.seconds:.2f} s ({rate:,.0f} rows/s)")
+
+
+@kbi_app.command("import")
+def kbi_import(
+    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="KBI extract (CSV, UTF-8)")]
+) -> None:
+    """Replace the store with a KBI extract, all or nothing (see docs/kbi-extract.md)."""
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    import_extract_file(ctx_of(ctx), file)

@@ -1,0 +1,105 @@
+"""``kbx check`` (the policy's dry run) and ``kbx preview`` (the size of a list, never its
+rows)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from app.cli.common import EXIT_REFUSED, JsonOpt, ctx_of, emit_json, fail
+from exchange.shown import shown
+
+__all__ = ["check", "preview"]
+
+LookbackOpt = Annotated[
+    int | None,
+    typer.Option("--lookback-years", help="vcmp-ceremony: certificates of the last 1 or 2 years"),
+]
+
+
+def check(
+    ctx: typer.Context,
+    protocol_id: Annotated[str, typer.Argument(metavar="PROTOCOL")],
+    recipient: Annotated[str, typer.Option(help="Recipient id (NIS code or agency)")],
+    period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
+    channel: Annotated[str, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")],
+    lookback_years: LookbackOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Would this export be allowed today? Exit 0 when allowed, 3 when refused."""
+    from app.store.db import transaction
+    from app.store.recipients import recipient_facts, run_history
+    from exchange.policy import Allowed, evaluate
+
+    c = ctx_of(ctx)
+    definition = c.definition(protocol_id)
+    today = c.settings.current_date()
+    with transaction(c.engine) as session:
+        facts = recipient_facts(session, recipient)
+        history = run_history(session, protocol_id, recipient)
+    decision = evaluate(definition, facts, period, channel, today, history, lookback_years)
+    if as_json:
+        emit_json(
+            {
+                "allowed": decision.allowed,
+                "protocol": protocol_id,
+                "definition_hash": definition.content_hash,
+                "recipient": recipient,
+                "period": period,
+                "channel": channel,
+                "today": today,
+                "reasons": []
+                if isinstance(decision, Allowed)
+                else [asdict(r) for r in decision.reasons],
+            }
+        )
+    elif isinstance(decision, Allowed):
+        typer.echo(f"TOEGESTAAN / ALLOWED: {protocol_id} -> {recipient}, {period}, {channel}")
+    else:
+        typer.echo(f"GEWEIGERD / REFUSED: {protocol_id} -> {recipient}, {period}, {channel}")
+        for r in decision.reasons:
+            typer.echo(f"- [{r.rule}] {r.nl}\n  {r.en}\n  ({r.article})")
+    if not decision.allowed:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+def preview(
+    ctx: typer.Context,
+    protocol_id: Annotated[str, typer.Argument(metavar="PROTOCOL")],
+    recipient: Annotated[str, typer.Option(help="Recipient id (NIS code or agency)")],
+    period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
+    lookback_years: LookbackOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How many people the list would hold and which columns: never the rows."""
+    from app.store.db import transaction
+    from app.store.recipients import recipient_facts
+    from exchange.periods import parse_period
+    from exchange.selection import SelectionRequest, build_count
+
+    c = ctx_of(ctx)
+    definition = c.definition(protocol_id)
+    parsed = parse_period(period)
+    if parsed is None or parsed.unit is not definition.frequency.unit:
+        unit = definition.frequency.unit.value
+        fail(f"period '{shown(period)}' does not fit {protocol_id} ({unit})")
+    request = SelectionRequest(recipient, parsed, c.settings.current_date(), lookback_years)
+    with transaction(c.engine) as session:
+        recipient_facts(session, recipient)
+        count = session.scalar(build_count(definition, request)) or 0
+    columns = definition.field_names
+    if as_json:
+        emit_json(
+            {
+                "protocol": protocol_id,
+                "recipient": recipient,
+                "period": period,
+                "rows": count,
+                "columns": columns,
+            }
+        )
+        return
+    typer.echo(f"{protocol_id} -> {recipient}, {period}: {count} rij(en)")
+    typer.echo("kolommen: " + ", ".join(columns))

@@ -1,0 +1,109 @@
+"""``kbx protocols``: the loaded definitions, and a municipality's signature of one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from app.cli.accession import record_agreement
+from app.cli.common import DateOpt, JsonOpt, ctx_of, emit_json
+
+if TYPE_CHECKING:
+    from exchange.protocols import ProtocolDefinition
+
+__all__ = ["protocols_app"]
+
+protocols_app = typer.Typer(no_args_is_help=True, help="Protocollen")
+
+
+def _summary(d: ProtocolDefinition) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "version": d.version,
+        "title_nl": d.title_nl,
+        "valid_from": d.validity.valid_from,
+        "valid_until": d.validity.until,
+        "channels": [c.channel.value for c in d.channels],
+        "fields": d.field_names,
+        "content_hash": d.content_hash,
+    }
+
+
+@protocols_app.command("list")
+def protocols_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The loaded protocol definitions."""
+    c = ctx_of(ctx)
+    today = c.settings.current_date()
+    if as_json:
+        emit_json([_summary(d) for d in c.registry])
+        return
+    for d in c.registry:
+        state = "in werking" if d.validity.contains(today) else "niet in werking"
+        typer.echo(f"{d.id:<18} v{d.version}  {state:<16} {d.content_hash[:19]}  {d.title_nl}")
+
+
+@protocols_app.command("show")
+def protocols_show(
+    ctx: typer.Context,
+    protocol_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One definition in full: legal basis, fields with their articles, rules, channels."""
+    from exchange.fields import FIELD_CATALOGUE
+
+    d = ctx_of(ctx).definition(protocol_id)
+    if as_json:
+        emit_json(d.model_dump(mode="json", by_alias=True))
+        return
+    v = d.validity
+    lines = [
+        f"{d.id} (versie {d.version}) {d.content_hash}",
+        d.title_nl,
+        f"Bron: {d.source_document}",
+        "Rechtsgrond:",
+        *(f"  - {b}" for b in d.legal_basis),
+        f"Geldig: {v.valid_from} tot {v.until or 'onbepaald'} [{v.article}]",
+        f"Ontvangers: {d.recipients.kind}, vereist: {d.recipients.requires.value}"
+        f" [{d.recipients.article}]",
+        *(
+            f"  ondertekend: {i.recipient} op {i.signed_on}, in werking {i.in_force}"
+            for i in d.instances
+        ),
+        f"Populatie: {d.population.kind} [{d.population.article}]",
+        "Velden:",
+        *(f"  - {f.name} ({FIELD_CATALOGUE[f.name].label_nl}) [{f.article}]" for f in d.fields),
+        f"Frequentie: max. {d.frequency.max_lists or 'onbeperkt'} per {d.frequency.unit.value}"
+        f" [{d.frequency.article}]",
+        "Kanalen:",
+        *(
+            f"  - {c.channel.value}: {c.valid_from} tot {c.until or 'onbepaald'} [{c.article}]"
+            for c in d.channels
+        ),
+        f"Bewaartermijn ontvanger: {d.retention.years or '-'} jaar: {d.retention.text_nl}"
+        f" [{d.retention.article}]",
+    ]
+    typer.echo("\n".join(lines))
+
+
+@protocols_app.command("sign")
+def protocols_sign(
+    ctx: typer.Context,
+    protocol_id: Annotated[str, typer.Argument(metavar="ID")],
+    recipient: Annotated[str, typer.Option(help="NIS code of the municipality")],
+    signed_on: DateOpt,
+    in_force: DateOpt,
+    document: Annotated[str | None, typer.Option(help="Reference of the signed protocol")] = None,
+) -> None:
+    """Record that a municipality signed the protocol text (e.g. art20-municipal)."""
+    from exchange.protocols import RecipientRequirement
+
+    record_agreement(
+        ctx_of(ctx),
+        recipient_id=recipient,
+        protocol_id=protocol_id,
+        kind=RecipientRequirement.SIGNATURE,
+        signed_on=signed_on,
+        in_force=in_force,
+        document=document,
+    )
