@@ -29,39 +29,39 @@ def check(
     as_json: JsonOpt = False,
 ) -> None:
     """Would this export be allowed today? Exit 0 when allowed, 3 when refused."""
-    from app.store.db import transaction
-    from app.store.recipients import recipient_facts, run_history
-    from exchange.policy import Allowed, evaluate
+    from app.flows.exports import check as dry_run
 
     c = ctx_of(ctx)
-    definition = c.definition(protocol_id)
-    today = c.settings.current_date()
-    with transaction(c.engine) as session:
-        facts = recipient_facts(session, recipient)
-        history = run_history(session, protocol_id, recipient)
-    decision = evaluate(definition, facts, period, channel, today, history, lookback_years)
+    c.definition(protocol_id)  # an unknown protocol: exit 2 naming the known ones
+    result = dry_run(
+        c.engine,
+        c.deps,
+        protocol_id=protocol_id,
+        recipient_id=recipient,
+        period=period,
+        channel=channel,
+        lookback_years=lookback_years,
+    )
     if as_json:
         emit_json(
             {
-                "allowed": decision.allowed,
+                "allowed": result.allowed,
                 "protocol": protocol_id,
-                "definition_hash": definition.content_hash,
+                "definition_hash": result.definition.content_hash,
                 "recipient": recipient,
                 "period": period,
                 "channel": channel,
-                "today": today,
-                "reasons": []
-                if isinstance(decision, Allowed)
-                else [asdict(r) for r in decision.reasons],
+                "today": result.today,
+                "reasons": [asdict(r) for r in result.reasons],
             }
         )
-    elif isinstance(decision, Allowed):
+    elif result.allowed:
         typer.echo(f"TOEGESTAAN / ALLOWED: {protocol_id} -> {recipient}, {period}, {channel}")
     else:
         typer.echo(f"GEWEIGERD / REFUSED: {protocol_id} -> {recipient}, {period}, {channel}")
-        for r in decision.reasons:
+        for r in result.reasons:
             typer.echo(f"- [{r.rule}] {r.nl}\n  {r.en}\n  ({r.article})")
-    if not decision.allowed:
+    if not result.allowed:
         raise typer.Exit(EXIT_REFUSED)
 
 
