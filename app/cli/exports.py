@@ -71,18 +71,28 @@ def _request_batch(
     by: str,
     as_json: bool,
 ) -> None:
-    from app.flows.exports import request_batch
+    from app.flows.exports import BatchRefused, request_batch
 
     c = ctx_of(ctx)
-    result = request_batch(
-        c.engine,
-        c.deps,
-        protocol_id=protocol,
-        period=period,
-        channel=channel,
-        lookback_years=lookback_years,
-        by=by,
-    )
+    try:
+        result = request_batch(
+            c.engine,
+            c.deps,
+            protocol_id=protocol,
+            period=period,
+            channel=channel,
+            lookback_years=lookback_years,
+            by=by,
+        )
+    except BatchRefused as exc:
+        # Not one recipient could be asked for: a refusal, exit 3 with every recipient's rules.
+        typer.echo(
+            f"kbx: GEWEIGERD / REFUSED: {protocol} -> all-signed, {period}: {exc.message}",
+            err=True,
+        )
+        for rid, why in exc.result.refused:
+            typer.echo(f"  {rid}: geweigerd / refused: {_refused_rules(why)}", err=True)
+        raise typer.Exit(EXIT_REFUSED) from exc
     if as_json:
         emit_json(
             {
