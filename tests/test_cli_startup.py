@@ -1,12 +1,17 @@
 """A command line that answers at once: importing ``app.cli`` and building the help of every
-group and command loads none of the heavy libraries; ``--version``."""
+group and command loads none of the heavy libraries; ``--version``; a busy port is one line."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import get_args
 
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
@@ -15,6 +20,7 @@ from app.settings import PROJECT_ROOT
 from app.store.users import Role
 
 HEAVY = ("sqlalchemy", "fastapi", "paramiko", "alembic")
+KBX = [sys.executable, "-m", "app"]
 
 
 def _python(code: str) -> str:
@@ -71,3 +77,63 @@ def test_version_prints_the_installed_version() -> None:
 
 def test_the_role_names_of_users_add_are_the_roles() -> None:
     assert get_args(RoleName) == tuple(role.value for role in Role)
+
+
+# -- a busy port ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    """A port some other program listens on."""
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port: int = held.getsockname()[1]
+        yield port
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _kbx(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBX_")}
+    env["KBX_DATA_DIR"] = str(tmp_path / "var")
+    return subprocess.run(
+        [*KBX, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "serving on" not in done.stdout, "nothing starts when a port is taken"
+    return lines[0]
+
+
+def test_serve_on_a_busy_http_port_says_so_in_one_line(tmp_path: Path, held_port: int) -> None:
+    line = _one_line(
+        _kbx(tmp_path, "serve", "--port", str(held_port), "--sftp-port", str(_free_port()))
+    )
+    assert line == (f"kbx: port {held_port} on 127.0.0.1 is in use; set KBX_HTTP_PORT or --port")
+
+
+def test_serve_on_a_busy_sftp_port_says_so_in_one_line(tmp_path: Path, held_port: int) -> None:
+    done = _kbx(tmp_path, "serve", "--port", str(_free_port()), "--sftp-port", str(held_port))
+    line = _one_line(done)
+    assert line == (
+        f"kbx: port {held_port} on 127.0.0.1 is in use; set KBX_SFTP_PORT or --sftp-port"
+    )
+
+
+def test_sftp_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path, held_port: int) -> None:
+    line = _one_line(_kbx(tmp_path, "sftp", "serve", "--port", str(held_port)))
+    assert line == f"kbx: port {held_port} on 127.0.0.1 is in use; set KBX_SFTP_PORT or --port"

@@ -125,7 +125,8 @@ def test_serve_answers_health_with_the_embedded_defaults(tmp_path: Path) -> None
 
     port = _free_port()
     server = subprocess.Popen(
-        [*KBX, "serve", "--port", str(port)],
+        # Not the default SFTP port: another run of the suite on this host may hold it.
+        [*KBX, "serve", "--port", str(port), "--sftp-port", str(_free_port())],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,

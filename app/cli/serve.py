@@ -1,8 +1,14 @@
 """``kbx serve`` (the HTTP API, the SFTP drop and the worker) and ``kbx sftp serve`` (the drop
-alone)."""
+alone).
+
+Both take their ports before anything starts serving: a port that is taken ends the command with
+exit 1 and one line naming the port and the setting that moves it.
+"""
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,12 +24,31 @@ __all__ = ["serve", "sftp_app", "start_drop"]
 sftp_app = typer.Typer(no_args_is_help=True, help="De SFTP-drop")
 
 
-def start_drop(c: Context, host: str, port: int) -> DropServer:
-    """Start the SFTP drop on ``host:port``."""
+def _cannot_listen(exc: OSError, host: str, port: int, setting: str, option: str) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} on {host} is in use; set {setting} or {option}"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; set {setting} or {option}"
+
+
+def _listen(host: str, port: int, setting: str, option: str) -> socket.socket:
+    """A socket listening on ``host:port``, or exit 1 with one line saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        fail(_cannot_listen(exc, host, port, setting, option), code=EXIT_INTERNAL)
+
+
+def start_drop(c: Context, host: str, port: int, option: str = "--port") -> DropServer:
+    """Start the SFTP drop on ``host:port``; exit 1 with one line when the port is taken
+    (``option`` is the command's flag that moves it)."""
     from app.flows.drop_events import RecordingDropEvents, recipient_keys
     from app.wiring import drop_root, host_key_file
     from channels.sftp_drop import DropServer
 
+    # The port first, before the host key is made or anything is logged; the bind of the drop
+    # itself is still checked below, for a program that takes the port in between.
+    _listen(host, port, "KBX_SFTP_PORT", option).close()
     c.deps  # noqa: B018 - fails early, with its message, when the service key is missing
     drop = DropServer(
         drop_root(c.settings),
@@ -33,7 +58,10 @@ def start_drop(c: Context, host: str, port: int) -> DropServer:
         host=host,
         port=port,
     )
-    drop.start()
+    try:
+        drop.start()
+    except OSError as exc:
+        fail(_cannot_listen(exc, host, port, "KBX_SFTP_PORT", option), code=EXIT_INTERNAL)
     typer.echo(f"kbx: SFTP drop on {host}:{drop.port}, host key {drop.host_key_fingerprint}")
     return drop
 
@@ -45,31 +73,42 @@ def serve(
     sftp_port: Annotated[int | None, typer.Option(help="Default 2222 or KBX_SFTP_PORT")] = None,
 ) -> None:
     """Run the service: HTTP API, the SFTP drop and the worker."""
-    import uvicorn
-
-    from app.api.app import create_app
-    from app.flows.worker import run_worker
-    from app.wiring import StartupError
-
     c = ctx_of(ctx)
     configure_logging()
-    try:
-        api = create_app(c.settings, c.registry, c.engine, c.deps)
-    except StartupError as exc:
-        fail(str(exc), code=EXIT_INTERNAL)
-    drop = start_drop(c, c.settings.sftp_host, sftp_port or c.settings.sftp_port)
-    stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(c.engine, c.deps, stop), daemon=True)
-    worker.start()
     bind_host, bind_port = host or c.settings.http_host, port or c.settings.http_port
-    typer.echo(
-        f"kbx: {len(c.registry)} protocol(s) loaded; serving on http://{bind_host}:{bind_port}"
-    )
+    # The HTTP port is taken first and handed to uvicorn, which would otherwise find it busy only
+    # after the drop and the worker had started. Clients that come early wait in its backlog.
+    listener = _listen(bind_host, bind_port, "KBX_HTTP_PORT", "--port")
+    bind_port = listener.getsockname()[1]
+    stop = threading.Event()
+    drop: DropServer | None = None
     try:
-        uvicorn.run(api, host=bind_host, port=bind_port, log_level="info", access_log=False)
+        import uvicorn
+
+        from app.api.app import create_app
+        from app.flows.worker import run_worker
+        from app.wiring import StartupError
+
+        sftp = sftp_port or c.settings.sftp_port
+        drop = start_drop(c, c.settings.sftp_host, sftp, option="--sftp-port")
+        try:
+            api = create_app(c.settings, c.registry, c.engine, c.deps)
+        except StartupError as exc:
+            fail(str(exc), code=EXIT_INTERNAL)
+        worker = threading.Thread(target=run_worker, args=(c.engine, c.deps, stop), daemon=True)
+        worker.start()
+        typer.echo(
+            f"kbx: {len(c.registry)} protocol(s) loaded; serving on http://{bind_host}:{bind_port}"
+        )
+        config = uvicorn.Config(
+            api, host=bind_host, port=bind_port, log_level="info", access_log=False
+        )
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         stop.set()
-        drop.stop()
+        if drop is not None:
+            drop.stop()
+        listener.close()
 
 
 @sftp_app.command("serve")
