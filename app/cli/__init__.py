@@ -8,7 +8,6 @@ help answer at once: the modules below import typer, the standard library and ``
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from typing import Annotated, Any
 
 import typer
@@ -50,6 +49,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="kbx: beveiligde bestandsuitwisseling van AgII",
 )
 
@@ -73,6 +73,8 @@ pseudonym.register(app)
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version  # 0.1 s of imports: only when asked
+
         typer.echo(f"kbx {version('kbx')}")
         raise typer.Exit()
 
