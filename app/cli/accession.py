@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from app.cli import common
 from app.cli.common import Context, DateOpt, ctx_of, fail
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def record_agreement(
     from app.store.recipients import add_agreement
 
     definition = c.definition(protocol_id)
+    recipient_id = common.recipient_id(c, recipient_id)
     if definition.recipients.requires is not kind:
         fail(
             f"protocol {protocol_id} does not work with a {kind.value} "
@@ -69,7 +71,7 @@ def record_agreement(
 @accession_app.command("add")
 def accession_add(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     protocol: Annotated[str, typer.Option(help="The general deliberation, e.g. vcmp-ceremony")],
     signed_on: DateOpt,
     document: Annotated[str, typer.Option(help="Reference of the signed commitment")],

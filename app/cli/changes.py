@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from app.cli import common
 from app.cli.common import Context, JsonOpt, ctx_of, emit_json, fail, staff
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ def propose_change(
     from app.flows.roles import Action
 
     staff(c, by, Action.PROPOSE_CHANGE)
+    recipient_id = common.recipient_id(c, recipient_id)
     change = propose(c.engine, c.deps.vault, kind, recipient_id, payload, by, c.now())
     typer.echo(
         f"change {change.id} proposed for {recipient_id}: {change.summary}\n"
@@ -52,7 +54,7 @@ def propose_change(
 @contact_app.command("set")
 def contact_set(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     name: Annotated[str, typer.Option(help="Name of the contact person")],
     phone: Annotated[str, typer.Option(help="Belgian mobile number, receives the key SMS")],
     email: Annotated[str, typer.Option(help="E-mail address of the contact person")],
@@ -68,7 +70,7 @@ def contact_set(
 @key_app.command("add")
 def key_add(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     public_key: Annotated[Path, typer.Option("--public-key", help="OpenSSH public key file")],
     by: By,
 ) -> None:
@@ -82,7 +84,7 @@ def key_add(
 @sftp_app.command("set")
 def sftp_set(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     host: Annotated[str, typer.Option()],
     username: Annotated[str, typer.Option()],
     private_key: Annotated[Path, typer.Option(help="kbx's OpenSSH private key for this server")],
@@ -111,7 +113,7 @@ def sftp_set(
 @mail_app.command("set")
 def mail_set(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID")],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     address: Annotated[str, typer.Option(help="The recipient's functional mailbox")],
     route: Annotated[str, typer.Option(help="secure_mail or zivver")],
     by: By,
@@ -148,7 +150,9 @@ def _decide(ctx: typer.Context, change_id: int, by: str, *, approve: bool) -> No
 
 @changes_app.command("approve")
 def changes_approve(
-    ctx: typer.Context, change_id: Annotated[int, typer.Argument(metavar="ID")], by: By
+    ctx: typer.Context,
+    change_id: Annotated[int, typer.Argument(metavar="ID", help="NIS code or name")],
+    by: By,
 ) -> None:
     """Apply a proposed change (never by the person who proposed it)."""
     _decide(ctx, change_id, by, approve=True)
@@ -156,7 +160,9 @@ def changes_approve(
 
 @changes_app.command("reject")
 def changes_reject(
-    ctx: typer.Context, change_id: Annotated[int, typer.Argument(metavar="ID")], by: By
+    ctx: typer.Context,
+    change_id: Annotated[int, typer.Argument(metavar="ID", help="NIS code or name")],
+    by: By,
 ) -> None:
     """Reject a proposed change; nothing of it is kept."""
     _decide(ctx, change_id, by, approve=False)

@@ -9,7 +9,6 @@ at its top. Settings, the engine, the registry and the deps are made on first us
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -38,6 +37,7 @@ __all__ = [
     "ctx_of",
     "emit_json",
     "fail",
+    "recipient_id",
     "staff",
 ]
 
@@ -134,7 +134,11 @@ def ctx_of(ctx: typer.Context) -> Context:
 
 
 def emit_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """Print ``data`` as JSON: dataclasses as objects, every datetime ISO 8601 in Brussels time
+    with its offset (a naive one from SQLite is UTC), dates ISO 8601 (``app.cli.render``)."""
+    from app.cli.render import as_json
+
+    typer.echo(as_json(data))
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
@@ -148,6 +152,17 @@ def configure_logging() -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("kbx").setLevel(logging.INFO)
+
+
+def recipient_id(c: Context, text: str) -> str:
+    """The id of the recipient named by ``text``: a NIS code or agency id, or a name in any case
+    (``Gent``, ``sint-niklaas``). An unknown or ambiguous name ends the command with exit 2 and
+    the closest names with their codes (``app.store.recipients.resolve``)."""
+    from app.store.db import transaction
+    from app.store.recipients import resolve
+
+    with transaction(c.engine) as session:
+        return resolve(session, text).id
 
 
 def staff(c: Context, name: str, action: Action, *, code: int = EXIT_INPUT) -> str:

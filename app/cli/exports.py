@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,6 +17,7 @@ from app.cli.common import (
     ctx_of,
     emit_json,
     fail,
+    recipient_id,
     staff,
 )
 from exchange.shown import shown
@@ -117,7 +119,9 @@ def _request_batch(
 def export_request(
     ctx: typer.Context,
     protocol: Annotated[str, typer.Argument()],
-    recipient: Annotated[str, typer.Option(help="Recipient id, or all-signed for a batch")],
+    recipient: Annotated[
+        str, typer.Option(help="NIS code, agency id or name; all-signed for a batch")
+    ],
     period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
     channel: Annotated[str, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")],
     by: Annotated[str, typer.Option(help="The operator asking")],
@@ -133,6 +137,7 @@ def export_request(
     if recipient == "all-signed":
         _request_batch(ctx, protocol, period, channel, lookback_years, by, as_json)
         return
+    recipient = recipient_id(c, recipient)
     try:
         run = request_export(
             c.engine,
@@ -190,22 +195,16 @@ def export_run(
     ] = None,
 ) -> None:
     """Build, seal, deliver and send the key of approved runs, with progress."""
-    from sqlalchemy import select
-
     from app.flows.batch_runner import run_many
     from app.flows.execution import execute
+    from app.store import runs
     from app.store.db import transaction
-    from exchange.models import ExportRun
 
     c = ctx_of(ctx)
     summary: dict[str, int] = {}
     if run.startswith("B-"):
         with transaction(c.engine) as session:
-            ids = list(
-                session.scalars(
-                    select(ExportRun.id).where(ExportRun.batch_id == run).order_by(ExportRun.id)
-                )
-            )
+            ids = runs.run_ids(session, batch=run)
         errors: list[str] = []
         with typer.progressbar(length=len(ids), label="exports", file=sys.stderr) as progress:
             for outcome in run_many(c.settings, ids, workers=workers, engine=c.engine, deps=c.deps):
@@ -265,47 +264,103 @@ def export_cancel(
 
 @export_app.command("show")
 def export_show(
-    ctx: typer.Context, run: Annotated[str, typer.Argument()], as_json: JsonOpt = False
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(metavar="REF|ID", help="KBX-2026-000017 or 17")],
+    as_json: JsonOpt = False,
 ) -> None:
-    """One run: state, file, digest, who asked and who approved."""
-    from app.store.db import transaction
-    from exchange.models import ExportRun
+    """One run as a timeline: every transition with its time and actor, the reasons of a
+    refusal with rule and article, the file's name, size and SHA-256, the definition hash."""
+    from app.cli import render
+    from app.flows.history import run_story
 
-    c = ctx_of(ctx)
-    with transaction(c.engine) as session:
-        found = session.get(ExportRun, _run_id(run))
-        if found is None:
-            fail(f"unknown run {shown(run)}")
-        data = _run_dict(found)
+    story = run_story(ctx_of(ctx).engine, run)
     if as_json:
-        emit_json(data)
-        return
-    for key, value in data.items():
-        if value is not None:
-            typer.echo(f"{key:<16} {value}")
+        render.emit(story)
+    else:
+        render.run_story(story)
+
+
+_STATES = (
+    "requested, approved, built, delivered, key_sent, fetched, purged, returned, refused, "
+    "cancelled, failed"
+)
 
 
 @export_app.command("list")
-def export_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """All runs, newest first."""
-    from sqlalchemy import select
-
-    from app.store.db import transaction
-    from exchange.models import ExportRun
+def export_list(
+    ctx: typer.Context,
+    protocol: Annotated[str | None, typer.Option(help="Only this protocol")] = None,
+    recipient: Annotated[str | None, typer.Option(help="Only this recipient: code or name")] = None,
+    state: Annotated[str | None, typer.Option(help=f"Only this state: {_STATES}")] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Requested on or after (YYYY-MM-DD, Brussels)"),
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Refused requests too (hidden by default)")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first")] = 500,
+    as_json: JsonOpt = False,
+) -> None:
+    """Runs, newest first: what left, to whom, when (Brussels time)."""
+    from app.cli import render
+    from app.flows.history import run_lines
+    from exchange.exports import RunState
 
     c = ctx_of(ctx)
-    with transaction(c.engine) as session:
-        rows = [
-            _run_dict(r) for r in session.scalars(select(ExportRun).order_by(ExportRun.id.desc()))
-        ]
+    wanted = None
+    if state is not None:
+        try:
+            wanted = RunState(state)
+        except ValueError:
+            fail(f"unknown state '{shown(state)}' (states: {_STATES})")
+    if protocol is not None:
+        c.definition(protocol)
+    lines = run_lines(
+        c.engine,
+        protocol=protocol,
+        recipient=recipient,
+        state=wanted,
+        since=since.date() if since else None,
+        include_refused=show_all,
+        limit=limit,
+    )
     if as_json:
-        emit_json(rows)
+        render.emit(lines)
+    else:
+        render.run_lines(lines)
+
+
+@export_app.command("resend-key")
+def export_resend_key(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(metavar="REF|ID")],
+    by: Annotated[str, typer.Option(help="Who asks (operator), or who approves (--approve)")],
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Approve a resend someone else asked for")
+    ] = False,
+) -> None:
+    """Send a run's key again to the recipient's registered contact: one person asks, another
+    approves (--approve); only then does the SMS leave (the same rule as the API)."""
+    from app.flows.key_sms import approve_resend, request_resend
+    from app.flows.roles import Action
+    from app.store import runs
+    from app.store.db import transaction
+
+    c = ctx_of(ctx)
+    staff(c, by, Action.APPROVE_RESEND if approve else Action.ASK_RESEND)
+    with transaction(c.engine) as session:
+        found = runs.find(session, run)
+        run_id, reference = found.id, found.reference
+    if approve:
+        approve_resend(c.engine, c.deps, run_id, by)
+        typer.echo(f"key of {reference} sent again to the registered contact (approved by {by})")
         return
-    for r in rows:
-        typer.echo(
-            f"{r['id']:>6} {r['reference'] or '-':<16} {r['protocol']:<18} "
-            f"{r['recipient']:<8} {r['period']:<8} {r['channel']:<12} {r['state']}"
-        )
+    request_resend(c.engine, c.deps, run_id, by)
+    typer.echo(
+        f"key resend of {reference} asked by {by}; another person approves it:\n"
+        f"  kbx export resend-key {reference} --approve --by NAME"
+    )
 
 
 def worker(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import EXIT_REFUSED, JsonOpt, ctx_of, emit_json, fail
+from app.cli.common import EXIT_REFUSED, JsonOpt, ctx_of, emit_json, fail, recipient_id
 from exchange.shown import shown
 
 __all__ = ["check", "preview"]
@@ -22,7 +22,7 @@ LookbackOpt = Annotated[
 def check(
     ctx: typer.Context,
     protocol_id: Annotated[str, typer.Argument(metavar="PROTOCOL")],
-    recipient: Annotated[str, typer.Option(help="Recipient id (NIS code or agency)")],
+    recipient: Annotated[str, typer.Option(help="Recipient: NIS code, agency id or name")],
     period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
     channel: Annotated[str, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")],
     lookback_years: LookbackOpt = None,
@@ -33,6 +33,7 @@ def check(
 
     c = ctx_of(ctx)
     c.definition(protocol_id)  # an unknown protocol: exit 2 naming the known ones
+    recipient = recipient_id(c, recipient)
     result = dry_run(
         c.engine,
         c.deps,
@@ -68,7 +69,7 @@ def check(
 def preview(
     ctx: typer.Context,
     protocol_id: Annotated[str, typer.Argument(metavar="PROTOCOL")],
-    recipient: Annotated[str, typer.Option(help="Recipient id (NIS code or agency)")],
+    recipient: Annotated[str, typer.Option(help="Recipient: NIS code, agency id or name")],
     period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
     lookback_years: LookbackOpt = None,
     as_json: JsonOpt = False,
@@ -81,6 +82,7 @@ def preview(
 
     c = ctx_of(ctx)
     definition = c.definition(protocol_id)
+    recipient = recipient_id(c, recipient)
     parsed = parse_period(period)
     if parsed is None or parsed.unit is not definition.frequency.unit:
         unit = definition.frequency.unit.value

@@ -90,7 +90,7 @@ def protocols_show(
 def protocols_sign(
     ctx: typer.Context,
     protocol_id: Annotated[str, typer.Argument(metavar="ID")],
-    recipient: Annotated[str, typer.Option(help="NIS code of the municipality")],
+    recipient: Annotated[str, typer.Option(help="NIS code or name of the municipality")],
     signed_on: DateOpt,
     in_force: DateOpt,
     document: Annotated[str | None, typer.Option(help="Reference of the signed protocol")] = None,

@@ -4,6 +4,7 @@ recipient's contact, keys, SFTP server and mailbox."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
 import typer
 
@@ -29,6 +30,25 @@ def recipients_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for r in rows:
         contact = "contact" if r.has_contact else "-"
         typer.echo(f"{r.id:<8} {r.kind:<12} {r.name_nl:<40} {contact:<8} {r.keys} key(s)")
+
+
+@recipients_app.command("show")
+def recipients_show(
+    ctx: typer.Context,
+    recipient: Annotated[str, typer.Argument(metavar="ID", help="NIS code, agency id or name")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One recipient: contact (phone masked), drop keys with fingerprints, SFTP server and
+    mailbox, changes waiting for approval, signatures and accessions, and this year's runs."""
+    from app.cli import render
+    from app.flows.history import recipient_overview
+
+    c = ctx_of(ctx)
+    view = recipient_overview(c.engine, recipient, c.settings.current_date())
+    if as_json:
+        render.emit(view)
+    else:
+        render.recipient_overview(view)
 
 
 changes.register(recipients_app)

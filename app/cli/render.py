@@ -11,7 +11,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -41,9 +41,15 @@ def _long_time(moment: datetime | None) -> str:
     return "-" if moment is None else moment.isoformat(sep=" ", timespec="seconds")
 
 
+_BRUSSELS = "Europe/Brussels"
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        from zoneinfo import ZoneInfo
+
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(ZoneInfo(_BRUSSELS)).isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -69,8 +69,9 @@ def add(engine: Engine, name: str, role: Role, password: str, by: str, now: date
         )
 
 
-def list_staff(engine: Engine, now: datetime) -> list[StaffRow]:
-    """Every account, by name."""
+def list_staff(engine: Engine, by: str, now: datetime) -> list[StaffRow]:
+    """Every account, by name (admin ``by`` only)."""
+    _admin(engine, by)
     with transaction(engine) as session:
         live = dict(
             session.execute(

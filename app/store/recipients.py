@@ -61,11 +61,14 @@ def _folded(text: str) -> str:
     return " ".join(plain.replace("-", " ").casefold().split())
 
 
+_SUGGESTED = 5
+
+
 def resolve(session: Session, text: str) -> Recipient:
     """The recipient named by ``text``: its id (``72020``, ``vdab``) or its name in any case
-    (``Gent``, ``gent``, ``sint-niklaas``). Raises ``NotFound`` (``recipient.unknown``) or
-    ``InvalidInput`` (``recipient.ambiguous``), each suggesting the closest names with their
-    codes (``difflib``)."""
+    (``Gent``, ``gent``, ``sint-niklaas``) or the unique start of one (``Sint-Ni``). Raises
+    ``NotFound`` (``recipient.unknown``, suggesting the closest names with their codes, by
+    ``difflib``) or ``InvalidInput`` (``recipient.ambiguous``, listing the names it fits)."""
     value = text.strip()
     found = session.get(Recipient, value) or session.get(Recipient, value.casefold())
     if found is not None:
@@ -78,25 +81,25 @@ def resolve(session: Session, text: str) -> Recipient:
     named: dict[str, list[Recipient]] = {}
     for r in everyone:
         named.setdefault(_folded(r.name_nl), []).append(r)
-    if exact:
-        candidates = exact
-        code = "recipient.ambiguous"
-    else:
-        starts = [r for r in everyone if _folded(r.name_nl).startswith(wanted)] if wanted else []
-        close = difflib.get_close_matches(wanted, list(named), n=5, cutoff=0.6)
-        near = [r for name in close for r in named[name] if r not in starts]
-        candidates = (starts + near)[:5]
-        code = "recipient.ambiguous" if len(starts) > 1 else "recipient.unknown"
-    hint = ", ".join(f"{r.name_nl} ({r.id})" for r in candidates)
     asked = shown(value)
-    if code == "recipient.ambiguous":
+    starts = [r for r in everyone if _folded(r.name_nl).startswith(wanted)] if wanted else []
+    if len(exact) > 1 or len(starts) > 1:
+        many = sorted(exact if len(exact) > 1 else starts, key=lambda r: _folded(r.name_nl))
+        hint = ", ".join(f"{r.name_nl} ({r.id})" for r in many[:_SUGGESTED])
+        more = len(many) - _SUGGESTED
         raise InvalidInput(
-            code,
-            f"'{asked}' names more than one recipient: {hint}",
-            f"'{asked}' wijst meer dan een ontvanger aan: {hint}",
+            "recipient.ambiguous",
+            f"'{asked}' names {len(many)} recipients: {hint}"
+            + (f" and {more} more" if more > 0 else ""),
+            f"'{asked}' wijst {len(many)} ontvangers aan: {hint}"
+            + (f" en nog {more}" if more > 0 else ""),
         )
+    if len(starts) == 1:
+        return starts[0]
+    close = difflib.get_close_matches(wanted, list(named), n=_SUGGESTED, cutoff=0.6)
+    hint = ", ".join(f"{r.name_nl} ({r.id})" for name in close for r in named[name])
     raise NotFound(
-        code,
+        "recipient.unknown",
         f"unknown recipient '{asked}'" + (f"; did you mean {hint}?" if hint else ""),
         f"onbekende ontvanger '{asked}'" + (f"; bedoelde u {hint}?" if hint else ""),
     )
