@@ -71,11 +71,42 @@ def test_only_the_runs_access_point_assigns_a_runs_state() -> None:
     assert found == []
 
 
+def _queries_runs(node: ast.AST) -> bool:
+    """``select(ExportRun...)`` or ``session.get(ExportRun, ...)``: reading runs by hand."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    first = node.args[0]
+    names_runs = (isinstance(first, ast.Name) and first.id == "ExportRun") or (
+        isinstance(first, ast.Attribute)
+        and isinstance(first.value, ast.Name)
+        and first.value.id == "ExportRun"
+    )
+    func = node.func
+    called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    return names_runs and called in ("select", "get")
+
+
+def test_only_the_store_reads_export_runs() -> None:
+    """Runs are loaded and listed through ``app.store.runs`` (and the store's own modules)."""
+    found = [
+        f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+        for path in _sources()
+        if path.is_relative_to(ROOT / "app") and not path.is_relative_to(ROOT / "app" / "store")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if _queries_runs(node)
+    ]
+    assert found == []
+
+
 def test_the_checks_themselves_would_catch_a_breach() -> None:
     """The two walkers above find what they look for (a check that can never fail proves
     nothing)."""
-    tree = ast.parse("from app.flows.exports import _load\nrun.state = 'x'\nExportRun(state='y')\n")
+    tree = ast.parse(
+        "from app.flows.exports import _load\nrun.state = 'x'\nExportRun(state='y')\n"
+        "session.get(ExportRun, 1)\nselect(ExportRun.id)\n"
+    )
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert any(_private(a.name) for n in imports for a in n.names)
     assert any(_assigns_state(n) for n in ast.walk(tree))
     assert any(_sets_state_by_keyword(n) for n in ast.walk(tree))
+    assert sum(_queries_runs(n) for n in ast.walk(tree)) == 2

@@ -19,13 +19,13 @@ from app.cli.common import Context
 from app.flows.execution import execute
 from app.flows.exports import approve, request_export
 from app.flows.recipient_changes import decide, propose
+from app.store import runs
 from app.store.db import transaction
 from app.store.users import Role, add_user, find_user
 from app.wiring import host_key_file, sms_outbox_path
 from channels.sftp_drop import host_public_key
 from crypto import parse_public_key
-from exchange.exports import RunState
-from exchange.models import ExportRun, RecipientContact, RecipientKey
+from exchange.models import RecipientContact, RecipientKey
 from exchange.recipient_changes import ChangeKind
 
 __all__ = ["DemoStory", "prepare_story"]
@@ -112,16 +112,8 @@ def _municipality_key(c: Context, private_key: Path) -> None:
 def _this_years_run(c: Context) -> int:
     period = str(c.settings.current_date().year)
     with transaction(c.engine) as session:
-        existing = session.scalar(
-            select(ExportRun.id)
-            .where(
-                ExportRun.protocol_id == PROTOCOL,
-                ExportRun.recipient_id == MUNICIPALITY,
-                ExportRun.period == period,
-                ExportRun.state != RunState.REFUSED,
-            )
-            .order_by(ExportRun.id.desc())
-        )
+        found = runs.live_for_slot(session, PROTOCOL, MUNICIPALITY, period)
+        existing = None if found is None else found.id
     if existing is not None:
         return existing
     run = request_export(
@@ -152,8 +144,7 @@ def prepare_story(c: Context) -> DemoStory:
     host = c.settings.sftp_host
     known_hosts.write_text(f"[{host}]:{c.settings.sftp_port} {host_line}\n")
     with transaction(c.engine) as session:
-        run = session.get(ExportRun, run_id)
-        assert run is not None
+        run = runs.load(session, run_id)
         state, file_name = run.state, run.file_name
     return DemoStory(
         run_id, state, file_name, private_key, known_hosts, credentials, sms_outbox_path(c.settings)

@@ -13,7 +13,7 @@ from app.store import runs
 from app.store.audit import record
 from app.store.db import transaction
 from exchange.exports import RunState, can_move
-from exchange.models import ExportRun, RecipientKey
+from exchange.models import RecipientKey
 
 __all__ = ["RecordingDropEvents", "recipient_keys"]
 
@@ -63,11 +63,7 @@ class RecordingDropEvents:
         now = self.settings.now()
         actor = f"sftp:{recipient}"
         with transaction(self.engine) as session:
-            run = session.scalar(
-                select(ExportRun).where(
-                    ExportRun.recipient_id == recipient, ExportRun.file_name == name
-                )
-            )
+            run = runs.by_file(session, recipient, name)
             if run is None:
                 record(
                     session,

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.flows.deps import ExportDeps, crash_point
@@ -323,15 +323,8 @@ def _defer(engine: Engine, deps: ExportDeps, run_id: int, exc: ChannelError) -> 
 def pending_runs(engine: Engine, deps: ExportDeps | None = None) -> list[int]:
     """Runs the worker must carry on: approved, or stopped half-way by a crash; a run waiting
     for an unreachable server only once ``remote_check_minutes`` have passed."""
-    live = select(ExportRun.id).where(
-        ExportRun.state.in_([RunState.APPROVED, RunState.BUILT, RunState.DELIVERED])
-    )
+    retry = None
     if deps is not None:
         retry = deps.settings.now() - timedelta(minutes=deps.settings.remote_check_minutes)
-        live = live.where(
-            (ExportRun.state == RunState.DELIVERED)
-            | ExportRun.remote_checked_at.is_(None)
-            | (ExportRun.remote_checked_at <= retry)
-        )
     with transaction(engine) as session:
-        return list(session.scalars(live.order_by(ExportRun.id)))
+        return runs.to_carry(session, retry_before=retry)

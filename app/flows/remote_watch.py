@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.flows.deps import ExportDeps
@@ -42,21 +42,11 @@ def watch_pushed(engine: Engine, deps: ExportDeps) -> dict[str, int]:
     due = now - timedelta(minutes=deps.settings.remote_check_minutes)
     counts = {"checked": 0, "removed_by_recipient": 0, "expired": 0, "unreachable": 0}
     with transaction(engine) as session:
-        runs = session.execute(
-            select(ExportRun.id, ExportRun.recipient_id, ExportRun.file_name, ExportRun.expires_at)
-            .where(
-                ExportRun.channel == Channel.SFTP_PUSH.value,
-                ExportRun.state.in_(_WATCHED),
-                ExportRun.file_name.is_not(None),
-                or_(
-                    ExportRun.remote_checked_at.is_(None),
-                    ExportRun.remote_checked_at <= due,
-                    ExportRun.expires_at <= now,  # expiry does not wait for the next round
-                ),
-            )
-            .order_by(ExportRun.id)
-        ).all()
-    for run_id, recipient_id, name, expires_at in runs:
+        due_runs = [
+            (r.id, r.recipient_id, r.file_name, r.expires_at)
+            for r in runs.pushed_to_watch(session, now, due)
+        ]
+    for run_id, recipient_id, name, expires_at in due_runs:
         assert name is not None  # selected so
         expiry = aware(expires_at)
         expired = expiry is not None and expiry <= now
@@ -74,8 +64,8 @@ def watch_pushed(engine: Engine, deps: ExportDeps) -> dict[str, int]:
             continue
         counts["checked"] += 1
         with transaction(engine) as session:
-            run = session.get(ExportRun, run_id)
-            if run is None or RunState(run.state) not in _WATCHED:
+            run = runs.load(session, run_id)
+            if RunState(run.state) not in _WATCHED:
                 continue  # moved on meanwhile (withdrawn by staff, purged by another worker)
             run.remote_checked_at = now
             if expired:

@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from app.errors import Conflict, InvalidInput
 from app.flows.deps import ExportDeps
@@ -198,7 +198,7 @@ def _claim_dataset_run(engine: Engine, deps: ExportDeps, parent_id: int) -> tupl
     Created once; after a crash it is found again, and rebuilt only if it never left."""
     now, today = deps.settings.now(), deps.settings.current_date()
     with transaction(engine) as session:
-        child = session.scalar(select(ExportRun).where(ExportRun.parent_id == parent_id))
+        child = runs.derived_from(session, parent_id)
         if child is None:
             parent = runs.load(session, parent_id)
             child = ExportRun(
@@ -259,14 +259,9 @@ def _record_built(
 
 
 def awaiting_return(engine: Engine) -> list[int]:
+    """Ids of the round trips whose return has not come in yet."""
     with transaction(engine) as session:
-        return list(
-            session.scalars(
-                select(ExportRun.id)
-                .where(ExportRun.sent_sealed.is_not(None), ExportRun.state.in_(_WAITING))
-                .order_by(ExportRun.id)
-            )
-        )
+        return runs.awaiting_return(session)
 
 
 def collect_due(engine: Engine, deps: ExportDeps, last: dict[int, datetime]) -> int:

@@ -8,7 +8,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from app.flows.deps import ExportDeps
 from app.flows.execution import execute, pending_runs
@@ -18,8 +18,6 @@ from app.flows.sms_reconcile import reconcile_unknown
 from app.store import runs
 from app.store.db import transaction
 from exchange.exports import RunState
-from exchange.models import ExportRun
-from exchange.protocols import Channel
 
 __all__ = ["destroy_old_passwords", "purge_expired", "run_worker", "work_once"]
 
@@ -36,15 +34,7 @@ def purge_expired(engine: Engine, deps: ExportDeps) -> int:
     app.flows.remote_watch, which also knows when the recipient's server cannot be reached)."""
     now = deps.settings.now()
     with transaction(engine) as session:
-        due = list(
-            session.scalars(
-                select(ExportRun).where(
-                    ExportRun.state.in_(_ON_THE_DROP),
-                    ExportRun.expires_at <= now,
-                    ExportRun.channel == Channel.SFTP_DROP.value,
-                )
-            )
-        )
+        due = runs.expired_on_the_drop(session, now)
         targets = [(r.id, r.recipient_id, r.file_name, r.channel) for r in due]
     purged = 0
     for run_id, recipient_id, name, channel in targets:
@@ -72,16 +62,7 @@ def destroy_old_passwords(engine: Engine, deps: ExportDeps) -> int:
     now = deps.settings.now()
     limit = now - timedelta(days=deps.settings.key_resend_days)
     with transaction(engine) as session:
-        due = list(
-            session.scalars(
-                select(ExportRun).where(
-                    ExportRun.password_sealed.is_not(None),
-                    ExportRun.key_sent_at <= limit,
-                    # a round trip's return comes back under the same password: kept until then
-                    ExportRun.sent_sealed.is_(None),
-                )
-            )
-        )
+        due = runs.passwords_to_destroy(session, limit)
         for run in due:
             run.password_sealed = None
             run.password_destroyed_at = now

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
+from app.store import runs
 from crypto import PublicKey
-from exchange.models import Agreement, ExportRun, Recipient, RecipientContact, RecipientKey
+from exchange.models import Agreement, Recipient, RecipientContact, RecipientKey
 from exchange.policy import Agreement as PolicyAgreement
 from exchange.policy import PastRun, RecipientFacts
 from exchange.protocols import RecipientRequirement
@@ -213,9 +214,8 @@ def recipient_facts(session: Session, recipient_id: str) -> RecipientFacts:
 
 
 def run_history(session: Session, protocol_id: str, recipient_id: str) -> Sequence[PastRun]:
-    runs = session.execute(
-        select(ExportRun.period, ExportRun.state).where(
-            ExportRun.protocol_id == protocol_id, ExportRun.recipient_id == recipient_id
-        )
-    )
-    return [PastRun(protocol_id, recipient_id, period, state) for period, state in runs]
+    """The runs the policy counts for ``protocol_id`` and ``recipient_id``."""
+    return [
+        PastRun(protocol_id, recipient_id, period, state)
+        for period, state in runs.history(session, protocol_id, recipient_id)
+    ]

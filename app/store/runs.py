@@ -21,17 +21,29 @@ from exchange.exports import InvalidTransition, RunState, run_reference, transit
 from exchange.models import AuditEvent, ExportRun
 
 __all__ = [
+    "awaiting_return",
+    "by_file",
     "claim",
+    "derived_from",
     "details",
+    "expired_on_the_drop",
     "find",
+    "history",
     "list_runs",
+    "live_for_slot",
     "load",
     "move",
     "note",
+    "passwords_to_destroy",
+    "pushed_to_watch",
     "run_events",
     "run_ids",
     "subject",
+    "to_carry",
 ]
+
+_SFTP_DROP = "sftp_drop"
+_SFTP_PUSH = "sftp_push"
 
 # The time column each state stamps when a run enters it (the others have no column of their own;
 # the audit trail holds every transition's time).
@@ -179,6 +191,129 @@ def claim(
     session.flush()
     run.reference = run_reference(run.id, today)
     note(session, run, actor=actor, action=action, now=now, state=state.value, **extra)
+
+
+def expired_on_the_drop(session: Session, now: datetime) -> list[ExportRun]:
+    """Runs whose file is still on kbx's own drop after its expiry (``expires_at <= now``)."""
+    on_the_drop = [RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED]
+    return list(
+        session.scalars(
+            select(ExportRun)
+            .where(
+                ExportRun.state.in_(on_the_drop),
+                ExportRun.expires_at <= now,
+                ExportRun.channel == _SFTP_DROP,
+            )
+            .order_by(ExportRun.id)
+        )
+    )
+
+
+def passwords_to_destroy(session: Session, key_sent_before: datetime) -> list[ExportRun]:
+    """Runs that still hold a sealed password whose key SMS left before ``key_sent_before``; a
+    round trip's run keeps it until its return is in (the return comes under that password)."""
+    return list(
+        session.scalars(
+            select(ExportRun)
+            .where(
+                ExportRun.password_sealed.is_not(None),
+                ExportRun.key_sent_at <= key_sent_before,
+                ExportRun.sent_sealed.is_(None),
+            )
+            .order_by(ExportRun.id)
+        )
+    )
+
+
+def by_file(session: Session, recipient: str, file_name: str) -> ExportRun | None:
+    """The run that delivered ``file_name`` to ``recipient``, if any."""
+    found: ExportRun | None = session.scalar(
+        select(ExportRun).where(
+            ExportRun.recipient_id == recipient, ExportRun.file_name == file_name
+        )
+    )
+    return found
+
+
+def to_carry(session: Session, *, retry_before: datetime | None) -> list[int]:
+    """Ids of the runs the worker must carry on: approved, or stopped half-way (built,
+    delivered); with ``retry_before``, a run waiting for an unreachable server only once its
+    last attempt (``remote_checked_at``) lies before it."""
+    live = select(ExportRun.id).where(
+        ExportRun.state.in_([RunState.APPROVED, RunState.BUILT, RunState.DELIVERED])
+    )
+    if retry_before is not None:
+        live = live.where(
+            (ExportRun.state == RunState.DELIVERED)
+            | ExportRun.remote_checked_at.is_(None)
+            | (ExportRun.remote_checked_at <= retry_before)
+        )
+    return list(session.scalars(live.order_by(ExportRun.id)))
+
+
+def pushed_to_watch(session: Session, now: datetime, checked_before: datetime) -> list[ExportRun]:
+    """Runs whose file sits on a recipient's own server (``sftp_push``, delivered or key sent)
+    and is due a look: never checked, last checked before ``checked_before``, or expired."""
+    return list(
+        session.scalars(
+            select(ExportRun)
+            .where(
+                ExportRun.channel == _SFTP_PUSH,
+                ExportRun.state.in_([RunState.DELIVERED, RunState.KEY_SENT]),
+                ExportRun.file_name.is_not(None),
+                ExportRun.remote_checked_at.is_(None)
+                | (ExportRun.remote_checked_at <= checked_before)
+                | (ExportRun.expires_at <= now),
+            )
+            .order_by(ExportRun.id)
+        )
+    )
+
+
+def awaiting_return(session: Session) -> list[int]:
+    """Ids of the round-trip runs whose return has not come in yet (they keep what was sent)."""
+    waiting = [RunState.KEY_SENT, RunState.FETCHED, RunState.PURGED]
+    return list(
+        session.scalars(
+            select(ExportRun.id)
+            .where(ExportRun.sent_sealed.is_not(None), ExportRun.state.in_(waiting))
+            .order_by(ExportRun.id)
+        )
+    )
+
+
+def derived_from(session: Session, parent_id: int) -> ExportRun | None:
+    """The run derived from run ``parent_id`` (the BI dataset of a round trip), if made."""
+    found: ExportRun | None = session.scalar(
+        select(ExportRun).where(ExportRun.parent_id == parent_id)
+    )
+    return found
+
+
+def live_for_slot(session: Session, protocol: str, recipient: str, period: str) -> ExportRun | None:
+    """The newest run of (protocol, recipient, period) that was not refused."""
+    found: ExportRun | None = session.scalar(
+        select(ExportRun)
+        .where(
+            ExportRun.protocol_id == protocol,
+            ExportRun.recipient_id == recipient,
+            ExportRun.period == period,
+            ExportRun.state != RunState.REFUSED.value,
+        )
+        .order_by(ExportRun.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+def history(session: Session, protocol: str, recipient: str) -> list[tuple[str, str]]:
+    """(period, state) of every run of ``protocol`` for ``recipient``: what the policy counts."""
+    rows = session.execute(
+        select(ExportRun.period, ExportRun.state).where(
+            ExportRun.protocol_id == protocol, ExportRun.recipient_id == recipient
+        )
+    )
+    return [(period, state) for period, state in rows]
 
 
 def move(

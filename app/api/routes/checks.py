@@ -26,25 +26,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from sqlalchemy import select
 
 from app.api.deps import PREFIX, DepsDep, EngineDep, ObligationChecker
 from app.api.errors import ApiError
 from app.api.openapi import endpoint
+from app.flows.obligation_check import CheckInputRefused, check_integration_obligation
 from app.flows.vdab_dataset import load_pseudonymiser
-from app.store.audit import record
-from app.store.db import transaction
 from app.wiring import StartupError
 from crypto.pseudonyms import Pseudonymiser, PseudonymKeyError, Purpose
-from exchange.models import Integree, User
-from exchange.national_number import NumberProblem, parse_national_number
-from exchange.obligation import NOK_REASON_NL, ObligationFacts, Outcome, check_obligation
+from exchange.models import User
+from exchange.obligation import NOK_REASON_NL, Outcome
 
 __all__ = ["SlidingWindow", "prepare", "router"]
 
 log = logging.getLogger("kbx.api.checks")
 
-PROTOCOL_ID = "vsb-care"
 WINDOW_SECONDS = 60.0
 
 # -- rate limit -------------------------------------------------------------------------------
@@ -200,32 +196,17 @@ def integration_obligation(
     deps: DepsDep,
     pseudonymiser: Annotated[Pseudonymiser, Depends(_pseudonymiser)],
 ) -> ObligationCheckOut:
-    today = deps.settings.current_date()
-    definition = deps.registry.get(PROTOCOL_ID)
-    if definition is None or not definition.validity.contains(today):
-        raise ApiError("check.not_in_force")
-    parsed = parse_national_number(body.national_number, today)
-    if isinstance(parsed, NumberProblem):
-        raise _invalid("national_number", parsed.value, "not a valid INSZ number")
-    if body.date > today:
-        raise _invalid("date", "date.in_future", "the facts of a day after today are not known")
-
-    with transaction(engine) as session:
-        found = session.execute(
-            select(Integree.obligation_since, Integree.obligation_met_on).where(
-                Integree.national_number == parsed.number
-            )
-        ).first()
-        facts = ObligationFacts(found[0], found[1]) if found is not None else None
-        answer = check_obligation(facts, body.date)
-        record(
-            session,
-            actor=user.name,
-            action="check.integration_obligation",
-            subject=f"pseudonym:{pseudonymiser(parsed.number)}",
-            details={"result": answer.outcome.value, "pseudonym_key_id": pseudonymiser.key_id},
-            now=deps.settings.now(),
+    try:
+        answer = check_integration_obligation(
+            engine,
+            deps,
+            pseudonymiser,
+            caller=user.name,
+            national_number=body.national_number,
+            on=body.date,
         )
+    except CheckInputRefused as exc:
+        raise _invalid(exc.field, exc.rule, exc.message) from exc
     return ObligationCheckOut(result=answer.outcome, reason=answer.reason_nl)
 
 
