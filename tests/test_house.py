@@ -98,15 +98,44 @@ def test_only_the_store_reads_export_runs() -> None:
     assert found == []
 
 
+# The error classes a person reads (KbxError and its direct kin): each raise gives the Dutch
+# message too, so the Dutch and the English answer carry the same facts.
+_TWO_LANGUAGE_ERRORS = {"KbxError", "InvalidInput", "NotFound", "Conflict", "KeySmsUnavailable"}
+
+
+def _english_only(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    return (
+        name in _TWO_LANGUAGE_ERRORS
+        and len(node.args) < 3
+        and "message_nl" not in {k.arg for k in node.keywords}
+    )
+
+
+def test_every_error_says_the_same_in_dutch() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+        for path in _sources()
+        if path.is_relative_to(ROOT / "app")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if _english_only(node)
+    ]
+    assert found == []
+
+
 def test_the_checks_themselves_would_catch_a_breach() -> None:
     """The two walkers above find what they look for (a check that can never fail proves
     nothing)."""
     tree = ast.parse(
         "from app.flows.exports import _load\nrun.state = 'x'\nExportRun(state='y')\n"
-        "session.get(ExportRun, 1)\nselect(ExportRun.id)\n"
+        "session.get(ExportRun, 1)\nselect(ExportRun.id)\nConflict('x.y', 'only English')\n"
     )
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     assert any(_private(a.name) for n in imports for a in n.names)
     assert any(_assigns_state(n) for n in ast.walk(tree))
     assert any(_sets_state_by_keyword(n) for n in ast.walk(tree))
     assert sum(_queries_runs(n) for n in ast.walk(tree)) == 2
+    assert any(_english_only(n) for n in ast.walk(tree))

@@ -125,11 +125,15 @@ def require_route(session: Session, deps: ExportDeps, recipient_id: str, channel
     over its channel: a login key for the drop, a server for a push, a mailbox on that route."""
     if channel.value not in deps.deliveries:
         raise Conflict(
-            "channel.not_configured", f"channel {channel.value} is not configured on this service"
+            "channel.not_configured",
+            f"channel {channel.value} is not configured on this service",
+            f"kanaal {channel.value} is op deze dienst niet ingesteld",
         )
     if channel is Channel.SFTP_PUSH and session.get(RecipientSftp, recipient_id) is None:
         raise Conflict(
-            "recipient.no_sftp_server", f"recipient {recipient_id} has no SFTP server registered"
+            "recipient.no_sftp_server",
+            f"recipient {recipient_id} has no SFTP server registered",
+            f"ontvanger {recipient_id} heeft geen SFTP-server geregistreerd",
         )
     if channel in (Channel.SECURE_MAIL, Channel.ZIVVER):
         mailbox = session.get(RecipientMail, recipient_id)
@@ -137,11 +141,15 @@ def require_route(session: Session, deps: ExportDeps, recipient_id: str, channel
             raise Conflict(
                 "recipient.no_mailbox",
                 f"recipient {recipient_id} has no mailbox registered for {channel.value}",
+                f"ontvanger {recipient_id} heeft geen e-mailadres geregistreerd voor "
+                f"{channel.value}",
             )
     if session.get(RecipientContact, recipient_id) is None:
         raise Conflict(
             "recipient.no_contact",
             f"recipient {recipient_id} has no registered contact for the key SMS",
+            f"ontvanger {recipient_id} heeft geen geregistreerde contactpersoon voor de "
+            "sleutel-sms",
         )
     if (
         channel is Channel.SFTP_DROP
@@ -153,6 +161,7 @@ def require_route(session: Session, deps: ExportDeps, recipient_id: str, channel
         raise Conflict(
             "recipient.no_key",
             f"recipient {recipient_id} has no SSH key registered for the SFTP drop",
+            f"ontvanger {recipient_id} heeft geen SSH-sleutel geregistreerd voor de SFTP-drop",
         )
 
 
@@ -345,7 +354,9 @@ def request_batch(
     definition = deps.registry.require(protocol_id)
     if definition.recipients.requires is RecipientRequirement.NONE:
         raise InvalidInput(
-            "batch.not_applicable", f"{protocol_id} has fixed recipients; request them one by one"
+            "batch.not_applicable",
+            f"{protocol_id} has fixed recipients; request them one by one",
+            f"{protocol_id} heeft vaste ontvangers; vraag ze een voor een aan",
         )
     with transaction(engine) as session:
         recipients = signed_recipients(session, definition)

@@ -42,14 +42,31 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
     def checked(session: Session) -> tuple[ExportRun, RecipientContact]:
         run = runs.load(session, run_id, for_update=True)
         if run.state not in (RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED):
-            raise Conflict("run.not_delivered", "the key is only sent after delivery")
+            raise Conflict(
+                "run.not_delivered",
+                f"the key of run {run_id} is only sent after delivery",
+                f"de sleutel van run {run_id} gaat pas weg na de levering",
+            )
         if run.password_sealed is None:
-            raise Conflict("run.key_destroyed", "the password of this run has been destroyed")
+            raise Conflict(
+                "run.key_destroyed",
+                f"the password of run {run_id} has been destroyed",
+                f"het wachtwoord van run {run_id} is vernietigd",
+            )
         contact = session.get(RecipientContact, run.recipient_id)
         if contact is None:
-            raise Conflict("recipient.no_contact", "no registered contact for the key SMS")
+            raise Conflict(
+                "recipient.no_contact",
+                f"recipient {run.recipient_id} has no registered contact for the key SMS",
+                f"ontvanger {run.recipient_id} heeft geen geregistreerde contactpersoon voor de "
+                "sleutel-sms",
+            )
         if run.state != RunState.DELIVERED and run.resend_requested_by is None:
-            raise Conflict("run.no_resend_request", "Nobody asked for a resend of this key")
+            raise Conflict(
+                "run.no_resend_request",
+                f"nobody asked for a resend of the key of run {run_id}",
+                f"niemand vroeg om de sleutel van run {run_id} opnieuw te versturen",
+            )
         return run, contact
 
     def attempt(session: Session, run: ExportRun) -> int:
@@ -101,7 +118,11 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
         with transaction(engine) as session:
             run, _contact = checked(session)
             if run.resend_requested_by != asker:
-                raise Conflict("run.no_resend_request", "this resend was handled meanwhile")
+                raise Conflict(
+                    "run.no_resend_request",
+                    f"the resend of the key of run {run_id} was handled meanwhile",
+                    f"de herzending van de sleutel van run {run_id} werd intussen afgehandeld",
+                )
             row = session.get(SmsMessage, pending_id)
             assert row is not None
             if match is not None:

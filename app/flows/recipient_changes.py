@@ -67,7 +67,11 @@ def propose(
     try:
         checked = check_change(kind, payload)
     except ChangeProblem as exc:
-        raise InvalidInput(f"change.invalid_{kind.value}", str(exc)) from exc
+        raise InvalidInput(
+            f"change.invalid_{kind.value}",
+            str(exc),
+            f"de voorgestelde wijziging ({kind.value}) is ongeldig: {exc}",
+        ) from exc
     with transaction(engine) as session:
         get_recipient(session, recipient_id)
         if kind is ChangeKind.KEY:
@@ -79,7 +83,11 @@ def propose(
                 )
             )
             if known is not None:
-                raise Conflict("key.duplicate", f"key {fingerprint} is already registered")
+                raise Conflict(
+                    "key.duplicate",
+                    f"key {fingerprint} is already registered",
+                    f"sleutel {fingerprint} is al geregistreerd",
+                )
         change = PendingChange(
             kind=kind.value,
             recipient_id=recipient_id,
@@ -135,13 +143,23 @@ def decide(
     with transaction(engine) as session:
         change = session.get(PendingChange, change_id)
         if change is None:
-            raise NotFound("change.unknown", f"unknown change {change_id}")
+            raise NotFound(
+                "change.unknown", f"unknown change {change_id}", f"onbekende wijziging {change_id}"
+            )
         if change.state != "pending":
-            raise Conflict("change.decided", f"change {change_id} is already {change.state}")
+            raise Conflict(
+                "change.decided",
+                f"change {change_id} is already {change.state}",
+                f"over wijziging {change_id} is al beslist ({change.state})",
+            )
         try:
             check_four_eyes(change.requested_by, by)
         except FourEyesViolation as exc:
-            raise Conflict("change.four_eyes", str(exc)) from exc
+            raise Conflict(
+                "change.four_eyes",
+                str(exc),
+                f"{by} stelde wijziging {change_id} zelf voor en kan ze niet goedkeuren",
+            ) from exc
         kind = ChangeKind(change.kind)
         if approve:
             payload = json.loads(

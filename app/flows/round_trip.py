@@ -72,11 +72,23 @@ def _waiting(engine: Engine, deps: ExportDeps, run_id: int) -> _Waiting:
         run = runs.load(session, run_id)
         definition = deps.registry.require(run.protocol_id)
         if definition.profile is None:
-            raise InvalidInput("run.no_return_leg", f"{run.protocol_id} has no return leg")
+            raise InvalidInput(
+                "run.no_return_leg",
+                f"{run.protocol_id} has no return leg",
+                f"{run.protocol_id} heeft geen terugweg",
+            )
         if RunState(run.state) not in _WAITING or run.sent_sealed is None:
-            raise Conflict("run.not_awaiting_return", f"run {run_id} is not awaiting a return")
+            raise Conflict(
+                "run.not_awaiting_return",
+                f"run {run_id} is not awaiting a return",
+                f"run {run_id} wacht niet op een terugbestand",
+            )
         if run.password_sealed is None:
-            raise Conflict("run.key_destroyed", "the password of this run has been destroyed")
+            raise Conflict(
+                "run.key_destroyed",
+                f"the password of run {run_id} has been destroyed",
+                f"het wachtwoord van run {run_id} is vernietigd",
+            )
         reference = run.reference or ""
         password = deps.vault.open(run.password_sealed, reference.encode()).decode()
         packed = deps.vault.open(run.sent_sealed, f"sent:{reference}".encode())

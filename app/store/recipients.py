@@ -63,6 +63,7 @@ def _folded(text: str) -> str:
 
 
 _SUGGESTED = 5
+_KIND_NL = {"signature": "ondertekening", "accession": "toetreding"}
 
 
 def resolve(session: Session, text: str) -> Recipient:
@@ -131,7 +132,9 @@ def set_contact(
     try:
         name, phone, email = check_contact(name, phone, email)
     except ContactProblem as exc:
-        raise InvalidInput("contact.invalid", str(exc)) from exc
+        raise InvalidInput(
+            "contact.invalid", str(exc), f"de contactpersoon is ongeldig: {exc}"
+        ) from exc
     contact = session.get(RecipientContact, recipient_id)
     if contact is None:
         contact = RecipientContact(recipient_id=recipient_id)
@@ -148,7 +151,11 @@ def add_key(session: Session, recipient_id: str, key: PublicKey, now: datetime) 
         )
     )
     if duplicate is not None:
-        raise Conflict("key.duplicate", f"key {key.fingerprint} is already registered")
+        raise Conflict(
+            "key.duplicate",
+            f"key {key.fingerprint} is already registered",
+            f"sleutel {key.fingerprint} is al geregistreerd",
+        )
     row = RecipientKey(
         recipient_id=recipient_id,
         algorithm=key.algorithm,
@@ -173,9 +180,17 @@ def add_agreement(
 ) -> Agreement:
     recipient = get_recipient(session, recipient_id)
     if recipient.kind != "municipality":
-        raise InvalidInput("agreement.not_municipality", f"{recipient_id} is not a municipality")
+        raise InvalidInput(
+            "agreement.not_municipality",
+            f"{recipient_id} is not a municipality",
+            f"{recipient_id} is geen gemeente",
+        )
     if signed_on > now.date():
-        raise InvalidInput("agreement.future", "the signing date lies in the future")
+        raise InvalidInput(
+            "agreement.future",
+            f"the signing date {signed_on.isoformat()} lies in the future",
+            f"de datum van ondertekening {signed_on.isoformat()} ligt in de toekomst",
+        )
     existing = session.scalar(
         select(Agreement).where(
             Agreement.recipient_id == recipient_id,
@@ -185,7 +200,9 @@ def add_agreement(
     )
     if existing is not None:
         raise Conflict(
-            "agreement.duplicate", f"{recipient_id} already has a {kind.value} on record"
+            "agreement.duplicate",
+            f"{recipient_id} already has a {kind.value} on record",
+            f"voor {recipient_id} is al een {_KIND_NL[kind.value]} geregistreerd",
         )
     row = Agreement(
         recipient_id=recipient_id,

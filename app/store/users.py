@@ -45,10 +45,14 @@ class Role(enum.StrEnum):
 def add_user(session: Session, name: str, role: Role, password: str, now: datetime) -> User:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            "user.weak_password", f"the password needs {MIN_PASSWORD_LENGTH}+ characters"
+            "user.weak_password",
+            f"the password needs {MIN_PASSWORD_LENGTH}+ characters",
+            f"het wachtwoord moet minstens {MIN_PASSWORD_LENGTH} tekens hebben",
         )
     if session.scalar(select(User).where(User.name == name)) is not None:
-        raise Conflict("user.exists", f"user '{name}' already exists")
+        raise Conflict(
+            "user.exists", f"user '{name}' already exists", f"gebruiker '{name}' bestaat al"
+        )
     user = User(name=name, role=role.value, password_hash=_HASHER.hash(password), created_at=now)
     session.add(user)
     session.flush()
