@@ -26,12 +26,16 @@ $(UV):
 	@$(PYTHON) -m venv .tools
 	@.tools/bin/pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
 
+# Byte-compiled at install (uv's --compile-bytecode), and kbx's own modules before each use: with
+# PYTHONDONTWRITEBYTECODE set (as on the agency's machines and CI), Python would otherwise compile
+# typer & co. from source at every start of `kbx` (0.8 s instead of 0.3 s for `kbx --help`).
 .venv/.synced: $(UV) pyproject.toml uv.lock
 	@echo "kbx: installing the locked environment in .venv/"
-	@$(UV) sync --locked --quiet
+	@$(UV) sync --locked --quiet --compile-bytecode
 	@touch $@
 
 env: .venv/.synced
+	@.venv/bin/python -m compileall -q -j 0 app exchange crypto channels >/dev/null
 
 # The kept story stands for the SQLite database beside it: without that file, or with another
 # database, the setup runs (and the story is told) every time, as before.
