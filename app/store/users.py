@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -31,7 +32,12 @@ TOKEN_TTL = timedelta(minutes=30)
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()
 # Verifying against this keeps the time of an unknown-user login equal to a wrong password.
-_DUMMY_HASH = _HASHER.hash("kbx-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Made on first use, not at import: every kbx command that checks a name would pay it.
+    return _HASHER.hash("kbx-timing-equaliser")
 
 
 class Role(enum.StrEnum):
@@ -75,7 +81,7 @@ def password_matches(user: User | None, password: str) -> bool:
     Needs no database: the API calls it between two short transactions, so no write lock is held
     for the ~50 ms of argon2."""
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError):
         return False
     return user is not None
