@@ -204,7 +204,7 @@ def export_run(
     summary: dict[str, int] = {}
     if run.startswith("B-"):
         with transaction(c.engine) as session:
-            ids = runs.run_ids(session, batch=run)
+            ids = runs.run_ids(session, runs.RunFilter(batch=run))
         errors: list[str] = []
         with typer.progressbar(length=len(ids), label="exports", file=sys.stderr) as progress:
             for outcome in run_many(c.settings, ids, workers=workers, engine=c.engine, deps=c.deps):

@@ -283,7 +283,7 @@ def approve_batch(engine: Engine, deps: ExportDeps, batch_id: str, by: str) -> l
     (``batch.nothing_to_approve``) when none waits, ``run.four_eyes``."""
     now = deps.settings.now()
     with transaction(engine) as session:
-        members = runs.list_runs(session, batch=batch_id, newest_first=False)
+        members = runs.list_runs(session, runs.RunFilter(batch=batch_id), newest_first=False)
         if not members:
             raise NotFound(
                 "batch.unknown", f"unknown batch {batch_id}", f"onbekende reeks {batch_id}"

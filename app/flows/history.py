@@ -133,15 +133,14 @@ def run_lines(
     recipient."""
     with transaction(engine) as session:
         recipient_id = resolve(session, recipient).id if recipient else None
-        found = runs.list_runs(
-            session,
+        where = runs.RunFilter(
             protocol=protocol,
             recipient=recipient_id,
-            states=[state] if state is not None else None,
+            states=(state,) if state is not None else None,
             since=_day_start(since) if since is not None else None,
             include_refused=include_refused or state is RunState.REFUSED,
-            limit=limit,
         )
+        found = runs.list_runs(session, where, limit=limit)
         names = _names(session)
         return [_line(r, names.get(r.recipient_id, r.recipient_id)) for r in found]
 
@@ -258,7 +257,7 @@ def audit_events(
             query = query.where(AuditEvent.subject == runs.subject(runs.find(session, run)))
         if recipient is not None:
             recipient_id = resolve(session, recipient).id
-            run_ids = runs.run_ids(session, recipient=recipient_id)
+            run_ids = runs.run_ids(session, runs.RunFilter(recipient=recipient_id))
             subjects = [f"recipient:{recipient_id}", *(f"run:{i}" for i in run_ids)]
             query = query.where(AuditEvent.subject.in_(subjects))
         if actor is not None:
@@ -335,9 +334,8 @@ def recipient_overview(engine: Engine, text: str, today: date) -> RecipientOverv
         agreements = session.scalars(
             select(Agreement).where(Agreement.recipient_id == rid).order_by(Agreement.signed_on)
         )
-        year = runs.list_runs(
-            session, recipient=rid, since=_day_start(date(today.year, 1, 1)), newest_first=False
-        )
+        this_year = runs.RunFilter(recipient=rid, since=_day_start(date(today.year, 1, 1)))
+        year = runs.list_runs(session, this_year, newest_first=False)
         return RecipientOverview(
             id=rid,
             name=recipient.name_nl,

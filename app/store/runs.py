@@ -8,7 +8,8 @@ The transitions themselves are the domain's (``exchange.exports.transition``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +22,8 @@ from exchange.exports import InvalidTransition, RunState, run_reference, transit
 from exchange.models import AuditEvent, ExportRun
 
 __all__ = [
+    "EVERY_RUN",
+    "RunFilter",
     "awaiting_return",
     "by_file",
     "claim",
@@ -97,77 +100,58 @@ def find(session: Session, text: str) -> ExportRun:
     return run
 
 
-def _filtered(
-    query: Select[Any],
-    *,
-    batch: str | None = None,
-    states: Iterable[RunState] | None = None,
-    protocol: str | None = None,
-    recipient: str | None = None,
-    channel: str | None = None,
-    since: datetime | None = None,
-    include_refused: bool = True,
-) -> Select[Any]:
-    if batch is not None:
-        query = query.where(ExportRun.batch_id == batch)
-    if states is not None:
-        query = query.where(ExportRun.state.in_([s.value for s in states]))
-    if protocol is not None:
-        query = query.where(ExportRun.protocol_id == protocol)
-    if recipient is not None:
-        query = query.where(ExportRun.recipient_id == recipient)
-    if channel is not None:
-        query = query.where(ExportRun.channel == channel)
-    if since is not None:
-        query = query.where(ExportRun.requested_at >= since)
-    if not include_refused:
-        query = query.where(ExportRun.state != RunState.REFUSED.value)
-    return query
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs: every field given must hold (``since``: requested at or after, aware)."""
+
+    batch: str | None = None
+    states: tuple[RunState, ...] | None = None
+    protocol: str | None = None
+    recipient: str | None = None
+    channel: str | None = None
+    since: datetime | None = None
+    include_refused: bool = True
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        """``query`` narrowed to the runs this filter names."""
+        if self.batch is not None:
+            query = query.where(ExportRun.batch_id == self.batch)
+        if self.states is not None:
+            query = query.where(ExportRun.state.in_([s.value for s in self.states]))
+        if self.protocol is not None:
+            query = query.where(ExportRun.protocol_id == self.protocol)
+        if self.recipient is not None:
+            query = query.where(ExportRun.recipient_id == self.recipient)
+        if self.channel is not None:
+            query = query.where(ExportRun.channel == self.channel)
+        if self.since is not None:
+            query = query.where(ExportRun.requested_at >= self.since)
+        if not self.include_refused:
+            query = query.where(ExportRun.state != RunState.REFUSED.value)
+        return query
+
+
+EVERY_RUN = RunFilter()
 
 
 def list_runs(
     session: Session,
+    where: RunFilter = EVERY_RUN,
     *,
-    batch: str | None = None,
-    states: Iterable[RunState] | None = None,
-    protocol: str | None = None,
-    recipient: str | None = None,
-    channel: str | None = None,
-    since: datetime | None = None,
-    include_refused: bool = True,
     newest_first: bool = True,
     limit: int | None = None,
 ) -> list[ExportRun]:
-    """Runs matching every filter given (``since``: requested at or after, an aware datetime)."""
-    query = _filtered(
-        select(ExportRun),
-        batch=batch,
-        states=states,
-        protocol=protocol,
-        recipient=recipient,
-        channel=channel,
-        since=since,
-        include_refused=include_refused,
-    )
+    """The runs ``where`` names, newest first unless asked otherwise, at most ``limit``."""
+    query = where.apply(select(ExportRun))
     query = query.order_by(ExportRun.id.desc() if newest_first else ExportRun.id)
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
 
 
-def run_ids(
-    session: Session,
-    *,
-    batch: str | None = None,
-    states: Iterable[RunState] | None = None,
-    channel: str | None = None,
-    recipient: str | None = None,
-) -> list[int]:
-    """Ids of the runs matching every filter given, oldest first."""
-    query = _filtered(
-        select(ExportRun.id), batch=batch, states=states, channel=channel, recipient=recipient
-    )
-    return list(session.scalars(query.order_by(ExportRun.id)))
+def run_ids(session: Session, where: RunFilter = EVERY_RUN) -> list[int]:
+    """Ids of the runs ``where`` names, oldest first."""
+    return list(session.scalars(where.apply(select(ExportRun.id)).order_by(ExportRun.id)))
 
 
 def claim(

@@ -83,14 +83,13 @@ def list_exports(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[RunOut]:
     with transaction(engine) as session:
-        found = runs.list_runs(
-            session,
-            states=None if state is None else [state],
+        where = runs.RunFilter(
+            states=None if state is None else (state,),
             protocol=protocol,
             recipient=recipient,
             batch=batch,
-            limit=limit,
         )
+        found = runs.list_runs(session, where, limit=limit)
         return [run_out(r) for r in found]
 
 
