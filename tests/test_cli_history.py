@@ -129,6 +129,16 @@ def test_a_refused_request_shows_its_reasons_as_sentences(kbx: Kbx, story: str) 
     unknown = kbx("export", "show", "KBX-2026-999999")
     assert unknown.exit_code == 2
     assert unknown.output.strip() == "kbx: unknown run KBX-2026-999999 [run.unknown]"
+    # A national number typed where a run belongs is never repeated, with or without its zero.
+    for typed in ("01092262490", "1092262490"):
+        for args in (("export", "show", typed), ("export", "cancel", typed, "--by", "olga")):
+            mistyped = kbx(*args)
+            assert mistyped.exit_code == 2
+            assert "1092262490" not in mistyped.output
+            assert "[run.unknown]" in mistyped.output
+    by_reference = kbx("export", "cancel", story, "--by", "olga")
+    assert by_reference.exit_code == 2  # found by its reference; delivered runs cannot be cancelled
+    assert "[run.invalid_transition]" in by_reference.output
 
 
 def test_audit_list_filters_and_show(kbx: Kbx, story: str) -> None:
@@ -180,6 +190,9 @@ def test_recipients_show_and_names(kbx: Kbx, story: str) -> None:
     assert data["contact_phone_masked"].endswith("56")
     assert next(r["reference"] for r in data["runs_this_year"]) == story
     assert data["keys"][0]["fingerprint"].startswith("SHA256:")
+    # Lommel's signed instance lives in the protocol definition (seed 000), not in a table.
+    [signed] = data["agreements"]
+    assert (signed["protocol"], signed["signed_on"]) == ("art20-municipal", "2024-04-10")
 
     proposed = ok(
         kbx, "recipients", "mail", "set", "Lommel", "--address", "burgerzaken@lommel.be",

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from app.cli.common import (
-    EXIT_INPUT,
     EXIT_REFUSED,
+    Context,
     JsonOpt,
     configure_logging,
     ctx_of,
@@ -174,15 +174,19 @@ def export_approve(
     if run.startswith("B-"):
         approved = approve_batch(c.engine, c.deps, run, by)
     else:
-        approved = [approve(c.engine, c.deps, _run_id(run), by)]
+        approved = [approve(c.engine, c.deps, _run_id(c, run), by)]
     for one in approved:
         typer.echo(f"run {one.id} ({one.reference}) approved")
 
 
-def _run_id(text: str) -> int:
-    if not text.isdigit():
-        fail(f"'{shown(text)}' is not a run id", code=EXIT_INPUT)
-    return int(text)
+def _run_id(c: Context, text: str) -> int:
+    """The id of the run named by its id or its reference (``KBX-2026-000017``); an unknown one
+    exits 2 (``run.unknown``)."""
+    from app.store import runs
+    from app.store.db import transaction
+
+    with transaction(c.engine) as session:
+        return runs.find(session, text).id
 
 
 @export_app.command("run")
@@ -216,7 +220,7 @@ def export_run(
         for line in errors:
             typer.echo(line, err=True)
     else:
-        with typer.progressbar([_run_id(run)], label="exports", file=sys.stderr) as progress:
+        with typer.progressbar([_run_id(c, run)], label="exports", file=sys.stderr) as progress:
             for run_id in progress:
                 state = execute(c.engine, c.deps, run_id)
                 summary[state.value] = summary.get(state.value, 0) + 1
@@ -234,7 +238,7 @@ def export_collect(
     from app.flows.round_trip import collect
 
     c = ctx_of(ctx)
-    done = collect(c.engine, c.deps, _run_id(run))
+    done = collect(c.engine, c.deps, _run_id(c, run))
     if done.outcome == "waiting":
         typer.echo(f"run {done.run_id}: no return file yet")
     elif done.outcome == "refused":
@@ -258,7 +262,7 @@ def export_cancel(
 
     c = ctx_of(ctx)
     staff(c, by, Action.CANCEL)
-    cancelled = cancel(c.engine, c.deps, _run_id(run), by)
+    cancelled = cancel(c.engine, c.deps, _run_id(c, run), by)
     typer.echo(f"run {cancelled.id} cancelled")
 
 

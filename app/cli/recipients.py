@@ -44,7 +44,7 @@ def recipients_show(
     from app.flows.history import recipient_overview
 
     c = ctx_of(ctx)
-    view = recipient_overview(c.engine, recipient, c.settings.current_date())
+    view = recipient_overview(c.engine, recipient, c.settings.current_date(), c.registry)
     if as_json:
         render.emit(view)
     else:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from app.flows.history import EventLine, RecipientOverview, RunLine, RunStory
     from app.flows.staff import StaffRow
 
+_BRUSSELS = "Europe/Brussels"
+
 __all__ = [
     "as_json",
     "emit",
@@ -32,24 +34,25 @@ __all__ = [
 ]
 
 
+def _brussels(moment: datetime) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(_BRUSSELS))
+
+
 def short_time(moment: datetime | None) -> str:
-    """``2026-11-23 10:15`` (the moment as given, Brussels time in kbx), or ``-``."""
-    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+    """``2026-11-23 10:15`` in Brussels time (a naive moment is UTC), or ``-``."""
+    return "-" if moment is None else f"{_brussels(moment):%Y-%m-%d %H:%M}"
 
 
 def _long_time(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.isoformat(sep=" ", timespec="seconds")
-
-
-_BRUSSELS = "Europe/Brussels"
+    return "-" if moment is None else _brussels(moment).isoformat(sep=" ", timespec="seconds")
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        from zoneinfo import ZoneInfo
-
-        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(ZoneInfo(_BRUSSELS)).isoformat(timespec="seconds")
+        return _brussels(value).isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -78,12 +81,15 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    # On a terminal narrower than the table, cells wrap inside their column (never cut, never a
+    # column dropped); on a pipe or in a file the table is as wide as it needs.
+    wrap = sys.stdout.isatty()
     for header in headers:
-        table.add_column(header, no_wrap=True, overflow="fold")
+        table.add_column(header, no_wrap=not wrap, overflow="fold")
     for row in rows:
         table.add_row(*("-" if cell is None else str(cell) for cell in row))
     # On a pipe or in a file there is no terminal width to respect: never cut a column.
-    width = None if sys.stdout.isatty() else 400
+    width = None if wrap else 400
     Console(width=width, highlight=False, soft_wrap=False).print(table)
 
 

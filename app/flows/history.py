@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
@@ -34,6 +34,9 @@ from exchange.models import (
     RecipientSftp,
 )
 from exchange.policy import Reason
+
+if TYPE_CHECKING:
+    from app.registry import Registry
 
 __all__ = [
     "BRUSSELS",
@@ -313,10 +316,14 @@ class RecipientOverview:
     runs_this_year: list[RunLine] = field(default_factory=list)
 
 
-def recipient_overview(engine: Engine, text: str, today: date) -> RecipientOverview:
+def recipient_overview(
+    engine: Engine, text: str, today: date, registry: Registry | None = None
+) -> RecipientOverview:
     """The recipient named by ``text`` (id or name): contact (phone masked), drop keys with
     fingerprints, SFTP server and mailbox, pending changes (their summaries: never a secret),
-    agreements, and the runs requested in ``today``'s year (refused ones too)."""
+    agreements (those recorded, and the signed instances a protocol definition names, e.g.
+    Lommel's in ``art20-municipal``), and the runs requested in ``today``'s year (refused ones
+    too)."""
     with transaction(engine) as session:
         recipient = resolve(session, text)
         rid = recipient.id
@@ -336,7 +343,7 @@ def recipient_overview(engine: Engine, text: str, today: date) -> RecipientOverv
         )
         this_year = runs.RunFilter(recipient=rid, since=_day_start(date(today.year, 1, 1)))
         year = runs.list_runs(session, this_year, newest_first=False)
-        return RecipientOverview(
+        overview = RecipientOverview(
             id=rid,
             name=recipient.name_nl,
             kind=recipient.kind,
@@ -388,3 +395,21 @@ def recipient_overview(engine: Engine, text: str, today: date) -> RecipientOverv
             ],
             runs_this_year=[_line(r, recipient.name_nl) for r in year],
         )
+        overview.agreements[:0] = _signed_instances(registry, rid)
+        return overview
+
+
+def _signed_instances(registry: Registry | None, recipient_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "protocol": definition.id,
+            "kind": "signature",
+            "signed_on": instance.signed_on,
+            "in_force_on": instance.in_force,
+            "document": instance.document,
+            "recorded_at": None,
+        }
+        for definition in (registry or [])
+        for instance in definition.instances
+        if instance.recipient == recipient_id
+    ]

@@ -8,6 +8,7 @@ The transitions themselves are the domain's (``exchange.exports.transition``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from app.errors import Conflict, NotFound
 from app.store.audit import record
 from exchange.exports import InvalidTransition, RunState, run_reference, transition
 from exchange.models import AuditEvent, ExportRun
+from exchange.shown import shown
 
 __all__ = [
     "EVERY_RUN",
@@ -77,11 +79,21 @@ def details(run: ExportRun, **extra: Any) -> dict[str, Any]:
     }
 
 
+_REFERENCE = re.compile(r"KBX-[0-9]{4}-[0-9]{6}", re.IGNORECASE)
+
+
+def _as_typed(text: str) -> str:
+    """What a message may repeat of a run someone named: a reference as such, anything else
+    only if it cannot be a national number (``exchange.shown``)."""
+    return text.upper() if _REFERENCE.fullmatch(text) else shown(text)
+
+
 def load(session: Session, run_id: int, *, for_update: bool = False) -> ExportRun:
     """The run with this id. Raises ``NotFound`` (``run.unknown``)."""
     run = session.get(ExportRun, run_id, with_for_update=for_update)
     if run is None:
-        raise NotFound("run.unknown", f"unknown run {run_id}", f"onbekende run {run_id}")
+        named = _as_typed(str(run_id))
+        raise NotFound("run.unknown", f"unknown run {named}", f"onbekende run {named}")
     return run
 
 
@@ -90,13 +102,13 @@ def find(session: Session, text: str) -> ExportRun:
     Raises ``NotFound`` (``run.unknown``)."""
     value = text.strip()
     run: ExportRun | None
-    if value.isdigit() and len(value) <= 10:
+    if value.isdigit() and len(value) <= 9:  # a run id fits a 32-bit integer column
         run = session.get(ExportRun, int(value))
     else:
         run = session.scalar(select(ExportRun).where(ExportRun.reference == value.upper()))
     if run is None:
-        shown = value if len(value) <= 20 and not any(c.isspace() for c in value) else "?"
-        raise NotFound("run.unknown", f"unknown run {shown}", f"onbekende run {shown}")
+        named = _as_typed(value)
+        raise NotFound("run.unknown", f"unknown run {named}", f"onbekende run {named}")
     return run
 
 
