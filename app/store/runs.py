@@ -92,7 +92,9 @@ def load(session: Session, run_id: int, *, for_update: bool = False) -> ExportRu
     """The run with this id. Raises ``NotFound`` (``run.unknown``)."""
     run = session.get(ExportRun, run_id, with_for_update=for_update)
     if run is None:
-        named = _as_typed(str(run_id))
+        # An id of ten digits or more is no run of ours: it may be a national number typed
+        # without its leading zero.
+        named = str(run_id) if run_id < 10**9 else "(value not shown)"
         raise NotFound("run.unknown", f"unknown run {named}", f"onbekende run {named}")
     return run
 
