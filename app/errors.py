@@ -3,7 +3,7 @@ answers with the status and a stable machine-readable code."""
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "InvalidInput", "KbxError", "NotFound"]
+__all__ = ["Conflict", "InvalidInput", "KbxError", "NotFound", "Unavailable"]
 
 
 class KbxError(Exception):
@@ -31,3 +31,10 @@ class NotFound(KbxError):
 
 class Conflict(KbxError):
     status = 409
+
+
+class Unavailable(KbxError):
+    """Something kbx needs is not there (the database, its schema): not the caller's input."""
+
+    status = 503
+    exit_code = 1

@@ -78,10 +78,14 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def default_database_file(self) -> Path | None:
+        """The SQLite file under ``data_dir`` kbx uses when KBX_DATABASE_URL is not set."""
+        return None if self.database_url else (self.data_dir / "kbx.sqlite3").resolve()
+
+    @property
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(self.data_dir / 'kbx.sqlite3').resolve()}"
+        file = self.default_database_file
+        return f"sqlite:///{file}" if file is not None else self.database_url
 
     def now(self) -> datetime:
         """The current instant in UTC; with KBX_TODAY, shifted by whole days onto that date."""

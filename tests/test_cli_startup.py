@@ -138,3 +138,67 @@ def test_serve_on_a_busy_sftp_port_says_so_in_one_line(tmp_path: Path, held_port
 def test_sftp_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path, held_port: int) -> None:
     line = _one_line(_kbx(tmp_path, "sftp", "serve", "--port", str(held_port)))
     assert line == f"kbx: port {held_port} on 127.0.0.1 is in use; set KBX_SFTP_PORT or --port"
+
+
+def test_a_port_out_of_range_is_one_line(tmp_path: Path) -> None:
+    line = _one_line(_kbx(tmp_path, "serve", "--port", "99999"))
+    assert line == "kbx: port 99999 is not a TCP port (0-65535); set KBX_HTTP_PORT or --port"
+
+
+# -- a database kbx cannot use: one line, exit 1, nothing left behind --------------------------
+
+
+def test_a_data_directory_without_a_database_is_one_line_and_stays_empty(tmp_path: Path) -> None:
+    line = _one_line(_kbx(tmp_path, "export", "list"))
+    assert line == (
+        "kbx: the database has no kbx schema yet: run `kbx db upgrade` (or `make run`) "
+        "[database.not_migrated]"
+    )
+    assert not (tmp_path / "var" / "kbx.sqlite3").exists()
+
+
+def _kbx_on(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBX_")}
+    env |= {"KBX_DATA_DIR": str(tmp_path / "var"), "KBX_DATABASE_URL": url}
+    return subprocess.run(
+        [*KBX, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_database_url_kbx_cannot_use_is_one_line(tmp_path: Path) -> None:
+    line = _one_line(_kbx_on(tmp_path, "mysql+nodriver://u:secret@h/db", "export", "list"))
+    assert line.endswith("[database.url_invalid]")
+    assert "secret" not in line
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://postgres:secret@127.0.0.1:{_free_port()}/kbx"
+    line = _one_line(_kbx_on(tmp_path, url, "export", "list"))
+    assert line == (
+        "kbx: cannot connect to the database (KBX_DATABASE_URL, KBX_DATA_DIR) "
+        "[database.unreachable]"
+    )
+
+
+# -- usage errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["export", "list", "--bogus"],
+            "kbx: No such option: --bogus (zie `kbx export list --help`) [usage]",
+        ),
+        (
+            ["users", "add"],
+            "kbx: Missing argument 'name'. (zie `kbx users add --help`) [usage]",
+        ),
+        (["export", "bogus"], "kbx: No such command 'bogus'. (zie `kbx export --help`) [usage]"),
+    ],
+)
+def test_a_usage_error_is_one_line_with_exit_2(tmp_path: Path, args: list[str], line: str) -> None:
+    done = _kbx(tmp_path, *args)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [line]
+    assert done.stdout == ""

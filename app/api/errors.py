@@ -211,7 +211,21 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "key.duplicate": ErrorCode(
             409, "This key is already registered", "Deze sleutel is al geregistreerd"
         ),
+        "key.other_recipient": ErrorCode(
+            409,
+            "This key is registered for another recipient",
+            "Deze sleutel is geregistreerd voor een andere ontvanger",
+        ),
         # -- agreements and staff accounts (the command line's today) -------------------------
+        "database.not_migrated": ErrorCode(
+            503, "The database has no kbx schema yet", "De databank heeft nog geen kbx-schema"
+        ),
+        "database.unreachable": ErrorCode(
+            503, "The database cannot be reached", "De databank is niet bereikbaar"
+        ),
+        "database.url_invalid": ErrorCode(
+            503, "KBX_DATABASE_URL is not usable", "KBX_DATABASE_URL is niet bruikbaar"
+        ),
         "agreement.not_municipality": ErrorCode(
             400,
             "Only a municipality signs or accedes to this",
@@ -229,6 +243,9 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         ),
         "user.weak_password": ErrorCode(
             400, "The password is too short", "Het wachtwoord is te kort"
+        ),
+        "user.name_invalid": ErrorCode(
+            400, "This user name is not allowed", "Deze gebruikersnaam is niet toegestaan"
         ),
         "user.exists": ErrorCode(409, "This user already exists", "Deze gebruiker bestaat al"),
         "user.unknown": ErrorCode(404, "Unknown user", "Onbekende gebruiker"),

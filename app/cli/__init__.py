@@ -8,10 +8,12 @@ help answer at once: the modules below import typer, the standard library and ``
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from app.cli import (
     accession,
@@ -33,15 +35,55 @@ from app.errors import KbxError
 __all__ = ["app", "main"]
 
 
+def _say(exc: KbxError) -> typer.Exit:
+    typer.echo(f"kbx: {exc.message} [{exc.code}]", err=True)
+    return typer.Exit(exc.exit_code)
+
+
 class _Group(TyperGroup):
-    """Turns the project's own errors into one line on stderr and their exit code."""
+    """Turns the project's own errors, a database kbx cannot use and click's usage errors into
+    one line on stderr and their exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors click: its Context type is private
         try:
             return super().invoke(ctx)
         except KbxError as exc:
-            typer.echo(f"kbx: {exc.message} [{exc.code}]", err=True)
-            raise typer.Exit(exc.exit_code) from exc
+            raise _say(exc) from exc
+        except Exception as exc:
+            if not type(exc).__module__.startswith("sqlalchemy"):
+                raise
+            from app.store.db import database_problem
+
+            problem = database_problem(exc)
+            if problem is None:
+                raise
+            raise _say(problem) from exc
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # click prints a usage error as four lines (usage, hint, blank, error); kbx says one.
+        kwargs["standalone_mode"] = False
+        # Typer vendors click; its exceptions share the public base TyperException.
+        try:
+            code = super().main(*args, **kwargs)
+        except TyperException as exc:
+            sys.exit(_usage(exc))
+        except typer.Abort:
+            typer.echo("kbx: afgebroken (aborted)", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage(exc: TyperException) -> int:
+    """Print a usage error as one line naming the help to read; return its exit code (2)."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `kbx export`: the group's help, as is
+        typer.echo(message)
+        return 2
+    ctx = getattr(exc, "ctx", None)
+    where = getattr(ctx, "command_path", "") or "kbx"
+    typer.echo(f"kbx: {message} (zie `{where} --help`) [usage]", err=True)
+    code = getattr(exc, "exit_code", 2)
+    return code if isinstance(code, int) else 2
 
 
 app = typer.Typer(
@@ -96,4 +138,4 @@ def _root(
 
 
 def main() -> None:
-    app()
+    app(prog_name="kbx")  # also under `python -m app`: the messages name the command to type

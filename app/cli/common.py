@@ -56,6 +56,9 @@ class Context:
         self._engine: Engine | None = None
         self._registry: Registry | None = None
         self._deps: ExportDeps | None = None
+        # Only `kbx db upgrade` makes a database; every other command refuses to start on a
+        # missing SQLite file rather than leave an empty one behind.
+        self.may_create_database = False
 
     @property
     def settings(self) -> Settings:
@@ -74,9 +77,13 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            from app.store.db import make_engine
+            from app.store.db import make_engine, not_migrated
 
-            self._engine = make_engine(self.settings)
+            settings = self.settings
+            file = settings.default_database_file
+            if file is not None and not file.exists() and not self.may_create_database:
+                raise not_migrated()
+            self._engine = make_engine(settings)
         return self._engine
 
     @property

@@ -16,5 +16,7 @@ def db_upgrade(ctx: typer.Context) -> None:
     """Migrate the schema to the latest version and load the reference recipients."""
     from app.store.migrate import upgrade
 
-    added = upgrade(ctx_of(ctx).engine)
+    c = ctx_of(ctx)
+    c.may_create_database = True
+    added = upgrade(c.engine)
     typer.echo(f"database up to date; {added} reference recipient(s) added")

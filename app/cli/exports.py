@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 
@@ -207,10 +209,11 @@ def export_run(
     c = ctx_of(ctx)
     summary: dict[str, int] = {}
     if run.startswith("B-"):
+        # The batch's refused requests never were runs to carry out: they stay out of the count.
         with transaction(c.engine) as session:
-            ids = runs.run_ids(session, runs.RunFilter(batch=run))
+            ids = runs.run_ids(session, runs.RunFilter(batch=run, include_refused=False))
         errors: list[str] = []
-        with typer.progressbar(length=len(ids), label="exports", file=sys.stderr) as progress:
+        with _progress(len(ids)) as progress:
             for outcome in run_many(c.settings, ids, workers=workers, engine=c.engine, deps=c.deps):
                 progress.update(1)
                 if outcome.state is None:
@@ -220,13 +223,31 @@ def export_run(
         for line in errors:
             typer.echo(line, err=True)
     else:
-        with typer.progressbar([_run_id(c, run)], label="exports", file=sys.stderr) as progress:
-            for run_id in progress:
-                state = execute(c.engine, c.deps, run_id)
-                summary[state.value] = summary.get(state.value, 0) + 1
+        state = execute(c.engine, c.deps, _run_id(c, run))
+        summary[state.value] = 1
     typer.echo(", ".join(f"{n} {state}" for state, n in sorted(summary.items())))
     if set(summary) - {"key_sent", "fetched", "purged"}:
         raise typer.Exit(1)
+
+
+class _Progress(Protocol):
+    def update(self, n_steps: int) -> None: ...
+
+
+class _Quiet:
+    def update(self, n_steps: int) -> None:
+        pass
+
+
+@contextmanager
+def _progress(length: int) -> Iterator[_Progress]:
+    """A progress bar on a terminal's stderr; nothing at all when stderr is a file or a pipe
+    (click would print its label there once, a stray word in a log)."""
+    if not sys.stderr.isatty():
+        yield _Quiet()
+        return
+    with typer.progressbar(length=length, label="exports", file=sys.stderr) as bar:
+        yield bar
 
 
 @export_app.command("collect")

@@ -32,6 +32,9 @@ def _cannot_listen(exc: OSError, host: str, port: int, setting: str, option: str
 
 def _listen(host: str, port: int, setting: str, option: str) -> socket.socket:
     """A socket listening on ``host:port``, or exit 1 with one line saying why not."""
+    if not 0 <= port <= 65535:
+        message = f"port {port} is not a TCP port (0-65535); set {setting} or {option}"
+        fail(message, code=EXIT_INTERNAL)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family, backlog=2048)

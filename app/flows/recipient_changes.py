@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store.audit import record
 from app.store.db import transaction
-from app.store.recipients import add_key, get_recipient, set_contact
+from app.store.recipients import add_key, check_key_free, get_recipient, set_contact
 from crypto import parse_public_key
 from crypto.vault import SecretBox
 from exchange.exports import FourEyesViolation, check_four_eyes
-from exchange.models import PendingChange, RecipientKey, RecipientMail, RecipientSftp
+from exchange.models import PendingChange, RecipientMail, RecipientSftp
 from exchange.recipient_changes import ChangeKind, ChangeProblem, check_change
 
 __all__ = ["ChangeOut", "decide", "pending", "propose"]
@@ -76,18 +76,7 @@ def propose(
         get_recipient(session, recipient_id)
         if kind is ChangeKind.KEY:
             fingerprint = parse_public_key(checked.payload["public_key"]).fingerprint
-            known = session.scalar(
-                select(RecipientKey.id).where(
-                    RecipientKey.recipient_id == recipient_id,
-                    RecipientKey.fingerprint == fingerprint,
-                )
-            )
-            if known is not None:
-                raise Conflict(
-                    "key.duplicate",
-                    f"key {fingerprint} is already registered",
-                    f"sleutel {fingerprint} is al geregistreerd",
-                )
+            check_key_free(session, recipient_id, fingerprint)
         change = PendingChange(
             kind=kind.value,
             recipient_id=recipient_id,

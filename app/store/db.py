@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.errors import Unavailable
 from app.settings import Settings
 
-__all__ = ["READ_ONLY", "aware", "make_engine", "transaction"]
+__all__ = ["READ_ONLY", "aware", "database_problem", "make_engine", "not_migrated", "transaction"]
 
 # Execution option of a connection that only reads (begins DEFERRED on SQLite).
 READ_ONLY = "kbx_read_only"
@@ -53,6 +55,43 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
         return engine
     # hide_parameters: an error message must never carry a value (a national number, a name).
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def not_migrated() -> Unavailable:
+    """The error of a database without kbx's schema (exit 1, HTTP 503)."""
+    return Unavailable(
+        "database.not_migrated",
+        "the database has no kbx schema yet: run `kbx db upgrade` (or `make run`)",
+        "de databank heeft nog geen kbx-schema: voer `kbx db upgrade` (of `make run`) uit",
+    )
+
+
+def database_problem(exc: BaseException) -> Unavailable | None:
+    """What a person can do about a SQLAlchemy error met before any of kbx's own work: a URL kbx
+    cannot use (``database.url_invalid``), a server it cannot reach (``database.unreachable``),
+    a database without the schema (``database.not_migrated``); ``None`` for anything else, which
+    stays a fault. The messages name the setting, never the URL (it may hold a password) nor the
+    driver's text (it may hold a value)."""
+    if isinstance(exc, NoSuchModuleError | ArgumentError):
+        return Unavailable(
+            "database.url_invalid",
+            "KBX_DATABASE_URL is not a database URL kbx can use "
+            "(sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB)",
+            "KBX_DATABASE_URL is geen databank-URL die kbx kan gebruiken "
+            "(sqlite:///PAD of postgresql+psycopg://GEBRUIKER@HOST:POORT/DB)",
+        )
+    if isinstance(exc, ProgrammingError) and type(exc.orig).__name__ == "UndefinedTable":
+        return not_migrated()
+    if isinstance(exc, OperationalError):
+        if "no such table" in str(exc.orig):
+            return not_migrated()
+        if exc.connection_invalidated or exc.statement is None or "connect" in str(exc.orig):
+            return Unavailable(
+                "database.unreachable",
+                "cannot connect to the database (KBX_DATABASE_URL, KBX_DATA_DIR)",
+                "kan geen verbinding maken met de databank (KBX_DATABASE_URL, KBX_DATA_DIR)",
+            )
+    return None
 
 
 @contextmanager

@@ -25,6 +25,7 @@ __all__ = [
     "RecipientRow",
     "add_agreement",
     "add_key",
+    "check_key_free",
     "get_recipient",
     "list_recipients",
     "recipient_facts",
@@ -143,19 +144,35 @@ def set_contact(
     return contact
 
 
-def add_key(session: Session, recipient_id: str, key: PublicKey, now: datetime) -> RecipientKey:
-    get_recipient(session, recipient_id)
-    duplicate = session.scalar(
-        select(RecipientKey).where(
-            RecipientKey.recipient_id == recipient_id, RecipientKey.fingerprint == key.fingerprint
-        )
+def check_key_free(session: Session, recipient_id: str, fingerprint: str) -> None:
+    """Refuse a drop key that is already registered: for this recipient (``key.duplicate``) or
+    for another one (``key.other_recipient``). A key is how the SFTP drop knows who logs in, so
+    one key opens one recipient's outbox only (DESIGN.md, invariant 5). Raises ``Conflict``."""
+    owner = session.scalar(
+        select(RecipientKey.recipient_id).where(RecipientKey.fingerprint == fingerprint)
     )
-    if duplicate is not None:
+    if owner is None:
+        return
+    if owner == recipient_id:
         raise Conflict(
             "key.duplicate",
-            f"key {key.fingerprint} is already registered",
-            f"sleutel {key.fingerprint} is al geregistreerd",
+            f"key {fingerprint} is already registered",
+            f"sleutel {fingerprint} is al geregistreerd",
         )
+    raise Conflict(
+        "key.other_recipient",
+        f"key {fingerprint} is registered for recipient {owner}: one key logs in as one "
+        "recipient only; ask for a key of its own",
+        f"sleutel {fingerprint} is geregistreerd voor ontvanger {owner}: een sleutel meldt "
+        "aan als een enkele ontvanger; vraag een eigen sleutel",
+    )
+
+
+def add_key(session: Session, recipient_id: str, key: PublicKey, now: datetime) -> RecipientKey:
+    """Register a drop key for ``recipient_id`` (``check_key_free`` first). Raises ``NotFound``,
+    ``Conflict``."""
+    get_recipient(session, recipient_id)
+    check_key_free(session, recipient_id, key.fingerprint)
     row = RecipientKey(
         recipient_id=recipient_id,
         algorithm=key.algorithm,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ __all__ = [
     "Role",
     "add_user",
     "authenticate",
+    "check_name",
     "find_user",
     "hash_password",
     "issue_token",
@@ -30,6 +32,11 @@ __all__ = [
 
 TOKEN_TTL = timedelta(minutes=30)
 MIN_PASSWORD_LENGTH = 12
+# A login name, lower case: "an.peeters", "ops-2". A name is written into the audit trail as the
+# actor of everything its owner does, so it may never carry personal data of an integree: no run
+# of six digits (a national number, a birth date) and nothing but these characters.
+_NAME = re.compile(r"[a-z][a-z0-9._-]{1,63}")
+_DIGIT_RUN = re.compile(r"[0-9]{6}")
 _HASHER = PasswordHasher()
 # Verifying against this keeps the time of an unknown-user login equal to a wrong password.
 
@@ -48,7 +55,25 @@ class Role(enum.StrEnum):
     VSB = "vsb"  # the VSB client: the individual integration-obligation check only
 
 
+def check_name(name: str) -> None:
+    """Refuse a staff account name kbx would not write into the audit trail: 2 to 64 characters,
+    a lower-case letter first, then lower-case letters, digits, ``.``, ``_`` or ``-``, and no run
+    of six digits. Raises ``InvalidInput`` (``user.name_invalid``); the message never repeats the
+    name, which may be what it must not hold."""
+    if _NAME.fullmatch(name) is None or _DIGIT_RUN.search(name) is not None:
+        raise InvalidInput(
+            "user.name_invalid",
+            "a user name is 2-64 characters: a lower-case letter, then lower-case letters, "
+            "digits, '.', '_' or '-', and no six digits in a row",
+            "een gebruikersnaam telt 2 tot 64 tekens: een kleine letter, dan kleine letters, "
+            "cijfers, '.', '_' of '-', en nooit zes cijfers na elkaar",
+        )
+
+
 def add_user(session: Session, name: str, role: Role, password: str, now: datetime) -> User:
+    """Create an active account; raises ``InvalidInput`` (``user.name_invalid``,
+    ``user.weak_password``) or ``Conflict`` (``user.exists``)."""
+    check_name(name)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             "user.weak_password",
