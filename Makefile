@@ -45,12 +45,19 @@ endif
 ifeq ($(wildcard $(DATA_DIR)/kbx.sqlite3),)
 $(STORY): FORCE
 endif
+# The story names the SFTP drop's address (its commands, its known_hosts line): told with other
+# settings, it would send a person to the wrong port.
+STORY_SETTINGS := KBX_SFTP_HOST=$(KBX_SFTP_HOST) KBX_SFTP_PORT=$(KBX_SFTP_PORT)
+ifneq ($(STORY_SETTINGS),$(shell cat '$(STORY).settings' 2>/dev/null))
+$(STORY): FORCE
+endif
 
 $(STORY): $(STORY_INPUTS) | .venv/.synced
 	@.venv/bin/kbx db upgrade
 	@.venv/bin/kbx demo seed --persons 5000 --seed 1 --if-empty
 	@mkdir -p $(@D)
 	@.venv/bin/kbx demo story > $@.new
+	@echo '$(STORY_SETTINGS)' > $@.settings
 	@mv $@.new $@
 
 run: env $(STORY)

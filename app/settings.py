@@ -5,15 +5,15 @@ from __future__ import annotations
 import enum
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from exchange.clock import BRUSSELS
+
 __all__ = ["Environment", "Settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 class Environment(enum.StrEnum):

@@ -202,3 +202,15 @@ def test_a_usage_error_is_one_line_with_exit_2(tmp_path: Path, args: list[str], 
     assert done.returncode == 2
     assert done.stderr.splitlines() == [line]
     assert done.stdout == ""
+
+
+def test_a_bad_setting_is_named_without_its_value(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBX_")}
+    env |= {"KBX_DATA_DIR": str(tmp_path / "var"), "KBX_HTTP_PORT": "eighty-eighty"}
+    done = subprocess.run(
+        [*KBX, "export", "list"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    assert _one_line(done) == (
+        "kbx: settings refused: KBX_HTTP_PORT: Input should be a valid integer, unable to parse "
+        "string as an integer [settings.invalid]"
+    )

@@ -54,10 +54,15 @@ def test_a_second_make_run_only_serves(tmp_path: Path) -> None:
     (data_dir / "demo").mkdir(parents=True)
     (data_dir / "kbx.sqlite3").touch()
     (data_dir / "demo" / "story.txt").write_text("Demo klaar\n")
+    (data_dir / "demo" / "story.txt.settings").write_text("KBX_SFTP_HOST= KBX_SFTP_PORT=\n")
     second = planned(data_dir)
     assert not [step for step in SETUP if step in second], second
     assert f"cat {data_dir}/demo/story.txt" in second
     assert "kbx serve" in second
+
+    # told for another SFTP port, the kept story would send people to the wrong one
+    moved = make(data_dir, "-n", "-o", ".venv/.synced", "run", KBX_SFTP_PORT="2299")
+    assert all(step in moved.stdout for step in SETUP), moved.stdout
 
     # without its database the kept story means nothing: the setup runs again
     (data_dir / "kbx.sqlite3").unlink()

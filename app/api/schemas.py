@@ -18,8 +18,7 @@ from fastapi import Path
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from app.api.errors import ReasonOut
-from app.settings import BRUSSELS
-from app.store.db import aware
+from exchange.clock import in_brussels
 from exchange.exports import RunState
 from exchange.models import ExportRun
 
@@ -44,9 +43,7 @@ __all__ = [
 
 def timestamp(moment: datetime) -> str:
     """``moment`` as every answer shows it: ISO 8601, Brussels time, with its offset."""
-    value = aware(moment)
-    assert value is not None
-    return value.astimezone(BRUSSELS).isoformat(timespec="seconds")
+    return in_brussels(moment).isoformat(timespec="seconds")
 
 
 Timestamp = Annotated[

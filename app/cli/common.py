@@ -70,8 +70,15 @@ class Context:
             try:
                 self._settings = Settings()
             except ValidationError as exc:
-                errors = "; ".join(str(e["msg"]) for e in exc.errors())
-                fail(f"settings refused: {errors}", code=EXIT_INTERNAL)
+                # Each error names its variable and says what is wrong, never the value given
+                # (it may be a key).
+                errors = "; ".join(
+                    f"KBX_{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+                    if e["loc"]
+                    else str(e["msg"])
+                    for e in exc.errors(include_input=False)
+                )
+                fail(f"settings refused: {errors} [settings.invalid]", code=EXIT_INTERNAL)
         return self._settings
 
     @property
@@ -172,10 +179,12 @@ def recipient_id(c: Context, text: str) -> str:
         return resolve(session, text).id
 
 
-def staff(c: Context, name: str, action: Action, *, code: int = EXIT_INPUT) -> str:
+def staff(c: Context, name: str, action: Action) -> str:
     """The named active staff member, if the role table (``app.flows.roles``) lets their role
-    do ``action``; else exit ``code`` (2 by default) saying why."""
-    from app.flows.roles import RoleRefused, require
+    do ``action``. Raises ``NotFound`` (``user.unknown``) or ``RoleRefused`` (``auth.role``):
+    exit 2 and one line with the code, as every error of the project's own."""
+    from app.errors import NotFound
+    from app.flows.roles import require
     from app.store.db import transaction
     from app.store.users import find_user
 
@@ -183,9 +192,6 @@ def staff(c: Context, name: str, action: Action, *, code: int = EXIT_INPUT) -> s
         user = find_user(session, name)
         role = None if user is None else user.role
     if role is None:
-        fail(f"unknown user '{name}'")
-    try:
-        require(name, role, action)
-    except RoleRefused as exc:
-        fail(exc.message, code=code)
+        raise NotFound("user.unknown", f"unknown user '{name}'", f"onbekende gebruiker '{name}'")
+    require(name, role, action)
     return name

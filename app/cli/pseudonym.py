@@ -187,8 +187,7 @@ def rotate(
     from app.settings import Environment
 
     c = ctx_of(ctx)
-    # A refusal here is exit 3, as the other refusals of this command.
-    by = staff(c, by, Action.ROTATE_PSEUDONYM_KEY, code=EXIT_REFUSED)
+    by = staff(c, by, Action.ROTATE_PSEUDONYM_KEY)
     if c.settings.pseudonym_key is not None:
         if confirm_key_id is None:
             fail(

@@ -11,16 +11,17 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from exchange.clock import in_brussels
 
 if TYPE_CHECKING:
     from app.flows.history import EventLine, RecipientOverview, RunLine, RunStory
     from app.flows.staff import StaffRow
 
-_BRUSSELS = "Europe/Brussels"
 
 __all__ = [
     "as_json",
@@ -34,25 +35,18 @@ __all__ = [
 ]
 
 
-def _brussels(moment: datetime) -> datetime:
-    from zoneinfo import ZoneInfo
-
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(ZoneInfo(_BRUSSELS))
-
-
 def short_time(moment: datetime | None) -> str:
     """``2026-11-23 10:15`` in Brussels time (a naive moment is UTC), or ``-``."""
-    return "-" if moment is None else f"{_brussels(moment):%Y-%m-%d %H:%M}"
+    return "-" if moment is None else f"{in_brussels(moment):%Y-%m-%d %H:%M}"
 
 
 def _long_time(moment: datetime | None) -> str:
-    return "-" if moment is None else _brussels(moment).isoformat(sep=" ", timespec="seconds")
+    return "-" if moment is None else in_brussels(moment).isoformat(sep=" ", timespec="seconds")
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _brussels(value).isoformat(timespec="seconds")
+        return in_brussels(value).isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -12,15 +12,15 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.store import runs
-from app.store.db import aware, transaction
+from app.store.db import transaction
 from app.store.recipients import resolve
+from exchange.clock import BRUSSELS, in_brussels
 from exchange.exports import RunState
 from exchange.models import (
     Agreement,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from app.registry import Registry
 
 __all__ = [
-    "BRUSSELS",
     "EventLine",
     "RecipientOverview",
     "RunLine",
@@ -54,13 +53,10 @@ __all__ = [
     "run_story",
 ]
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
-
 
 def local(moment: datetime | None) -> datetime | None:
-    """``moment`` in Brussels time (a naive value from SQLite is UTC)."""
-    value = aware(moment)
-    return None if value is None else value.astimezone(BRUSSELS)
+    """``moment`` in Brussels time (a naive value from SQLite is UTC), or ``None``."""
+    return None if moment is None else in_brussels(moment)
 
 
 def _day_start(day: date) -> datetime:
@@ -185,7 +181,7 @@ def _step(event: AuditEvent) -> Step:
     at = datetime.fromisoformat(event.at)
     return Step(
         seq=event.seq,
-        at=(at if at.tzinfo else at.replace(tzinfo=BRUSSELS)).astimezone(BRUSSELS),
+        at=in_brussels(at),
         actor=event.actor,
         action=event.action,
         state=details.get("state"),
@@ -281,10 +277,7 @@ def audit_events(
 
 
 def _local_date(at: str) -> date:
-    moment = datetime.fromisoformat(at)
-    return (
-        (moment if moment.tzinfo else moment.replace(tzinfo=BRUSSELS)).astimezone(BRUSSELS).date()
-    )
+    return in_brussels(datetime.fromisoformat(at)).date()
 
 
 def audit_event(engine: Engine, seq: int) -> EventLine:

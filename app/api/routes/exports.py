@@ -70,7 +70,8 @@ def create_export(body: ExportRequest, user: Requester, engine: EngineDep, deps:
     "GET",
     "/exports",
     summary="List export runs",
-    description="Newest first; optionally filtered.",
+    description="Newest first; optionally filtered. Refused requests are left out unless "
+    "`include_refused=true` or `state=refused`, as in `kbx export list`.",
     response_model=list[RunOut],
 )
 def list_exports(
@@ -81,6 +82,7 @@ def list_exports(
     recipient: Annotated[str | None, Query(max_length=48)] = None,
     batch: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    include_refused: bool = False,
 ) -> list[RunOut]:
     with transaction(engine) as session:
         where = runs.RunFilter(
@@ -88,6 +90,7 @@ def list_exports(
             protocol=protocol,
             recipient=recipient,
             batch=batch,
+            include_refused=include_refused or state is RunState.REFUSED,
         )
         found = runs.list_runs(session, where, limit=limit)
         return [run_out(r) for r in found]
