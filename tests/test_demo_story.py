@@ -34,6 +34,8 @@ def test_printed_sftp_command_fetches_the_demo_file(
     port = free_port()
     monkeypatch.setenv("KBX_SFTP_PORT", str(port))
     assert kbx("demo", "seed", "--persons", "3000").exit_code == 0
+    extract = settings.data_dir / "demo" / "kbi-extract-seed1-3000.csv"
+    assert extract.stat().st_mode & 0o777 == 0o600, "shaped as personal data: owner only"
     story = kbx("demo", "story")
     assert story.exit_code == 0, story.output
     again = kbx("demo", "story")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -47,7 +48,10 @@ def demo_seed(
         return
     path = out or c.settings.data_dir / "demo" / f"kbi-extract-seed{seed}-{persons}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    # Synthetic, but shaped as personal data: readable by its owner only, as a real extract.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(fd, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=[col.name for col in COLUMNS])
         writer.writeheader()
         writer.writerows(
