@@ -17,7 +17,7 @@ from app.flows.deps import ExportDeps
 from app.flows.roles import ROLES, Action, Role, require
 from app.registry import Registry
 from app.settings import Settings
-from app.store.db import transaction
+from app.store.db import reading
 from app.store.users import user_for_token
 from exchange.models import User
 
@@ -83,7 +83,7 @@ def current_user(
     it is unknown, expired, or its account is disabled (``user_for_token``)."""
     if not token:
         raise ApiError("auth.missing")
-    with transaction(engine) as session:
+    with reading(engine) as session:
         user = user_for_token(session, token, deps.settings.now())
     if user is None:
         raise ApiError("auth.invalid")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.store import runs
-from app.store.db import transaction
+from app.store.db import reading
 from app.store.recipients import resolve
 from exchange.clock import BRUSSELS, in_brussels
 from exchange.exports import RunState
@@ -130,7 +130,7 @@ def run_lines(
     Brussels (requested on or after it); refused requests only with ``include_refused`` or when
     ``state`` asks for them. Raises ``NotFound``/``InvalidInput`` for an unknown or ambiguous
     recipient."""
-    with transaction(engine) as session:
+    with reading(engine) as session:
         recipient_id = resolve(session, recipient).id if recipient else None
         where = runs.RunFilter(
             protocol=protocol,
@@ -192,7 +192,7 @@ def _step(event: AuditEvent) -> Step:
 def run_story(engine: Engine, text: str) -> RunStory:
     """The run named by id or reference, with every audit event about it in chain order.
     Raises ``NotFound`` (``run.unknown``)."""
-    with transaction(engine) as session:
+    with reading(engine) as session:
         run = runs.find(session, text)
         name = session.scalar(select(Recipient.name_nl).where(Recipient.id == run.recipient_id))
         steps = [_step(e) for e in runs.run_events(session, [run.id])]
@@ -251,7 +251,7 @@ def audit_events(
     about it or about its runs); ``action`` an exact action or a prefix ending in ``.``
     (``export.``). Raises ``NotFound``/``InvalidInput`` for an unknown run or recipient."""
     query = select(AuditEvent)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         if run is not None:
             query = query.where(AuditEvent.subject == runs.subject(runs.find(session, run)))
         if recipient is not None:
@@ -282,7 +282,7 @@ def _local_date(at: str) -> date:
 
 def audit_event(engine: Engine, seq: int) -> EventLine:
     """The audit event number ``seq``. Raises ``NotFound`` (``audit.unknown``)."""
-    with transaction(engine) as session:
+    with reading(engine) as session:
         event = session.get(AuditEvent, seq)
         if event is None:
             raise NotFound("audit.unknown", f"no audit event {seq}", f"geen auditgebeurtenis {seq}")
@@ -317,7 +317,7 @@ def recipient_overview(
     agreements (those recorded, and the signed instances a protocol definition names, e.g.
     Lommel's in ``art20-municipal``), and the runs requested in ``today``'s year (refused ones
     too)."""
-    with transaction(engine) as session:
+    with reading(engine) as session:
         recipient = resolve(session, text)
         rid = recipient.id
         contact = session.get(RecipientContact, rid)

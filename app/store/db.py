@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import Unavailable
 from app.settings import Settings
 
-__all__ = ["READ_ONLY", "aware", "database_problem", "make_engine", "not_migrated", "transaction"]
+__all__ = [
+    "READ_ONLY",
+    "aware",
+    "database_problem",
+    "make_engine",
+    "not_migrated",
+    "reading",
+    "transaction",
+]
 
 # Execution option of a connection that only reads (begins DEFERRED on SQLite).
 READ_ONLY = "kbx_read_only"
@@ -100,4 +108,17 @@ def transaction(engine: Engine) -> Iterator[Session]:
     Nothing else in kbx calls ``commit()``."""
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session, session.begin():
+        yield session
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session that only reads, from one snapshot: on SQLite it begins DEFERRED and so takes
+    no write lock, so that readers (an API GET, a token check, ``kbx export list``) never queue
+    behind each other or behind a writer. Whatever the block changes is rolled back, never
+    committed."""
+    # Closing the session detaches what it loaded (still readable, as after ``transaction``);
+    # closing the connection rolls its transaction back.
+    connection = engine.connect().execution_options(**{READ_ONLY: True})
+    with connection, Session(bind=connection) as session:
         yield session
