@@ -211,6 +211,13 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "key.duplicate": ErrorCode(
             409, "This key is already registered", "Deze sleutel is al geregistreerd"
         ),
+        # -- the KBI extract (kbx kbi import) -------------------------------------------------
+        "kbi.semicolon_separated": ErrorCode(
+            400,
+            "The file uses ';' as separator: save it as CSV UTF-8 (comma delimited)",
+            "Het bestand gebruikt ';' als scheidingsteken: sla op als CSV UTF-8 "
+            "(door komma's gescheiden)",
+        ),
         # -- agreements and staff accounts (the command line's today) -------------------------
         "agreement.not_municipality": ErrorCode(
             400,
