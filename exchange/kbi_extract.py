@@ -64,7 +64,12 @@ COLUMNS: tuple[ExtractColumn, ...] = (
     ),
     _c("last_name", K.TEXT, "Family name", required=True, max_length=48),
     _c("first_name", K.TEXT, "First name(s)", required=True, max_length=48),
-    _c("birth_date", K.DATE, "Date of birth", required=True),
+    _c(
+        "birth_date",
+        K.DATE,
+        "Date of birth; empty or partial only when the national number says it is unknown",
+        required=True,
+    ),
     _c("sex", K.ENUM, "Sex as in the national register", values=("M", "F", "X")),
     _c("nationality", K.COUNTRY, "Oldest nationality, ISO 3166-1 alpha-2"),
     _c("nis_code", K.NIS_CODE, "Municipality of main residence (NIS code)", required=True),
@@ -225,15 +230,23 @@ class RowValidator:
         """Typed values (plus ``number_kind``) and the problems of one row."""
         values: dict[str, Any] = {}
         problems: list[Problem] = []
+        number = parse_national_number(row.get("national_number", "").strip(), self._today)
+        birth_unknown = isinstance(number, ParsedNumber) and not number.birth_date_known
         for name, text in row.items():
             column = COLUMNS_BY_NAME[name]
             text = text.strip()
-            if text == "":
+            result: Any
+            if column.kind is ColumnKind.NATIONAL_NUMBER and text:
+                result = _Invalid(number.value) if isinstance(number, NumberProblem) else number
+            elif name == "birth_date" and birth_unknown:
+                result = _unknown_birth_date(text)
+            elif text == "":
                 if column.required:
                     problems.append(Problem(line, name, "required"))
                 values[name] = None
                 continue
-            result = self._convert(column, text)
+            else:
+                result = self._convert(column, text)
             if isinstance(result, _Invalid):
                 problems.append(Problem(line, name, result.rule))
             else:
@@ -298,10 +311,28 @@ class _Invalid:
     rule: str
 
 
+# Excel's 1900 date system counts 29 February 1900, a day that never was: every date before
+# 1 March 1900 that passed through a spreadsheet is a day off, or was typed as text.
+EARLIEST_DATE = date(1900, 3, 1)
+_PARTIAL_DATE = re.compile(r"\d{4}(-(0\d|1[0-2])(-00)?)?")  # 1985, 1985-03, 1985-00-00
+
+
 def _parse_date(text: str) -> date | _Invalid:
     if not _DATE.fullmatch(text):
         return _Invalid("date.format")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return _Invalid("date.impossible")
+    return _Invalid("date.before_1900") if day < EARLIEST_DATE else day
+
+
+def _unknown_birth_date(text: str) -> date | _Invalid | None:
+    """The birth date of someone whose national number says it is (partly) unknown: empty, or
+    partial as registers write it (``1985``, ``1985-03``, ``1985-00-00``, ``1985-03-00``), is
+    stored as unknown; kbx never makes a date up. A full date is taken as given."""
+    if text == "" or (_PARTIAL_DATE.fullmatch(text) and not _DATE.fullmatch(text)):
+        return None
+    if text.endswith("-00") and _PARTIAL_DATE.fullmatch(text):
+        return None
+    return _parse_date(text)

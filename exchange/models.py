@@ -61,7 +61,8 @@ class Integree(Base):
     number_kind: Mapped[str] = mapped_column(String(3))  # "nn" or "bis"
     last_name: Mapped[str] = mapped_column(String(48))
     first_name: Mapped[str] = mapped_column(String(48))
-    birth_date: Mapped[date] = mapped_column(Date)
+    # None: unknown, only when the national number says so (docs/kbi-extract.md); never made up.
+    birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[str | None] = mapped_column(String(1))
     nationality: Mapped[str | None] = mapped_column(String(2))
     nis_code: Mapped[str] = mapped_column(String(5), index=True)

@@ -14,6 +14,7 @@ population rules; the test suite checks it against python-stdnum as an oracle.
 
 from __future__ import annotations
 
+import calendar
 import enum
 from dataclasses import dataclass
 from datetime import date
@@ -38,6 +39,9 @@ class ParsedNumber:
     kind: NumberKind
     birth_year: int | None
     birth_month: int | None
+    # False when the number itself says the birth date was (partly) unknown at issue: month 0,
+    # day 0 or past the month's end (e.g. ``850000``, ``851200``).
+    birth_date_known: bool = True
 
 
 def _century(number: str, today: date) -> int | None:
@@ -65,7 +69,9 @@ def parse_national_number(number: str, today: date) -> ParsedNumber | NumberProb
     else:
         return NumberProblem.MONTH
     if number[:6] in ("000001", "002001", "004001"):
-        return ParsedNumber(number, kind, None, None)
+        return ParsedNumber(number, kind, None, None, birth_date_known=False)
     month = raw_month % 20
     year = century + int(number[:2])
-    return ParsedNumber(number, kind, year, month or None)
+    day = int(number[4:6])
+    known = month != 0 and 1 <= day <= calendar.monthrange(year, month)[1]
+    return ParsedNumber(number, kind, year, month or None, birth_date_known=known)

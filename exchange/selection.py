@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, Select, and_, case, false, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    false,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy import func as sa_func
 
 from exchange.models import Integree
@@ -50,9 +61,11 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[bool]:
 
 
 def _age_category(as_of: date) -> ColumnElement[str]:
-    # Bounds are computed here so that the SQL is the same on SQLite and PostgreSQL.
+    # Bounds are computed here so that the SQL is the same on SQLite and PostgreSQL. An unknown
+    # birth date (the national number says so) gives an unknown category, never "55+".
     b = Integree.birth_date
     return case(
+        (b.is_(None), null()),
         (b > years_before(as_of, 18), "<18"),
         (b > years_before(as_of, 25), "18-24"),
         (b > years_before(as_of, 35), "25-34"),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from exchange.csv_input import is_blank_row, uses_semicolons
 from exchange.kbi_extract import Problem
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "JOBSEEKER_CATEGORIES",
     "MAX_REPORTED",
     "RETURN_COLUMNS",
+    "SEMICOLON_SEPARATED",
     "SERVICE_STATUSES",
     "VDAB_COLUMNS",
     "Dataset",
@@ -98,6 +100,7 @@ class ReturnRow:
 class ReturnedFile:
     rows: tuple[ReturnRow, ...]
     sent: int  # how many numbers AgII sent
+    blank_rows: int = 0  # empty lines and rows of bare separators (``,,,,,,``), skipped
 
     @property
     def not_returned(self) -> int:
@@ -115,10 +118,19 @@ class ReturnRefused(Exception):
         self.total = total
 
     def report(self) -> list[str]:
-        lines = [str(p) for p in self.problems]
+        lines = [f"{p}{_HINTS.get(p.rule, '')}" for p in self.problems]
         if self.total > len(self.problems):
             lines.append(f"... and {self.total - len(self.problems)} more problem(s)")
         return lines
+
+
+SEMICOLON_SEPARATED = "file.semicolon_separated"
+_HINTS = {
+    SEMICOLON_SEPARATED: (
+        " (the file uses ';' as separator: save it as CSV UTF-8, comma delimited / het bestand "
+        "gebruikt ';' als scheidingsteken: sla op als CSV UTF-8, door komma's gescheiden)"
+    )
+}
 
 
 class _Problems:
@@ -244,10 +256,14 @@ def parse_return(lines: Iterable[str], sent: Set[str], today: date) -> ReturnedF
     """Validate the whole return file against the numbers that were sent; raise ``ReturnRefused``
     with every problem (at most ``MAX_REPORTED`` listed) when anything is wrong.
 
-    ``lines`` is the CSV text as lines (a text stream opened with ``newline=""``, or
-    ``text.splitlines(keepends=True)``). The accepted rows are held in memory (tens of
-    thousands per half year): the file must be accepted whole before anything is made from it.
+    ``lines`` is the CSV text as lines (``exchange.csv_input.decoded_lines`` over the file's
+    bytes, so that a byte that is not UTF-8 is reported at its own line; or a text stream opened
+    with ``newline=""``). Blank rows (empty, or bare separators) are skipped and counted; a
+    ``;``-separated file is refused with the one problem ``file.semicolon_separated``. The
+    accepted rows are held in memory (tens of thousands per half year): the file must be
+    accepted whole before anything is made from it.
     """
+    blank = 0
     problems = _Problems()
     rows: list[ReturnRow] = []
     reader = csv.reader(iter(lines), strict=True)
@@ -258,6 +274,8 @@ def parse_return(lines: Iterable[str], sent: Set[str], today: date) -> ReturnedF
         header = [name.strip() for name in header]
         if header:
             header[0] = header[0].removeprefix("\ufeff")  # Excel's byte-order mark
+        if uses_semicolons(header, RETURN_COLUMNS):
+            raise ReturnRefused([Problem(1, "(header)", SEMICOLON_SEPARATED)], 1)
         _check_header(header, problems)
         if problems.total:
             raise ReturnRefused(problems.kept, problems.total)
@@ -266,8 +284,9 @@ def parse_return(lines: Iterable[str], sent: Set[str], today: date) -> ReturnedF
         for cells in reader:
             # csv counts physical lines: a quoted value may span several; report where it starts.
             start, line = line + 1, reader.line_num
-            if not cells:
-                continue  # an empty line
+            if is_blank_row(cells):
+                blank += 1  # an empty line, or a row of bare separators
+                continue
             if len(cells) != len(header):
                 problems.add(start, "(row)", "row.column_count")
                 continue
@@ -280,7 +299,7 @@ def parse_return(lines: Iterable[str], sent: Set[str], today: date) -> ReturnedF
         problems.add(reader.line_num, "(row)", "csv.malformed")
     if problems.total:
         raise ReturnRefused(problems.kept, problems.total)
-    return ReturnedFile(tuple(rows), len(sent))
+    return ReturnedFile(tuple(rows), len(sent), blank)
 
 
 # -- the dataset for the BI working group ---------------------------------------------------

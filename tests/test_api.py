@@ -875,6 +875,7 @@ NOT_IN_THE_DOCUMENT = {
     "database.not_migrated": "cli",
     "database.unreachable": "cli",
     "database.url_invalid": "cli",
+    "kbi.semicolon_separated": "cli",
 }
 
 
@@ -946,6 +947,34 @@ def test_recipient_changes_through_the_api_need_a_second_person(
     )
     assert _code(bad) == "change.invalid_contact"
     assert "+3211540000" not in bad.text
+
+
+def test_a_puttygen_key_is_accepted_and_a_broken_one_refused_without_its_text(
+    api: Api, tmp_path: Path
+) -> None:
+    key = tmp_path / "gemeente"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    rfc4716 = subprocess.run(
+        ["ssh-keygen", "-e", "-f", f"{key}.pub"], check=True, capture_output=True, text=True
+    ).stdout
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", f"{key}.pub"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[1]
+    body = {"kind": "key", "public_key": "\ufeff" + rfc4716.replace("\n", "\r\n")}
+    proposed = api.post("/recipients/72020/changes", as_="olga", json=body)
+    assert proposed.status_code == 201, proposed.text
+    assert proposed.json()["summary"] == f"add drop key ssh-ed25519 {fingerprint}"
+
+    broken = "---- BEGIN SSH2 PUBLIC KEY ----\n85073003328\n---- END SSH2 PUBLIC KEY ----\n"
+    refused = api.post(
+        "/recipients/72020/changes", as_="olga", json={"kind": "key", "public_key": broken}
+    )
+    assert (refused.status_code, _code(refused)) == (400, "change.invalid_key")
+    assert refused.json()["message"] == "an SSH2 (RFC 4716) key whose key lines are not base64"
+    assert "85073003328" not in refused.text
 
 
 def test_a_request_needs_a_way_to_reach_the_recipient_over_its_channel(

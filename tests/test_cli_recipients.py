@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from exchange.models import RecipientContact
+from exchange.models import RecipientContact, RecipientKey
 from tests.conftest import Kbx
 from tests.export_helpers import four_eyes, staff
 
@@ -316,3 +316,144 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
     )
     assert unknown.exit_code == 2
     assert "unknown protocol" in unknown.stderr
+
+
+def _ssh_keygen(tmp_path: Path, name: str, *args: str) -> Path:
+    key = tmp_path / name
+    subprocess.run(
+        ["ssh-keygen", "-q", *args, "-N", "", "-C", "gemeente", "-f", str(key)], check=True
+    )
+    return key
+
+
+def _fingerprint(public: Path) -> str:
+    return subprocess.run(
+        ["ssh-keygen", "-l", "-E", "sha256", "-f", str(public)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()[1]
+
+
+def test_a_puttygen_key_saved_by_notepad_registers_with_the_openssh_fingerprint(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    """PuTTYgen saves RFC 4716 ("---- BEGIN SSH2 PUBLIC KEY ----", a Comment: header, 64-column
+    lines); Notepad adds a byte-order mark and CRLF. kbx registers it in OpenSSH form, with the
+    fingerprint ssh-keygen shows for the OpenSSH file."""
+    key = _ssh_keygen(tmp_path, "putty", "-t", "rsa", "-b", "3072")
+    expected = _fingerprint(key.with_suffix(".pub"))
+    rfc4716 = subprocess.run(
+        ["ssh-keygen", "-e", "-f", f"{key}.pub"], check=True, capture_output=True, text=True
+    ).stdout
+    lines = rfc4716.splitlines()
+    assert lines[0] == "---- BEGIN SSH2 PUBLIC KEY ----"
+    # As PuTTYgen writes it: its own Comment header, here continued over two lines.
+    body = [line for line in lines[1:-1] if ":" not in line]
+    putty = [lines[0], 'Comment: "rsa-key-\\', '20260101"', *body, lines[-1]]
+    saved = tmp_path / "gemeente.pub"
+    saved.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(putty).encode() + b"\r\n")
+
+    staff(kbx)
+    result = four_eyes(kbx, "recipients", "key", "add", LOMMEL, "--public-key", str(saved))
+    assert expected in result.stdout
+    openssh_line = " ".join(key.with_suffix(".pub").read_text().split()[:2])
+    with engine.connect() as connection:
+        stored = connection.execute(select(RecipientKey.public_key, RecipientKey.fingerprint))
+        assert [tuple(r) for r in stored] == [(openssh_line, expected)]
+    # The same key again, now in its OpenSSH form: the same key, so already registered.
+    again = kbx(
+        "recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub", "--by", "olga"
+    )  # fmt: skip
+    assert again.exit_code == 2
+    assert "already registered" in again.stderr
+
+
+def test_a_utf16_key_file_from_notepad_is_read(kbx: Kbx, tmp_path: Path) -> None:
+    key = _ssh_keygen(tmp_path, "id", "-t", "ed25519")
+    saved = tmp_path / "unicode.pub"
+    saved.write_bytes(key.with_suffix(".pub").read_text().replace("\n", "\r\n").encode("utf-16"))
+    staff(kbx)
+    result = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(saved), "--by", "olga")
+    assert result.exit_code == 0, result.output
+    assert _fingerprint(key.with_suffix(".pub")) in result.stdout
+
+
+def test_key_files_are_refused_by_naming_the_problem_never_the_content(
+    kbx: Kbx, tmp_path: Path
+) -> None:
+    staff(kbx)
+    key = _ssh_keygen(tmp_path, "id", "-t", "ed25519")
+    public = key.with_suffix(".pub").read_text().strip()
+    secret = "85073003328 Jan Peeters"  # what a wrong file could hold
+    cases = {
+        "options": (
+            f'from="10.0.0.0/8",command="/bin/true" {public}',
+            "an authorized_keys line with options (from=, command=, ...): give the key alone, "
+            "'<type> <base64> [comment]'; kbx does not apply such options",
+        ),
+        "private": (key.read_text(), "this is a private key: register the public key"),
+        "putty-private": (
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+            "this is a private key: register the public key",
+        ),
+        "ssh2-cut": (
+            "---- BEGIN SSH2 PUBLIC KEY ----\nAAAAC3NzaC1lZDI1NTE5AAAAI\n",
+            "an SSH2 (RFC 4716) key without its '---- END SSH2 PUBLIC KEY ----' line",
+        ),
+        "ssh2-garbage": (
+            f"---- BEGIN SSH2 PUBLIC KEY ----\n{secret}\n---- END SSH2 PUBLIC KEY ----\n",
+            "an SSH2 (RFC 4716) key whose key lines are not base64",
+        ),
+        "text": (secret, "not an OpenSSH public key line ('<type> <base64> [comment]')"),
+        "damaged": (
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtc",
+            "not a valid ssh-ed25519 public key",
+        ),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / f"{name}.pub"
+        path.write_text(content)
+        result = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(path), "--by", "olga")
+        assert result.exit_code == 2, name
+        assert message in result.stderr, (name, result.stderr)
+        assert result.stderr.count("\n") == 1, (name, result.stderr)
+        assert "b'" not in result.stderr, name
+        assert "85073003328" not in result.stderr, name
+    binary = tmp_path / "photo.pub"
+    binary.write_bytes(b"\xff\xd8\xff\xe0" + secret.encode("latin-1") + b"\xe9")
+    result = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(binary), "--by", "olga")
+    assert result.exit_code == 2
+    assert "the file is not a text file (not UTF-8 nor UTF-16)" in result.stderr
+    assert "codec" not in result.stderr
+    assert "Peeters" not in result.stderr
+
+
+def test_the_sftp_host_key_may_be_a_file_and_is_never_echoed(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    staff(kbx)
+    client = _ssh_keygen(tmp_path, "kbx_to_vdab", "-t", "ed25519")
+    server = _ssh_keygen(tmp_path, "vdab_host", "-t", "ed25519")
+    rfc4716 = tmp_path / "vdab_host.ssh2"
+    rfc4716.write_text(
+        subprocess.run(
+            ["ssh-keygen", "-e", "-f", f"{server}.pub"], check=True, capture_output=True, text=True
+        ).stdout.replace("\n", "\r\n")
+    )
+    common = [
+        "recipients", "sftp", "set", "vdab", "--host", "sftp.vdab.example", "--username",
+        "agii", "--private-key", str(client), "--path", "in", "--by", "olga",
+    ]  # fmt: skip
+    bad = kbx(*common, "--host-key", "sftp.vdab.example 85073003328")
+    assert bad.exit_code == 2
+    assert "host_key: not an OpenSSH public key line" in bad.stderr
+    assert "85073003328" not in bad.stderr
+    known_hosts = kbx(
+        *common, "--host-key", f"sftp.vdab.example {server.with_suffix('.pub').read_text()}"
+    )
+    assert known_hosts.exit_code == 2
+    assert "a known_hosts line (a host name before the key)" in known_hosts.stderr
+    ok = kbx(*common, "--host-key", str(rfc4716))
+    assert ok.exit_code == 0, ok.output
+    assert _fingerprint(server.with_suffix(".pub")) in ok.stdout

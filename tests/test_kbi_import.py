@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from exchange.kbi_extract import COLUMNS
 from exchange.models import Integree
+from exchange.selection import column_of
 from tests.conftest import Kbx
 from tests.factories import extract_text, national_number, person, write_extract
 
@@ -164,3 +166,148 @@ def test_a_file_without_its_header_line_does_not_echo_the_first_person(
     assert "(column 1)" in result.output
     assert first["national_number"] not in result.output
     assert "Okafor" not in result.output
+
+
+def number_with_unknown_birth_date(prefix: str, serial: int) -> str:
+    """A valid national number whose date part ``prefix`` (YYMMDD) says the date is unknown."""
+    base = f"{prefix}{serial:03d}"
+    return f"{base}{97 - int(base) % 97:02d}"
+
+
+def test_a_birth_date_the_national_number_says_is_unknown_is_stored_as_unknown(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    unknown = {
+        number_with_unknown_birth_date("850000", 11): "",  # YY0000: day and month unknown
+        number_with_unknown_birth_date("790300", 13): "1979-03-00",  # day 00
+        number_with_unknown_birth_date("920000", 15): "1992",
+        number_with_unknown_birth_date("884000", 17): "1988-00-00",  # a bis number, month 40
+        number_with_unknown_birth_date("770500", 19): "1977-05",
+    }
+    known = national_number(date(1979, 2, 3), 21)
+    rows = [person(number, LOMMEL, birth_date=text) for number, text in unknown.items()]
+    rows.append(person(known, LOMMEL, birth_date="1979-02-03"))
+    result = kbx("kbi", "import", str(write_extract(tmp_path / "extract.csv", rows)))
+    assert result.exit_code == 0, result.output
+    assert "imported 6 integrees" in result.stdout
+    with engine.connect() as connection:
+        stored = {
+            r[0]: r[1]
+            for r in connection.execute(select(Integree.national_number, Integree.birth_date))
+        }
+        ages = {
+            r[0]: r[1]
+            for r in connection.execute(
+                select(Integree.national_number, column_of("age_category", date(2026, 6, 30)))
+            )
+        }
+    assert stored == {**dict.fromkeys(unknown), known: date(1979, 2, 3)}
+    # An unknown birth date is an unknown age category, never "55+".
+    assert ages == {**dict.fromkeys(unknown), known: "45-54"}
+
+
+def test_a_missing_or_partial_birth_date_is_refused_when_the_number_knows_it(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    rows = [
+        person(national_number(date(1985, 3, 4), 11), LOMMEL, birth_date=""),
+        person(national_number(date(1985, 3, 4), 13), LOMMEL, birth_date="1985-03"),
+        person(national_number(date(1985, 3, 4), 15), LOMMEL, birth_date="1985-03-00"),
+        person(number_with_unknown_birth_date("850000", 17), LOMMEL, birth_date="1985-13-00"),
+    ]
+    result = kbx("kbi", "import", str(write_extract(tmp_path / "extract.csv", rows)))
+    assert result.exit_code == 2
+    problems = [line.split(": ", 2)[2] for line in result.stderr.splitlines() if ": line " in line]
+    assert problems == [
+        "line 2, column birth_date: required",
+        "line 3, column birth_date: date.format",
+        "line 4, column birth_date: date.impossible",
+        "line 5, column birth_date: date.impossible",
+    ]
+    assert store_numbers(engine) == set()
+
+
+def test_dates_before_1_march_1900_are_refused_per_row(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    rows = good_rows(4)
+    rows[0]["certificate_on"] = "1899-12-31"
+    rows[1]["contract_signed_on"] = "1900-02-28"  # Excel's 1900 system is a day off up to here
+    rows[2]["registered_on"] = "1900-03-01"  # the first day Excel writes right: accepted
+    rows[3]["birth_date"] = "1900-01-01"
+    result = kbx("kbi", "import", str(write_extract(tmp_path / "extract.csv", rows)))
+    assert result.exit_code == 2
+    problems = [line.split(": ", 2)[2] for line in result.stderr.splitlines() if ": line " in line]
+    assert problems == [
+        "line 2, column certificate_on: date.before_1900",
+        "line 3, column contract_signed_on: date.before_1900",
+        "line 5, column birth_date: date.before_1900",
+    ]
+    assert "3 problem(s); nothing was written" in result.stderr
+
+
+def test_blank_rows_and_rows_of_bare_separators_are_skipped_and_counted(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    rows = good_rows(3)
+    lines = extract_text(rows).splitlines()
+    separators = "," * (len(COLUMNS) - 1)
+    # Excel leaves bare separators where rows were deleted; editors add empty lines at the end.
+    text = "\r\n".join([*lines[:2], separators, *lines[2:], separators, "", ""]) + "\r\n"
+    path = tmp_path / "extract.csv"
+    path.write_text(text, encoding="utf-8")
+    result = kbx("kbi", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "imported 3 integrees" in result.stdout
+    assert result.stdout.rstrip().endswith("; 4 blank row(s) skipped")
+    assert store_numbers(engine) == {r["national_number"] for r in rows}
+
+    as_json = kbx("kbi", "import", str(path), "--json")
+    assert as_json.exit_code == 0, as_json.output
+    summary = json.loads(as_json.stdout)
+    assert (summary["file"], summary["rows"], summary["blank_rows_skipped"]) == (
+        "extract.csv",
+        3,
+        4,
+    )
+
+    # A row after a blank one keeps its own line number in a report.
+    rows[2]["nis_code"] = "99999"
+    lines = extract_text(rows).splitlines()
+    path.write_text("\n".join([*lines[:2], separators, "", *lines[2:]]) + "\n", encoding="utf-8")
+    refused = kbx("kbi", "import", str(path))
+    assert refused.exit_code == 2
+    assert "line 6, column nis_code: nis_code.unknown" in refused.stderr
+
+
+def test_a_byte_that_is_not_utf8_is_reported_at_its_own_line(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    rows = good_rows(2000)
+    lines = extract_text(rows).encode().split(b"\n")
+    # Line 5 holds a name saved by Excel as cp1252 ("Dupré"), the rest is UTF-8.
+    lines[4] = lines[4].replace(b"Naam3", "Dupr\u00e9".encode("cp1252"))
+    path = tmp_path / "cp1252.csv"
+    path.write_bytes(b"\n".join(lines))
+    result = kbx("kbi", "import", str(path))
+    assert result.exit_code == 2
+    assert "cp1252.csv: line 5, column (file): file.not_utf8" in result.stderr
+    assert "Dupr" not in result.output
+
+
+def test_a_semicolon_separated_file_gets_one_line_that_says_so(
+    kbx: Kbx, engine: Engine, tmp_path: Path
+) -> None:
+    before = good_rows(2, start=300)
+    assert kbx("kbi", "import", str(write_extract(tmp_path / "first.csv", before))).exit_code == 0
+    path = tmp_path / "excel.csv"
+    # Belgian Excel's "CSV (gescheiden door lijstscheidingsteken)", with its byte-order mark.
+    path.write_text("\ufeff" + extract_text(good_rows(3)).replace(",", ";"), encoding="utf-8")
+    result = kbx("kbi", "import", str(path))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "kbx: excel.csv uses ';' as separator: save it as CSV UTF-8 (comma delimited) "
+        "[kbi.semicolon_separated]\n"
+    )
+    assert result.stdout == ""
+    assert store_numbers(engine) == {r["national_number"] for r in before}

@@ -36,6 +36,7 @@ from crypto.pseudonyms import (
     load_pseudonym_key,
     new_pseudonym_key,
 )
+from exchange.csv_input import decoded_lines
 from exchange.models import AuditEvent
 from exchange.vdab_return import (
     MAX_REPORTED,
@@ -161,7 +162,7 @@ def test_bad_values_are_reported_by_line_and_column_without_the_value() -> None:
         f"{B},02/05/2022,2026-11-24,,,,",
         f"{C},2024-01-01,2023-12-31,jobless,busy,context;context,yes",
         f"{D_},,2024-01-01,,,orientation;;context,",
-        ",,,,,,",
+        ",,,,,,true",  # a value without a number (bare ",,,,,," is a blank row, skipped)
         "1234,,,,,,",
         f"{A[:5]}",
         f'{A},,,,,"sleeping",',
@@ -467,3 +468,33 @@ def test_production_never_writes_a_key(
     assert "kbx never writes it" in refused.stderr
     assert not pseudonym_key_file(settings).exists()
     assert _rotations(engine) == []
+
+
+# -- files as people save them (issue 9) ------------------------------------------------------
+
+
+def test_blank_rows_and_rows_of_bare_separators_are_skipped_and_counted() -> None:
+    lines = _file(f"{A},,,,,,true", ",,,,,,", "", f"{B},,,,,,", " , ,,,,,", "")
+    returned = parse_return(lines, SENT, TODAY)
+    assert [r.national_number for r in returned.rows] == [A, B]
+    assert returned.blank_rows == 4
+
+
+def test_a_semicolon_separated_return_gets_one_problem_that_says_so() -> None:
+    header = "\ufeff" + HEADER.replace(",", ";")
+    assert _report(_file(f"{A};;;;;;true", header=header)) == [
+        "line 1, column (header): file.semicolon_separated (the file uses ';' as separator: "
+        "save it as CSV UTF-8, comma delimited / het bestand gebruikt ';' als scheidingsteken: "
+        "sla op als CSV UTF-8, door komma's gescheiden)"
+    ]
+
+
+def test_a_byte_that_is_not_utf8_is_reported_at_its_own_line() -> None:
+    rows = [f"{A},,,,,,true", f"{B},,,,,,", "", f"{C},,,employ\u00e9,,,", f"{D_},,,,,,"]
+    data = "\n".join([HEADER, *rows]).encode("cp1252") + b"\n"
+    assert _report(decoded_lines(io.BytesIO(data))) == ["line 5, column (file): file.not_utf8"]
+    # The same file in UTF-8 (with Excel's byte-order mark) reads up to its real problem.
+    utf8 = b"\xef\xbb\xbf" + "\n".join([HEADER, *rows]).encode() + b"\n"
+    assert _report(decoded_lines(io.BytesIO(utf8))) == [
+        "line 5, column jobseeker_category: enum.unknown_value"
+    ]

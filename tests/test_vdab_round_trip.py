@@ -86,10 +86,10 @@ def _send(kbx: Kbx, engine: Engine) -> ExportRun:
         return run
 
 
-def _archive(csv_text: str, password: str, name: str) -> bytes:
+def _archive(csv_text: str, password: str, name: str, encoding: str = "utf-8") -> bytes:
     out = io.BytesIO()
     with py7zr.SevenZipFile(out, "w", password=password, header_encryption=True) as archive:
-        archive.writestr(csv_text.encode(), name)
+        archive.writestr(csv_text.encode(encoding), name)
     return out.getvalue()
 
 
@@ -205,3 +205,51 @@ def test_a_return_with_a_stranger_or_an_unknown_column_is_refused_whole(
         states = list(connection.scalars(text("SELECT state FROM export_runs")))
     assert "export.return_refused" in actions
     assert states == ["key_sent"], "no dataset run, and the round trip still waits"
+
+
+def test_a_return_file_named_otherwise_is_named_in_the_answer_never_waited_past(
+    kbx: Kbx, engine: Engine, settings: Settings, sshd: SshdPeer, tmp_path: Path
+) -> None:
+    _prepare(kbx, sshd, tmp_path)
+    run = _send(kbx, engine)
+    password = password_from(sms_messages(settings)[0])
+    good = (
+        HEADER
+        + f"{_nn(1)},2023-06-01,2026-09-01,unemployed_free,active,orientation,false\n"
+        + ",,,,,,\n"  # Excel's leftovers of deleted rows, and empty lines at the end
+        + f"{_nn(3)},2025-11-03,,employed,ended,,true\n"
+        + ",,,,,,\n\n\n"
+    ).replace("\n", "\r\n")
+    sshd.as_recipient(sshd.returns / "retour_agii_2026H2.7z", _archive(good, password, "r.csv"))
+    sshd.as_recipient(sshd.returns / "85030142176.7z", b"a name that may be a national number")
+
+    waiting = kbx("export", "collect", str(run.id))
+    assert waiting.exit_code == 0, waiting.output
+    assert waiting.stdout.splitlines() == [
+        f"run {run.id}: no return file named after {run.reference} yet, but the return folder "
+        "holds 2 other file(s), not taken:",
+        "  (value not shown)",
+        "  retour_agii_2026H2.7z",
+        "  a return file's name begins with the run's reference: ask VDAB to rename it "
+        f"{run.reference}.7z (docs/vdab-return.md)",
+    ]
+    with Session(engine) as session:
+        assert [r.state for r in session.query(ExportRun)] == ["key_sent"]
+
+    # Renamed after the reference, in lower case, with a cp1252 byte on line 3: refused there.
+    assert run.reference is not None
+    named = f"{run.reference.lower()}-retour.7z"
+    cp1252 = HEADER + f"{_nn(1)},,,,,,\n{_nn(3)},,,employ\u00e9,,,\n"
+    sshd.as_recipient(sshd.returns / named, _archive(cp1252, password, "r.csv", "cp1252"))
+    refused = kbx("export", "collect", str(run.id))
+    assert refused.exit_code == 3
+    assert "  line 3, column (file): file.not_utf8\n" in refused.stderr
+
+    sshd.as_recipient(sshd.returns / named, _archive(good, password, "r.csv"))
+    collected = kbx("export", "collect", str(run.id))
+    assert collected.exit_code == 0, collected.output
+    assert (
+        f"run {run.id}: 2 people returned (1 not known to VDAB; 4 blank row(s) skipped)"
+        in collected.stdout
+    )
+    assert sshd.files(sshd.returns) == ["85030142176.7z", "retour_agii_2026H2.7z"]

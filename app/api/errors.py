@@ -216,7 +216,14 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "This key is registered for another recipient",
             "Deze sleutel is geregistreerd voor een andere ontvanger",
         ),
-        # -- agreements and staff accounts (the command line's today) -------------------------
+        # -- the KBI extract (kbx kbi import) -------------------------------------------------
+        "kbi.semicolon_separated": ErrorCode(
+            400,
+            "The file uses ';' as separator: save it as CSV UTF-8 (comma delimited)",
+            "Het bestand gebruikt ';' als scheidingsteken: sla op als CSV UTF-8 "
+            "(door komma's gescheiden)",
+        ),
+        # -- the database (the command line's start) -----------------------------------------
         "database.not_migrated": ErrorCode(
             503, "The database has no kbx schema yet", "De databank heeft nog geen kbx-schema"
         ),
@@ -226,6 +233,7 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "database.url_invalid": ErrorCode(
             503, "KBX_DATABASE_URL is not usable", "KBX_DATABASE_URL is niet bruikbaar"
         ),
+        # -- agreements and staff accounts (the command line's today) -------------------------
         "agreement.not_municipality": ErrorCode(
             400,
             "Only a municipality signs or accedes to this",

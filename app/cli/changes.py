@@ -28,10 +28,26 @@ By = Annotated[str, typer.Option("--by", help="Staff member who proposes or deci
 
 
 def _read(path: Path, what: str) -> str:
+    """The text of a key file a person named. A message names the problem, never the file's
+    content nor a codec's text (the file may hold anything)."""
+    from crypto import KeyError_, decode_key_file
+
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}")
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"{path}: cannot read the {what}: {exc.strerror or 'unreadable'}")
+    try:
+        return decode_key_file(data)
+    except KeyError_ as exc:
+        fail(f"{path}: cannot read the {what}: {exc}")
+
+
+def _is_file(value: str) -> bool:
+    """Whether an option's value names a file (a key given as a path) rather than a key."""
+    try:
+        return len(value) < 4096 and "\n" not in value and Path(value).is_file()
+    except OSError:
+        return False
 
 
 def propose_change(
@@ -88,7 +104,10 @@ def sftp_set(
     host: Annotated[str, typer.Option()],
     username: Annotated[str, typer.Option()],
     private_key: Annotated[Path, typer.Option(help="kbx's OpenSSH private key for this server")],
-    host_key: Annotated[str, typer.Option(help='The server\'s key: "ssh-ed25519 AAAA..."')],
+    host_key: Annotated[
+        str,
+        typer.Option(help='The server\'s key: "ssh-ed25519 AAAA...", or a file that holds it'),
+    ],
     path: Annotated[str, typer.Option(help="Remote folder for files from kbx")],
     by: By,
     port: Annotated[int, typer.Option()] = 22,
@@ -103,7 +122,7 @@ def sftp_set(
         "port": port,
         "username": username,
         "private_key": _read(private_key, "private key"),
-        "host_key": host_key,
+        "host_key": _read(Path(host_key), "host key") if _is_file(host_key) else host_key,
         "path": path,
         "return_path": return_path,
     }

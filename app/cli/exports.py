@@ -260,16 +260,28 @@ def export_collect(
 
     c = ctx_of(ctx)
     done = collect(c.engine, c.deps, _run_id(c, run))
-    if done.outcome == "waiting":
-        typer.echo(f"run {done.run_id}: no return file yet")
+    if done.outcome == "waiting" and not done.unexpected:
+        typer.echo(f"run {done.run_id}: no return file yet (a name beginning {done.reference})")
+    elif done.outcome == "waiting":
+        typer.echo(
+            f"run {done.run_id}: no return file named after {done.reference} yet, but the return "
+            f"folder holds {len(done.unexpected)} other file(s), not taken:"
+        )
+        for name in done.unexpected:
+            typer.echo(f"  {name}")
+        typer.echo(
+            f"  a return file's name begins with the run's reference: ask VDAB to rename it "
+            f"{done.reference}.7z (docs/vdab-return.md)"
+        )
     elif done.outcome == "refused":
         for line in done.report:
             typer.echo(f"  {line}", err=True)
         fail(f"run {done.run_id}: the return file is refused whole", code=EXIT_REFUSED)
     else:
+        blank = f"; {done.blank_rows} blank row(s) skipped" if done.blank_rows else ""
         typer.echo(
             f"run {done.run_id}: {done.rows} people returned ({done.not_returned} not known to "
-            f"VDAB); pseudonymised dataset in run {done.dataset_run_id}"
+            f"VDAB{blank}); pseudonymised dataset in run {done.dataset_run_id}"
         )
 
 

@@ -7,16 +7,17 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import Context, ctx_of, fail
+from app.cli.common import Context, JsonOpt, ctx_of, emit_json, fail
 
 __all__ = ["import_extract_file", "kbi_app"]
 
 kbi_app = typer.Typer(no_args_is_help=True, help="De KBI-bron")
 
 
-def import_extract_file(c: Context, path: Path) -> None:
+def import_extract_file(c: Context, path: Path, *, as_json: bool = False) -> None:
     """Import ``path`` through the one import path; a refused extract lists its problems and
-    exits 2 with nothing written."""
+    exits 2 with nothing written. The summary counts the rows imported and the blank rows
+    (empty lines, rows of bare separators) skipped."""
     from app.flows.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
 
     try:
@@ -29,15 +30,30 @@ def import_extract_file(c: Context, path: Path) -> None:
         if exc.total > len(exc.problems):
             typer.echo(f"kbx: ... and {exc.total - MAX_REPORTED} more problem(s)", err=True)
         fail(f"{path.name} refused: {exc.total} problem(s); nothing was written")
+    if as_json:
+        emit_json(
+            {
+                "file": path.name,
+                "rows": result.rows,
+                "blank_rows_skipped": result.blank_rows,
+                "seconds": round(result.seconds, 3),
+            }
+        )
+        return
     rate = result.rows / result.seconds if result.seconds else 0.0
-    typer.echo(f"imported {result.rows} integrees in {result.seconds:.2f} s ({rate:,.0f} rows/s)")
+    skipped = f"; {result.blank_rows} blank row(s) skipped" if result.blank_rows else ""
+    typer.echo(
+        f"imported {result.rows} integrees in {result.seconds:.2f} s ({rate:,.0f} rows/s){skipped}"
+    )
 
 
 @kbi_app.command("import")
 def kbi_import(
-    ctx: typer.Context, file: Annotated[Path, typer.Argument(help="KBI extract (CSV, UTF-8)")]
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="KBI extract (CSV, UTF-8)")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Replace the store with a KBI extract, all or nothing (see docs/kbi-extract.md)."""
     if not file.is_file():
         fail(f"{file}: no such file")
-    import_extract_file(ctx_of(ctx), file)
+    import_extract_file(ctx_of(ctx), file, as_json=as_json)

@@ -3,24 +3,30 @@
 The file is read once, streamed: each row is validated and inserted in batches inside one
 transaction that first empties the store. Any problem anywhere stops the inserts and rolls the
 whole transaction back, so a refused file leaves the previous store untouched.
+
+The file is read as people save it (``exchange.csv_input``): blank rows and rows of bare
+separators are skipped and counted, a byte that is not UTF-8 is reported at its own line, and a
+``;``-separated file (Belgian Excel's "CSV") is refused with one line that says so.
 """
 
 from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy import Engine, delete, insert
 
+from app.errors import InvalidInput
 from app.store.audit import record
 from app.store.db import transaction
 from app.store.refdata import municipalities
-from exchange.kbi_extract import Problem, RowValidator, check_header
+from exchange.csv_input import decoded_lines, is_blank_row, uses_semicolons
+from exchange.kbi_extract import COLUMNS_BY_NAME, Problem, RowValidator, check_header
 from exchange.models import Base, Integree
 
 __all__ = ["ExtractRefused", "ImportResult", "import_extract", "import_rows"]
@@ -33,6 +39,7 @@ MAX_REPORTED = 1000
 class ImportResult:
     rows: int
     seconds: float
+    blank_rows: int = 0  # empty lines and rows of bare separators, skipped
 
 
 class ExtractRefused(Exception):
@@ -47,21 +54,29 @@ class ExtractRefused(Exception):
 def import_extract(
     engine: Engine, path: Path, today: date, *, actor: str = "system", now: datetime | None = None
 ) -> ImportResult:
-    # utf-8-sig: Excel writes a byte-order mark in front of UTF-8 CSV files.
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return import_rows(engine, handle, today, actor=actor, now=now, source=path.name)
+    """Replace the store with the extract at ``path`` (docs/kbi-extract.md). Raises
+    ``ExtractRefused`` (every problem by line, column and rule) or ``InvalidInput``
+    (``kbi.semicolon_separated``); either way nothing was written."""
+    # Read as bytes and decoded line by line: a bad byte is reported at its own line, and
+    # Excel's byte-order mark is dropped (exchange.csv_input.decoded_lines).
+    with path.open("rb") as handle:
+        return import_rows(
+            engine, decoded_lines(handle), today, actor=actor, now=now, source=path.name
+        )
 
 
 def import_rows(
     engine: Engine,
-    handle: TextIO,
+    lines: Iterable[str],
     today: date,
     *,
     actor: str = "system",
     now: datetime | None = None,
     source: str = "-",
 ) -> ImportResult:
+    """Import the extract's ``lines`` (physical lines with their ends, as ``csv`` reads them)."""
     started = time.perf_counter()
+    counts = _Counts()
     refdata = municipalities()
     validator = RowValidator(
         nis_codes=refdata.current_codes, merged_nis_codes=refdata.merged, today=today
@@ -76,7 +91,7 @@ def import_rows(
         rows_insert = insert(Base.metadata.tables[Integree.__tablename__])
         connection = session.connection()
         batch: list[dict[str, Any]] = []
-        for values, row_problems in _validated(handle, validator):
+        for values, row_problems in _validated(lines, validator, counts, source):
             if row_problems:
                 total_problems += len(row_problems)
                 room = MAX_REPORTED - len(problems)
@@ -99,22 +114,34 @@ def import_rows(
             actor=actor,
             action="kbi.import",
             subject="kbi",
-            details={"rows": rows, "source": source},
+            details={"rows": rows, "blank_rows": counts.blank, "source": source},
             now=now or datetime.now(UTC),
         )
-    return ImportResult(rows, time.perf_counter() - started)
+    return ImportResult(rows, time.perf_counter() - started, counts.blank)
+
+
+@dataclass(slots=True)
+class _Counts:
+    blank: int = 0
 
 
 def _validated(
-    handle: TextIO, validator: RowValidator
+    lines: Iterable[str], validator: RowValidator, counts: _Counts, source: str
 ) -> Iterator[tuple[dict[str, Any], list[Problem]]]:
-    reader = csv.reader(handle, strict=True)
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader, None)
         if header is None:
             yield {}, [Problem(1, "(header)", "header.missing")]
             return
         header = [name.strip() for name in header]
+        if uses_semicolons(header, COLUMNS_BY_NAME):
+            raise InvalidInput(
+                "kbi.semicolon_separated",
+                f"{source} uses ';' as separator: save it as CSV UTF-8 (comma delimited)",
+                f"{source} gebruikt ';' als scheidingsteken: sla op als CSV UTF-8 "
+                "(door komma's gescheiden)",
+            )
         if header_problems := check_header(header):
             yield {}, header_problems
             return
@@ -122,6 +149,9 @@ def _validated(
         for cells in reader:
             # csv counts physical lines: a quoted field may span several; report where it starts.
             start, line = line + 1, reader.line_num
+            if is_blank_row(cells):
+                counts.blank += 1
+                continue
             if len(cells) != len(header):
                 yield {}, [Problem(start, "(row)", "row.column_count")]
                 continue

@@ -12,8 +12,10 @@ and rebuilds the dataset under the same run, never a second one.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,13 +33,22 @@ from crypto.archives import ArchiveError, open_single_7z
 from crypto.passwords import new_password
 from crypto.pseudonyms import Purpose
 from crypto.sealing import build_csv, seal
+from exchange.csv_input import decoded_lines
 from exchange.exports import RunState
 from exchange.models import ExportRun
 from exchange.periods import parse_period
 from exchange.protocols import Channel
+from exchange.shown import shown
 from exchange.vdab_return import ReturnRefused, parse_return, pseudonymised_rows
 
-__all__ = ["BI_RECIPIENT", "Collected", "awaiting_return", "collect", "collect_due"]
+__all__ = [
+    "BI_RECIPIENT",
+    "Collected",
+    "awaiting_return",
+    "collect",
+    "collect_due",
+    "is_return_for",
+]
 
 log = logging.getLogger("kbx.round_trip")
 
@@ -53,6 +64,27 @@ class Collected:
     not_returned: int = 0
     dataset_run_id: int | None = None
     report: list[str] = field(default_factory=list)
+    reference: str = ""
+    blank_rows: int = 0  # empty lines and rows of bare separators in the return file, skipped
+    # "waiting" only: the files in the return folder that are not named after the reference,
+    # as they may be shown (a name with a long run of digits is not repeated)
+    unexpected: list[str] = field(default_factory=list)
+
+
+_REFERENCE_NAME = re.compile(r"KBX-\d{4}-\d{6}[A-Za-z0-9_.-]{0,40}")
+
+
+def _shown_name(name: str) -> str:
+    """A file name from the recipient's server as kbx may repeat it: a kbx reference is an
+    identifier; any other name with a run of six digits may hold a national number."""
+    return name if _REFERENCE_NAME.fullmatch(name) else shown(name)
+
+
+def is_return_for(name: str, reference: str) -> bool:
+    """Whether a file in the return folder is the return of the run ``reference``: its name
+    begins with the reference, in any case (``KBX-2026-000021.7z``,
+    ``kbx-2026-000021-retour.7z``); docs/vdab-return.md."""
+    return name.upper().startswith(reference.upper())
 
 
 @dataclass(frozen=True)
@@ -127,11 +159,24 @@ def _refuse(
 
 
 def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
+    """Look for the run's return file and take it in (module docstring). The return is the file
+    whose name begins with the run's reference (``is_return_for``); when there is none, the
+    answer is ``waiting`` and names every other file in the return folder (``unexpected``), so
+    a file VDAB named otherwise is never waited past in silence."""
     w = _waiting(engine, deps, run_id)
     box = deps.return_box(w.channel)
-    candidates = [n for n in box.returned(w.recipient_id) if n.startswith(w.reference)]
+    present = box.returned(w.recipient_id)
+    candidates = [n for n in present if is_return_for(n, w.reference)]
     if not candidates:
-        return Collected(run_id, "waiting")
+        unexpected = [_shown_name(n) for n in sorted(present)]
+        if unexpected:
+            log.warning(
+                "run %s: no return file named after %s, but %d other file(s) in the return folder",
+                run_id,
+                w.reference,
+                len(unexpected),
+            )
+        return Collected(run_id, "waiting", reference=w.reference, unexpected=unexpected)
     name = sorted(candidates)[0]
     archive = box.fetch_return(w.recipient_id, name)
     digest = hashlib.sha256(archive).hexdigest()
@@ -139,14 +184,11 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
         return Collected(run_id, "refused", report=["the same file was refused before"])
     try:
         _, csv_bytes = open_single_7z(archive, w.password)
-        text = csv_bytes.decode("utf-8")
-        returned = parse_return(
-            text.splitlines(keepends=True), w.sent, deps.settings.current_date()
-        )
+        # Decoded line by line: a byte that is not UTF-8 is reported at its own line.
+        lines = decoded_lines(io.BytesIO(csv_bytes))
+        returned = parse_return(lines, w.sent, deps.settings.current_date())
     except ArchiveError as exc:
         return _refuse(engine, deps, run_id, name, digest, [f"archive: {exc}"])
-    except UnicodeDecodeError:
-        return _refuse(engine, deps, run_id, name, digest, ["file: not UTF-8"])
     except ReturnRefused as exc:
         return _refuse(engine, deps, run_id, name, digest, exc.report())
 
@@ -156,6 +198,7 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
         assert period is not None
         numbers = [r.national_number for r in returned.rows]
         profiles = dict(profiles_for(session, numbers, w.profile_fields, period.end))
+    blank_rows = returned.blank_rows
     pseudonymiser = load_pseudonymiser(deps.settings, Purpose.BI_DATASET)
     dataset = pseudonymised_rows(
         returned.rows, profiles, pseudonymiser, profile_fields=w.profile_fields
@@ -194,6 +237,7 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
             rows=len(dataset.rows),
             not_returned=len(w.sent) - len(dataset.rows),
             without_profile=dataset.without_profile,
+            blank_rows=blank_rows,
             dataset_run=child_id,
             pseudonym_key_id=pseudonymiser.key_id,
             columns=list(dataset.columns),
@@ -201,7 +245,13 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
     if w.channel == Channel.SFTP_PUSH.value:
         deps.delivery(w.channel).withdraw(w.recipient_id, f"{w.reference}.7z")
     return Collected(
-        run_id, "returned", len(dataset.rows), len(w.sent) - len(dataset.rows), child_id
+        run_id,
+        "returned",
+        len(dataset.rows),
+        len(w.sent) - len(dataset.rows),
+        child_id,
+        reference=w.reference,
+        blank_rows=blank_rows,
     )
 
 
