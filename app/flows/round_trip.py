@@ -30,7 +30,7 @@ from app.store.db import transaction
 from crypto.archives import ArchiveError, open_single_7z
 from crypto.passwords import new_password
 from crypto.pseudonyms import Purpose
-from crypto.sealing import build_csv, seal
+from crypto.sealing import README_NAME, build_csv, seal
 from exchange.exports import RunState
 from exchange.models import ExportRun
 from exchange.periods import parse_period
@@ -138,7 +138,8 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
     if digest == w.refused_sha256:
         return Collected(run_id, "refused", report=["the same file was refused before"])
     try:
-        _, csv_bytes = open_single_7z(archive, w.password)
+        # VDAB may send back the archive it got, with kbx's LEESMIJ.txt still in it.
+        _, csv_bytes = open_single_7z(archive, w.password, ignore=(README_NAME,))
         text = csv_bytes.decode("utf-8")
         returned = parse_return(
             text.splitlines(keepends=True), w.sent, deps.settings.current_date()
