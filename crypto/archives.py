@@ -28,9 +28,7 @@ def open_single_7z(
     ``ignore`` (e.g. the ``LEESMIJ.txt`` kbx put next to the CSV it sent), which are not read."""
     try:
         with py7zr.SevenZipFile(io.BytesIO(data), "r", password=password) as archive:
-            members = [
-                m for m in archive.list() if not m.is_directory and m.filename not in ignore
-            ]
+            members = [m for m in archive.list() if not m.is_directory and m.filename not in ignore]
             if len(members) != 1:
                 raise ArchiveError(f"the archive holds {len(members)} files, expected exactly one")
             if members[0].uncompressed > limit:
