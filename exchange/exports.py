@@ -9,6 +9,7 @@ transition together with its audit event in one transaction.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -169,6 +170,7 @@ def info_sheet(
     lookback_years: int | None,
     agreement: OwnAgreement | None = None,
     field_names: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> list[tuple[str, InfoValue]]:
     """What a file says about itself: (label, value) rows of the "Info" sheet of a workbook,
     and the lines of the ``LEESMIJ.txt`` next to a CSV (``readme_text``).
@@ -176,8 +178,10 @@ def info_sheet(
     ``built_at`` is an aware date-time; the file shows it as a naive Brussels date-time (a
     cell has no zone), and the retention deadline counts from its Brussels date. ``agreement``
     is the recipient's own signed copy or accession (``None`` for an agency). With
-    ``field_names`` the columns are listed by their CSV names. Never a repository path or an
-    internal note: every text comes from the definition's recipient-facing fields."""
+    ``field_names`` the columns are listed by their CSV names; ``columns`` replaces the list for
+    a file whose columns are not the definition's fields (the pseudonymised dataset of
+    ``vdab-pillar3``). Never a repository path or an internal note: every text comes from the
+    definition's recipient-facing fields."""
     local = built_at.astimezone(_BRUSSELS)
     rows: list[tuple[str, InfoValue]] = [
         ("Referentie", reference),
@@ -190,10 +194,12 @@ def info_sheet(
     ]
     if lookback_years is not None:
         rows.append(("Terugblik", f"attesten van de laatste {lookback_years} jaar"))
-    columns = [
-        (f"{f.name}: " if field_names else "") + f"{FIELD_CATALOGUE[f.name].label_nl} ({f.article})"
-        for f in definition.fields
-    ]
+    if columns is None:
+        columns = [
+            (f"{f.name}: " if field_names else "")
+            + f"{FIELD_CATALOGUE[f.name].label_nl} ({f.article})"
+            for f in definition.fields
+        ]
     rows += [
         ("Aangemaakt op", local.replace(tzinfo=None, microsecond=0)),
         ("Aantal personen", row_count),

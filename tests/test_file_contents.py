@@ -100,11 +100,6 @@ def _parts(plain: bytes) -> dict[str, str]:
         return {n: package.read(n).decode("utf-8") for n in package.namelist()}
 
 
-def _info(plain: bytes) -> dict[str, Any]:
-    book = openpyxl.load_workbook(io.BytesIO(plain))
-    return {r[0].value: r[1].value for r in book["Info"].iter_rows()}
-
-
 def _members(data: bytes, password: str) -> dict[str, bytes]:
     factory = BytesIOFactory(10_000_000)
     with py7zr.SevenZipFile(io.BytesIO(data), "r", password=password) as archive:
