@@ -460,7 +460,7 @@ def test_a_server_down_at_delivery_defers_the_run_and_it_goes_out_once_it_is_bac
     assert back.files() == [run.file_name]
     [sms] = sms_messages(settings)
     pushed = (back.upload / str(run.file_name)).read_bytes()
-    assert list(_open_7z(pushed, password_from(sms))) == [f"{run.reference}.csv"]
+    assert sorted(_open_7z(pushed, password_from(sms))) == [f"{run.reference}.csv", "LEESMIJ.txt"]
 
 
 def test_a_changed_host_key_fails_the_run_without_upload_or_key(
