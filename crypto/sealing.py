@@ -4,8 +4,10 @@
   2013+ default (AES-256-CBC, SHA-512, 100,000 key-derivation spins, HMAC integrity), which
   Excel and LibreOffice open after asking for the password.
 - For machines: a UTF-8 CSV inside a 7z archive with AES-256 and encrypted headers, so that even
-  the name of the file inside needs the password. Never ZIP encryption (ZipCrypto is broken;
-  WinZip AES derives its key with only 1,000 PBKDF2-SHA1 rounds).
+  the name of the file inside needs the password; next to it a ``LEESMIJ.txt`` (UTF-8 with BOM,
+  CRLF: Notepad opens it) that says what the file is and how long it may be kept. Never ZIP
+  encryption (ZipCrypto is broken; WinZip AES derives its key with only 1,000 PBKDF2-SHA1
+  rounds).
 
 The plaintext never touches a disk: no library here is allowed a temporary file. The workbook is
 written by ``crypto.xlsx_stream`` straight from the row iterator into a deflated ZIP in memory

@@ -382,8 +382,9 @@ def _info_text_width(value: InfoValue) -> int:
 
 def _info_xml(info: Sequence[tuple[str, InfoValue]], reference: str) -> str:
     label_width = min(max((len(k) for k, _ in info), default=10) + 2, 40)
-    # Long values wrap inside their cell rather than running off the printed page.
-    value_width = min(max((_info_text_width(v) for _, v in info), default=10) + 2, 90)
+    # Long values wrap inside their cell rather than running off the printed page: with the
+    # label column, about the width of a portrait A4 page at 100 %.
+    value_width = min(max((_info_text_width(v) for _, v in info), default=10) + 2, 72)
     rows: list[str] = []
     for n, (label, value) in enumerate(info, start=1):
         try:
