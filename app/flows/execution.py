@@ -84,13 +84,13 @@ def seal_file(
     )
     statement = build_selection(definition, request)
     reference = run.reference or ""
-    with transaction(engine) as session:
-        agreement = own_agreement(session, run.recipient_id, definition)
     # Only the build reads the store, in a read-only transaction (on SQLite: DEFERRED, no write
     # lock), so parallel executors (app.flows.batch_runner) build side by side; the key
     # derivation and encryption, which cost more than building most files, run after the
     # connection is closed.
     with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        with Session(bind=connection) as session:  # the file names the recipient's own copy
+            agreement = own_agreement(session, run.recipient_id, definition)
         expected = connection.execute(build_count(definition, request)).scalar_one()
         result = connection.execution_options(stream_results=True, yield_per=2000).execute(
             statement
