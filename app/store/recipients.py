@@ -225,7 +225,10 @@ def own_agreement(
     """The recipient's own signed copy of ``definition`` (or accession to it) that its files
     name: of the recorded agreements and the definition's ``[[instances]]`` entry, the one
     signed last (on the same day, a recorded one). ``None`` when the protocol asks for neither
-    (agencies) or none is on record."""
+    (agencies) or none is on record. Sources: each municipality signs its own copy of the
+    art. 20 protocol (seed 000, art. 12); a municipality accedes to the VCMP deliberation with
+    a signed commitment (seed 003, Besluit). One query; the lead may adapt it to an agreement's
+    lifecycle (e.g. ended agreements)."""
     kind = definition.recipients.requires
     if kind is RecipientRequirement.NONE:
         return None
