@@ -7,6 +7,7 @@ small archive cannot expand into all of the machine's memory.
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 
 import py7zr
 from py7zr.io import BytesIOFactory
@@ -21,18 +22,19 @@ class ArchiveError(ValueError):
 
 
 def open_single_7z(
-    data: bytes, password: str, limit: int = MAX_UNPACKED_BYTES
+    data: bytes, password: str, limit: int = MAX_UNPACKED_BYTES, ignore: Collection[str] = ()
 ) -> tuple[str, bytes]:
-    """(member name, bytes) of the one file in the archive."""
+    """(member name, bytes) of the one file in the archive, not counting files named in
+    ``ignore`` (e.g. the ``LEESMIJ.txt`` kbx put next to the CSV it sent), which are not read."""
     try:
         with py7zr.SevenZipFile(io.BytesIO(data), "r", password=password) as archive:
-            members = [m for m in archive.list() if not m.is_directory]
+            members = [m for m in archive.list() if not m.is_directory and m.filename not in ignore]
             if len(members) != 1:
                 raise ArchiveError(f"the archive holds {len(members)} files, expected exactly one")
             if members[0].uncompressed > limit:
                 raise ArchiveError(f"the archive's file is larger than {limit} bytes")
             factory = BytesIOFactory(limit)
-            archive.extractall(factory=factory)
+            archive.extract(targets=[members[0].filename], factory=factory)
     except ArchiveError:
         raise
     except py7zr.PasswordRequired as exc:

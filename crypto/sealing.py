@@ -4,8 +4,10 @@
   2013+ default (AES-256-CBC, SHA-512, 100,000 key-derivation spins, HMAC integrity), which
   Excel and LibreOffice open after asking for the password.
 - For machines: a UTF-8 CSV inside a 7z archive with AES-256 and encrypted headers, so that even
-  the name of the file inside needs the password. Never ZIP encryption (ZipCrypto is broken;
-  WinZip AES derives its key with only 1,000 PBKDF2-SHA1 rounds).
+  the name of the file inside needs the password; next to it a ``LEESMIJ.txt`` (UTF-8 with BOM,
+  CRLF: Notepad opens it) that says what the file is and how long it may be kept. Never ZIP
+  encryption (ZipCrypto is broken; WinZip AES derives its key with only 1,000 PBKDF2-SHA1
+  rounds).
 
 The plaintext never touches a disk: no library here is allowed a temporary file. The workbook is
 written by ``crypto.xlsx_stream`` straight from the row iterator into a deflated ZIP in memory
@@ -40,17 +42,20 @@ from msoffcrypto.method.ecma376_agile import (  # type: ignore[import-untyped]
     ECMA376AgileEncryptionInfo,
 )
 
-from crypto.xlsx_stream import MAX_ROWS, Column, XlsxValueError, write_workbook
+from crypto.xlsx_stream import MAX_ROWS, Column, InfoValue, XlsxValueError, write_workbook
 
 __all__ = [
+    "README_NAME",
     "XLSX_MAX_ROWS",
     "Column",
+    "InfoValue",
     "Plaintext",
     "SealedFile",
     "SealingError",
     "build_csv",
     "build_xlsx",
     "open_xlsx",
+    "readme_bytes",
     "seal",
     "seal_csv_7z",
     "seal_xlsx",
@@ -61,6 +66,8 @@ SEVEN_ZIP_MEDIA_TYPE = "application/x-7z-compressed"
 XLSX_MAX_ROWS = MAX_ROWS
 DATA_SHEET = "Gegevens"
 INFO_SHEET = "Info"
+# The notice next to a CSV inside its archive: what Windows users open first, with Notepad.
+README_NAME = "LEESMIJ.txt"
 SPIN_COUNT = 100_000  # key-derivation rounds of an encrypted workbook, Office's default
 # MS-OFFCRYPTO 2.3.4.13: the block keys of the verifier input, verifier hash and data key.
 _BLOCK_VERIFIER_INPUT = bytes.fromhex("fea7d2763b4b9e79")
@@ -93,6 +100,7 @@ class Plaintext:
     rows: int  # data rows, header excluded
     kind: Literal["xlsx", "csv"]
     inner_name: str  # the CSV's name inside the 7z archive; "" for a workbook
+    readme: bytes = field(default=b"", repr=False)  # LEESMIJ.txt next to the CSV; b"": none
 
 
 def _require_password(password: str) -> None:
@@ -106,10 +114,12 @@ def _require_password(password: str) -> None:
 def build_xlsx(
     columns: Sequence[Column],
     rows: Iterable[Sequence[object]],
-    info: Sequence[tuple[str, str]],
+    info: Sequence[tuple[str, InfoValue]],
+    reference: str = "",
 ) -> Plaintext:
-    """Sheet "Gegevens" (one row per person, typed cells) and sheet "Info" (label, value), as
-    a plain workbook in memory. ``rows`` is consumed once, as a stream."""
+    """Sheet "Gegevens" (one row per person, typed cells) and sheet "Info" (label, value: text,
+    number, date or naive local date-time), as a plain workbook in memory, set up for printing
+    with ``reference`` in every page's footer. ``rows`` is consumed once, as a stream."""
     if not columns:
         raise SealingError("a sheet needs at least one column")
     plain = io.BytesIO()
@@ -122,6 +132,7 @@ def build_xlsx(
             data_sheet=DATA_SHEET,
             info_sheet=INFO_SHEET,
             max_rows=XLSX_MAX_ROWS,
+            reference=reference,
         )
     except XlsxValueError as exc:
         plain.close()  # a partial package: dropped, never sealed
@@ -199,12 +210,13 @@ def _encrypt_xlsx(plain: io.BytesIO, password: str) -> bytes:
 def seal_xlsx(
     columns: Sequence[Column],
     rows: Iterable[Sequence[object]],
-    info: Sequence[tuple[str, str]],
+    info: Sequence[tuple[str, InfoValue]],
     password: str,
+    reference: str = "",
 ) -> SealedFile:
     """``build_xlsx``, then ``seal``: the workbook encrypted with ``password``."""
     _require_password(password)
-    return seal(build_xlsx(columns, rows, info), password)
+    return seal(build_xlsx(columns, rows, info, reference), password)
 
 
 def open_xlsx(data: bytes, password: str) -> bytes:
@@ -246,13 +258,25 @@ def _csv_value(value: object) -> object:
     return value
 
 
+def readme_bytes(text: str) -> bytes:
+    """``text`` as Windows Notepad opens it everywhere: UTF-8 with a byte-order mark, CRLF."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return ("\ufeff" + "\r\n".join(lines)).encode("utf-8")
+
+
 def build_csv(
-    headers: Sequence[str], rows: Iterable[Sequence[object]], inner_name: str
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    inner_name: str,
+    readme: str | None = None,
 ) -> Plaintext:
     """``inner_name``: a UTF-8 CSV with a header row (RFC 4180 quoting and CRLF line ends), in
-    memory, for a 7z archive. ``rows`` is consumed once, as a stream."""
+    memory, for a 7z archive; with ``readme``, a ``LEESMIJ.txt`` next to it in the archive
+    (UTF-8 with BOM, CRLF). ``rows`` is consumed once, as a stream."""
     if not inner_name or inner_name in (".", "..") or any(c in inner_name for c in "/\\\x00"):
         raise SealingError("the name inside the archive must be a plain file name")
+    if readme is not None and inner_name == README_NAME:
+        raise SealingError(f"the CSV cannot be called {README_NAME}")
     if not headers:
         raise SealingError("a CSV file needs at least one column")
     # Encoded as it is written, so the plaintext exists once in memory, as bytes.
@@ -268,10 +292,11 @@ def build_csv(
         writer.writerow([_csv_value(v) for v in row])
     text.flush()
     text.detach()
-    return Plaintext(plain, count, "csv", inner_name)
+    notice = readme_bytes(readme) if readme is not None else b""
+    return Plaintext(plain, count, "csv", inner_name, notice)
 
 
-def _encrypt_7z(plain: io.BytesIO, password: str, inner_name: str) -> bytes:
+def _encrypt_7z(plain: io.BytesIO, password: str, inner_name: str, readme: bytes = b"") -> bytes:
     plain.seek(0)
     sealed = io.BytesIO()
     with py7zr.SevenZipFile(
@@ -287,16 +312,22 @@ def _encrypt_7z(plain: io.BytesIO, password: str, inner_name: str) -> bytes:
         header_encryption=True,
     ) as archive:
         archive.writef(plain, inner_name)
+        if readme:
+            archive.writef(io.BytesIO(readme), README_NAME)
     return sealed.getvalue()
 
 
 def seal_csv_7z(
-    headers: Sequence[str], rows: Iterable[Sequence[object]], password: str, inner_name: str
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    password: str,
+    inner_name: str,
+    readme: str | None = None,
 ) -> SealedFile:
-    """``build_csv``, then ``seal``: the CSV in a 7z archive with AES-256 and encrypted
-    headers."""
+    """``build_csv``, then ``seal``: the CSV (and ``LEESMIJ.txt``) in a 7z archive with AES-256
+    and encrypted headers."""
     _require_password(password)
-    return seal(build_csv(headers, rows, inner_name), password)
+    return seal(build_csv(headers, rows, inner_name, readme), password)
 
 
 # -- sealing ----------------------------------------------------------------------------------
@@ -313,7 +344,7 @@ def seal(plain: Plaintext, password: str) -> SealedFile:
         if plain.kind == "xlsx":
             data = _encrypt_xlsx(plain.buffer, password)
             return SealedFile.of(data, plain.rows, XLSX_MEDIA_TYPE, ".xlsx")
-        data = _encrypt_7z(plain.buffer, password, plain.inner_name)
+        data = _encrypt_7z(plain.buffer, password, plain.inner_name, plain.readme)
         return SealedFile.of(data, plain.rows, SEVEN_ZIP_MEDIA_TYPE, ".7z")
     finally:
         plain.buffer.close()

@@ -10,7 +10,13 @@ a sheet of typed cells is a small, well-specified piece of SpreadsheetML (ECMA-3
 What is written: sheet 1 with one bold header row (frozen, with an autofilter) and one row per
 record; sheet 2 with (label, value) pairs. Cells are typed: text as inline strings (no shared
 string table, so nothing is held back until the end), dates as serial numbers with a
-``dd/mm/yyyy`` style, numbers as numbers, and yes/no as the Dutch words a clerk filters on.
+``dd/mm/yyyy`` style (date-times ``dd/mm/yyyy hh:mm``), numbers as numbers, and yes/no as the
+Dutch words a clerk filters on.
+
+Both sheets print on A4, one page wide (as many pages long as needed), landscape when the sheet
+has more than four columns; the data sheet repeats its header row on every printed page (the
+defined name ``_xlnm.Print_Titles``), and every page's footer names the file's reference and
+"pagina X van Y" (ECMA-376 part 1, 18.3.1.63 pageSetup, 18.3.1.46 headerFooter, 18.2.6).
 Text is XML-escaped; characters XML 1.0 forbids (most control characters, lone surrogates,
 U+FFFE/U+FFFF) are dropped, and a literal ``_xHHHH_`` is protected from Excel's unescaping.
 
@@ -36,6 +42,7 @@ __all__ = [
     "NO",
     "YES",
     "Column",
+    "InfoValue",
     "XlsxValueError",
     "write_workbook",
 ]
@@ -47,12 +54,18 @@ MAX_TEXT = 32_767  # characters in one cell
 # "ja"/"nee" reads naturally in the Dutch headers of the sheet.
 YES, NO = "ja", "nee"
 DATE_FORMAT = "dd/mm/yyyy"
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+LANDSCAPE_ABOVE = 4  # columns: a wider sheet prints landscape
+PAPER_A4 = 9  # ECMA-376 part 1, 18.3.1.63: paperSize 9 is A4 (210 mm x 297 mm)
 SAMPLE_ROWS = 1_000  # rows read ahead to size the columns (the <cols> element precedes the data)
 _BATCH = 512  # rows rendered into one string before it goes to the compressor
 _MAX_WIDTH = 60
 _EXCEL_EPOCH = date(1899, 12, 30).toordinal()  # serial 1 = 1900-01-01 (after the 1900 leap bug)
 
 Kind = Literal["text", "date", "boolean", "number"]
+# A value of the information sheet: text, a number, a date, or a local date-time (naive: the
+# caller converts to the reader's time zone, a cell has none).
+InfoValue = str | int | float | date | datetime
 
 
 class XlsxValueError(ValueError):
@@ -109,7 +122,8 @@ def column_letter(index: int) -> str:
 
 # -- cells ------------------------------------------------------------------------------------
 
-_STYLE_DATE, _STYLE_BOLD = 1, 2
+_STYLE_DATE, _STYLE_BOLD, _STYLE_DATETIME, _STYLE_WRAP, _STYLE_LABEL = 1, 2, 3, 4, 5
+_STYLE_TOP_DATE, _STYLE_TOP_NUMBER = 6, 7  # dates and numbers of the information sheet
 
 
 class _Refused(Exception):
@@ -128,14 +142,26 @@ def _render_text(value: object, ref: str) -> str:
     return f'<c r="{ref}" t="inlineStr"><is>{_t(text)}</is></c>'
 
 
-def _render_date(value: object, ref: str) -> str:
+def _render_date(value: object, ref: str, style: int = _STYLE_DATE) -> str:
     # A datetime is a date too, but would carry a time of day into a date column.
     if not isinstance(value, date) or isinstance(value, datetime):
         raise _Refused("expected a date")
     if value.year < 1900:
         raise _Refused("a date before 1900")
     serial = value.toordinal() - _EXCEL_EPOCH
-    return f'<c r="{ref}" s="{_STYLE_DATE}"><v>{serial}</v></c>'
+    return f'<c r="{ref}" s="{style}"><v>{serial}</v></c>'
+
+
+def _render_datetime(value: object, ref: str, style: int = _STYLE_DATETIME) -> str:
+    if not isinstance(value, datetime):
+        raise _Refused("expected a date-time")
+    if value.tzinfo is not None:
+        raise _Refused("expected a local date-time without a time zone")
+    if value.year < 1900:
+        raise _Refused("a date before 1900")
+    seconds = value.hour * 3600 + value.minute * 60 + value.second
+    serial = value.toordinal() - _EXCEL_EPOCH + seconds / 86400
+    return f'<c r="{ref}" s="{style}"><v>{serial!r}</v></c>'
 
 
 _YES_CELL = f'" t="inlineStr"><is><t>{YES}</t></is></c>'
@@ -150,16 +176,17 @@ def _render_boolean(value: object, ref: str) -> str:
     raise _Refused("expected a boolean")
 
 
-def _render_number(value: object, ref: str) -> str:
+def _render_number(value: object, ref: str, style: int = 0) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Refused("expected a number")
+    styled = f' s="{style}"' if style else ""
     if isinstance(value, float):
         if not math.isfinite(value):
             raise _Refused("expected a finite number")
-        return f'<c r="{ref}"><v>{value!r}</v></c>'
+        return f'<c r="{ref}"{styled}><v>{value!r}</v></c>'
     if abs(value) >= 2**53:  # a cell holds a double: larger integers would not stay exact
         raise _Refused("a number too large for Excel")
-    return f'<c r="{ref}"><v>{value}</v></c>'
+    return f'<c r="{ref}"{styled}><v>{value}</v></c>'
 
 
 _RENDER: dict[str, _Render] = {
@@ -231,10 +258,13 @@ _APP = (
     _XML + '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
     'extended-properties"><Application>kbx</Application></Properties>'
 )
-# Style 0: default; 1: date; 2: bold (headers and labels).
+# Style 0: default; 1: date; 2: bold (headers); 3: date-time; 4: wrapped text at the top (values
+# of the information sheet); 5: bold at the top (its labels); 6: date and 7: number, at the top
+# and left (its dates and numbers).
 _STYLES = (
     _XML + f'<styleSheet xmlns="{_MAIN_NS}">'
-    f'<numFmts count="1"><numFmt numFmtId="164" formatCode="{DATE_FORMAT}"/></numFmts>'
+    f'<numFmts count="2"><numFmt numFmtId="164" formatCode="{DATE_FORMAT}"/>'
+    f'<numFmt numFmtId="165" formatCode="{DATETIME_FORMAT}"/></numFmts>'
     '<fonts count="2">'
     '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
@@ -243,10 +273,20 @@ _STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3">'
+    '<cellXfs count="8">'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" '
+    'applyAlignment="1"><alignment horizontal="left" vertical="top"/></xf>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment vertical="top" wrapText="1"/></xf>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
+    'applyAlignment="1"><alignment vertical="top"/></xf>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1" '
+    'applyAlignment="1"><alignment horizontal="left" vertical="top"/></xf>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment horizontal="left" vertical="top"/></xf>'
     "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '<dxfs count="0"/><tableStyles count="0"/>'
@@ -261,6 +301,7 @@ def _sheet_name(name: str) -> str:
 
 
 def _workbook_xml(data_sheet: str, info_sheet: str, filter_ref: str) -> str:
+    name = f"'{_attr(data_sheet)}'"
     return (
         _XML + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
         '<bookViews><workbookView activeTab="0"/></bookViews><sheets>'
@@ -268,8 +309,32 @@ def _workbook_xml(data_sheet: str, info_sheet: str, filter_ref: str) -> str:
         f'<sheet name="{_attr(info_sheet)}" sheetId="2" r:id="rId2"/>'
         "</sheets><definedNames>"
         '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-        f"'{_attr(data_sheet)}'!{filter_ref}</definedName>"
+        f"{name}!{filter_ref}</definedName>"
+        # The header row, repeated at the top of every printed page.
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="0">{name}!$1:$1</definedName>'
         "</definedNames></workbook>"
+    )
+
+
+# Element order inside <worksheet> is fixed by the schema (ECMA-376 part 1, 18.3.1.99):
+# sheetPr first; pageMargins, pageSetup, headerFooter after sheetData and autoFilter.
+_FIT_TO_PAGE = '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
+
+
+def _footer_text(reference: str) -> str:
+    """Left: the file's reference; right: "pagina X van Y" (&P, &N: page, pages)."""
+    left = clean_text(reference).replace("&", "&&")  # "&" starts a code in a footer
+    return (f"&L{left}" if left else "") + "&Rpagina &P van &N"
+
+
+def _print_setup(columns: int, reference: str) -> str:
+    """A4, one page wide and as many long as needed, landscape above four columns."""
+    orientation = "landscape" if columns > LANDSCAPE_ABOVE else "portrait"
+    return (
+        '<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.7" header="0.3" footer="0.3"/>'
+        f'<pageSetup paperSize="{PAPER_A4}" orientation="{orientation}" fitToWidth="1" '
+        'fitToHeight="0"/>'
+        f"<headerFooter><oddFooter>{_attr(_footer_text(reference))}</oddFooter></headerFooter>"
     )
 
 
@@ -293,21 +358,50 @@ def _header_row(headers: Sequence[str]) -> str:
     return f'<row r="1">{cells}</row>'
 
 
-def _info_xml(info: Sequence[tuple[str, str]]) -> str:
+def _info_value(value: InfoValue, ref: str) -> str:
+    if isinstance(value, bool):
+        word = YES if value else NO
+        return f'<c r="{ref}" s="{_STYLE_WRAP}" t="inlineStr"><is><t>{word}</t></is></c>'
+    if isinstance(value, str):
+        text = clean_text(value)
+        if len(text) > MAX_TEXT:
+            raise _Refused("longer than Excel's 32,767 characters")
+        return f'<c r="{ref}" s="{_STYLE_WRAP}" t="inlineStr"><is>{_t(text)}</is></c>'
+    if isinstance(value, datetime):
+        return _render_datetime(value, ref)
+    if isinstance(value, date):
+        return _render_date(value, ref, _STYLE_TOP_DATE)
+    return _render_number(value, ref, _STYLE_TOP_NUMBER)
+
+
+def _info_text_width(value: InfoValue) -> int:
+    if isinstance(value, str):
+        return max((len(line) for line in value.splitlines()), default=0)
+    return 16  # a number, a date or a date-time
+
+
+def _info_xml(info: Sequence[tuple[str, InfoValue]], reference: str) -> str:
     label_width = min(max((len(k) for k, _ in info), default=10) + 2, 40)
-    value_width = min(max((len(v) for _, v in info), default=10) + 2, 100)
-    rows = "".join(
-        f'<row r="{n}"><c r="A{n}" s="{_STYLE_BOLD}" t="inlineStr"><is>{_t(clean_text(k))}</is>'
-        f'</c><c r="B{n}" t="inlineStr"><is>{_t(clean_text(v))}</is></c></row>'
-        for n, (k, v) in enumerate(info, start=1)
-    )
+    # Long values wrap inside their cell rather than running off the printed page: with the
+    # label column, about the width of a portrait A4 page at 100 %.
+    value_width = min(max((_info_text_width(v) for _, v in info), default=10) + 2, 72)
+    rows: list[str] = []
+    for n, (label, value) in enumerate(info, start=1):
+        try:
+            cell = _info_value(value, f"B{n}")
+        except _Refused as exc:
+            raise XlsxValueError(f"information row {n} ({clean_text(label)}): {exc}") from None
+        rows.append(
+            f'<row r="{n}"><c r="A{n}" s="{_STYLE_LABEL}" t="inlineStr">'
+            f"<is>{_t(clean_text(label))}</is></c>{cell}</row>"
+        )
     return (
-        _XML + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
+        _XML + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">{_FIT_TO_PAGE}'
         '<sheetViews><sheetView workbookViewId="0"/></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
         f'<cols><col min="1" max="1" width="{label_width}" customWidth="1"/>'
         f'<col min="2" max="2" width="{value_width}" customWidth="1"/></cols>'
-        f"<sheetData>{rows}</sheetData></worksheet>"
+        f"<sheetData>{''.join(rows)}</sheetData>{_print_setup(2, reference)}</worksheet>"
     )
 
 
@@ -323,17 +417,20 @@ def write_workbook(
     out: IO[bytes],
     columns: Sequence[Column],
     rows: Iterable[Sequence[object]],
-    info: Sequence[tuple[str, str]],
+    info: Sequence[tuple[str, InfoValue]],
     *,
     data_sheet: str = "Gegevens",
     info_sheet: str = "Info",
     max_rows: int = MAX_ROWS,
+    reference: str = "",
 ) -> int:
     """Write the workbook to ``out`` (a seekable binary stream); returns the data rows written.
 
     ``rows`` is consumed once, as a stream; each row has one value per column, ``None`` for an
-    empty cell. Raises XlsxValueError for a row that does not fit; ``out`` then holds a partial
-    package and must be discarded."""
+    empty cell. ``info`` holds the (label, value) rows of the second sheet: text, a number, a
+    date or a naive local date-time, each written as a typed cell. ``reference`` names the file
+    in the footer of every printed page. Raises XlsxValueError for a row that does not fit;
+    ``out`` then holds a partial package and must be discarded."""
     if not columns:
         raise XlsxValueError("a sheet needs at least one column")
     data_sheet, info_sheet = _sheet_name(data_sheet), _sheet_name(info_sheet)
@@ -368,7 +465,7 @@ def write_workbook(
         with zf.open(sheet_entry, "w") as sheet:
             sheet.write(
                 (
-                    _XML + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
+                    _XML + f'<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">{_FIT_TO_PAGE}'
                     '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
                     '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
                     '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
@@ -399,8 +496,11 @@ def write_workbook(
                     sheet.write("".join(batch).encode("utf-8"))
                     batch.clear()
             filter_ref = f"$A$1:${last}${count + 1}"
-            batch.append(f'</sheetData><autoFilter ref="A1:{last}{count + 1}"/></worksheet>')
+            batch.append(
+                f'</sheetData><autoFilter ref="A1:{last}{count + 1}"/>'
+                f"{_print_setup(width, reference)}</worksheet>"
+            )
             sheet.write("".join(batch).encode("utf-8"))
-        _member(zf, "xl/worksheets/sheet2.xml", _info_xml(info))
+        _member(zf, "xl/worksheets/sheet2.xml", _info_xml(info, reference))
         _member(zf, "xl/workbook.xml", _workbook_xml(data_sheet, info_sheet, filter_ref))
     return count

@@ -9,23 +9,29 @@ transition together with its audit event in one transaction.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from exchange.fields import FIELD_CATALOGUE
-from exchange.protocols import ProtocolDefinition
+from exchange.protocols import ProtocolDefinition, RecipientRequirement
 from exchange.selection import years_before
 
 __all__ = [
     "FourEyesViolation",
+    "InfoValue",
     "InvalidTransition",
+    "OwnAgreement",
     "RunState",
     "can_move",
     "check_four_eyes",
     "expiry",
     "info_sheet",
     "key_sms_text",
+    "readme_text",
     "retention_deadline",
+    "retention_line",
     "run_reference",
     "transition",
 ]
@@ -98,9 +104,59 @@ def run_reference(run_id: int, requested_on: date) -> str:
     return f"KBX-{requested_on.year}-{run_id:06d}"
 
 
-def retention_deadline(definition: ProtocolDefinition, delivered_on: date) -> date | None:
-    years = definition.retention.years
-    return None if years is None else years_before(delivered_on, -years)
+def retention_deadline(definition: ProtocolDefinition, made_on: date) -> date | None:
+    """The last day the recipient may keep a file made on ``made_on`` (a Brussels date): the
+    same calendar day ``[retention] years`` later (29 February: 28 February). ``None`` when the
+    source text gives no period, or counts it from an event kbx does not know (seed 001 art. 3:
+    the end of the cooperation agreement)."""
+    retention = definition.retention
+    if retention.years is None or retention.counted_from != "file":
+        return None
+    return years_before(made_on, -retention.years)
+
+
+def retention_line(definition: ProtocolDefinition, made_on: date) -> str:
+    """What a file says about keeping it: "bewaren tot uiterlijk DD.MM.YYYY: <the source's words>
+    [article]", or the source's words and article alone when it gives no date."""
+    retention = definition.retention
+    deadline = retention_deadline(definition, made_on)
+    said = f"{retention.text_nl} [{retention.article}]"
+    return f"bewaren tot uiterlijk {deadline:%d.%m.%Y}: {said}" if deadline else said
+
+
+@dataclass(frozen=True, slots=True)
+class OwnAgreement:
+    """The recipient's own signed copy of a protocol, or its accession to a deliberation: what
+    its files name as their basis (a recorded agreement, or a definition's ``[[instances]]``)."""
+
+    kind: RecipientRequirement  # SIGNATURE or ACCESSION
+    signed_on: date
+    document: str | None  # the recipient's document reference; None: none was recorded
+
+
+# A value of the information sheet: text, a whole number, a date, or a naive Brussels date-time.
+InfoValue = str | int | date | datetime
+
+
+def _basis_rows(
+    definition: ProtocolDefinition, agreement: OwnAgreement | None
+) -> list[tuple[str, InfoValue]]:
+    """Which signed text the file rests on. A municipality's own signed copy replaces the copy
+    the definition was written from (art20-municipal: Lommel's); an accession comes next to the
+    deliberation; an agency's file names its protocol (parties, title, date)."""
+    if agreement is None:
+        return [("Protocoldocument", definition.source_document)]
+    missing = "(geen documentreferentie geregistreerd)"
+    if agreement.kind is RecipientRequirement.ACCESSION:
+        return [
+            ("Beraadslaging", definition.source_document),
+            ("Uw toetreding", agreement.document or missing),
+            ("Toetreding ondertekend op", agreement.signed_on),
+        ]
+    return [
+        ("Uw ondertekend protocol", agreement.document or missing),
+        ("Ondertekend op", agreement.signed_on),
+    ]
 
 
 def info_sheet(
@@ -112,30 +168,43 @@ def info_sheet(
     built_at: datetime,
     row_count: int,
     lookback_years: int | None,
-) -> list[tuple[str, str]]:
-    """The second sheet of a file: where it comes from and what the recipient must do with it."""
-    deadline = retention_deadline(definition, built_at.astimezone(_BRUSSELS).date())
-    retention = (
-        f"uiterlijk {deadline:%d.%m.%Y} ({definition.retention.text_nl})"
-        if deadline
-        else definition.retention.text_nl
-    )
-    rows = [
+    agreement: OwnAgreement | None = None,
+    field_names: bool = False,
+    columns: Sequence[str] | None = None,
+) -> list[tuple[str, InfoValue]]:
+    """What a file says about itself: (label, value) rows of the "Info" sheet of a workbook,
+    and the lines of the ``LEESMIJ.txt`` next to a CSV (``readme_text``).
+
+    ``built_at`` is an aware date-time; the file shows it as a naive Brussels date-time (a
+    cell has no zone), and the retention deadline counts from its Brussels date. ``agreement``
+    is the recipient's own signed copy or accession (``None`` for an agency). With
+    ``field_names`` the columns are listed by their CSV names; ``columns`` replaces the list for
+    a file whose columns are not the definition's fields (the pseudonymised dataset of
+    ``vdab-pillar3``). Never a repository path or an internal note: every text comes from the
+    definition's recipient-facing fields."""
+    local = built_at.astimezone(_BRUSSELS)
+    rows: list[tuple[str, InfoValue]] = [
         ("Referentie", reference),
         ("Protocol", f"{definition.title_nl} ({definition.id}, versie {definition.version})"),
-        ("Bron", definition.source_document),
+        ("Definitie-hash", definition.content_hash),
+        *_basis_rows(definition, agreement),
         ("Rechtsgrond", "; ".join(definition.legal_basis)),
         ("Ontvanger", recipient_name),
         ("Periode", period),
-        ("Aangemaakt op", f"{built_at.astimezone(_BRUSSELS):%d.%m.%Y %H:%M}"),
-        ("Aantal personen", str(row_count)),
-        (
-            "Kolommen",
-            "; ".join(
-                f"{FIELD_CATALOGUE[f.name].label_nl} ({f.article})" for f in definition.fields
-            ),
-        ),
-        ("Bewaartermijn", f"{retention} [{definition.retention.article}]"),
+    ]
+    if lookback_years is not None:
+        rows.append(("Terugblik", f"attesten van de laatste {lookback_years} jaar"))
+    if columns is None:
+        columns = [
+            (f"{f.name}: " if field_names else "")
+            + f"{FIELD_CATALOGUE[f.name].label_nl} ({f.article})"
+            for f in definition.fields
+        ]
+    rows += [
+        ("Aangemaakt op", local.replace(tzinfo=None, microsecond=0)),
+        ("Aantal personen", row_count),
+        ("Kolommen", "; ".join(columns)),
+        ("Bewaartermijn", retention_line(definition, local.date())),
         (
             "Instructie",
             (
@@ -143,11 +212,30 @@ def info_sheet(
                 "verwijder het daarna van het transportmedium (SFTP-map of e-mail)."
             ),
         ),
-        ("Definitie-hash", definition.content_hash),
     ]
-    if lookback_years is not None:
-        rows.insert(6, ("Terugblik", f"attesten van de laatste {lookback_years} jaar"))
     return rows
+
+
+def _readme_value(value: InfoValue) -> str:
+    if isinstance(value, datetime):
+        return f"{value:%d.%m.%Y %H:%M} (Brusselse tijd)"
+    if isinstance(value, date):
+        return f"{value:%d.%m.%Y}"
+    return str(value)
+
+
+def readme_text(info: list[tuple[str, InfoValue]], data_file: str) -> str:
+    """The ``LEESMIJ.txt`` next to ``data_file`` (a CSV) in an archive: the same facts as a
+    workbook's "Info" sheet, one "label: value" per line (LF; the archive writer makes CRLF)."""
+    lines = [
+        f"Agentschap Integratie en Inburgering - {data_file}",
+        "",
+        *(f"{label}: {_readme_value(value)}" for label, value in info),
+        "",
+        f"Het bestand {data_file} is UTF-8, met komma's gescheiden; de eerste regel noemt de "
+        "kolommen.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def key_sms_text(reference: str, password: str) -> str:

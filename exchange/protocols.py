@@ -163,8 +163,15 @@ class SignedInstance(_Strict):
 
 
 class Retention(_Strict):
-    years: int | None = None  # None: the extracted source text does not state it
-    text_nl: str
+    """How long the recipient may keep the data, as the source text says it.
+
+    ``years`` counted from the day the file is made (``counted_from = "file"``) give a date
+    that every file states; counted from an event kbx does not know (the end of VDAB's
+    cooperation agreement, seed 001 art. 3) or absent, the file states ``text_nl`` only."""
+
+    years: int | None = None  # None: the extracted source text does not state a period
+    counted_from: Literal["file", "end_of_cooperation"] = "file"
+    text_nl: str  # goes into every file as it is: the source's words, no internal notes
     article: str
 
 
@@ -181,7 +188,9 @@ class ProtocolDefinition(_Strict):
     version: int = Field(ge=1)
     title_nl: str
     title_en: str
+    # What a recipient reads (parties, title, date); never a repository path: it goes into files.
     source_document: str
+    source_file: str | None = None  # the extracted text in this repository, for staff only
     legal_basis: list[str] = Field(min_length=1)
     validity: Validity
     recipients: Recipients
@@ -206,6 +215,8 @@ class ProtocolDefinition(_Strict):
             raise ValueError("a channel is listed twice")
         if self.instances and self.recipients.requires is not RecipientRequirement.SIGNATURE:
             raise ValueError("signed instances only make sense when recipients require a signature")
+        if "seeds/" in self.source_document or ".txt" in self.source_document:
+            raise ValueError("source_document names the document; its path goes in source_file")
         mail = {Channel.SECURE_MAIL, Channel.ZIVVER} & set(channels)
         if mail and not self.mail_disclaimer_nl:
             raise ValueError("a mail channel needs mail_disclaimer_nl")

@@ -37,3 +37,13 @@ def test_one_file_opens_with_the_password() -> None:
 def test_refusals_say_why(data: bytes, password: str, why: str) -> None:
     with pytest.raises(ArchiveError, match=why):
         open_single_7z(data, password, limit=1000)
+
+
+def test_the_leesmij_kbx_sent_may_come_back_and_is_not_read() -> None:
+    data = archive({"LEESMIJ.txt": b"\xef\xbb\xbfReferentie\r\n", "return.csv": b"x\n"})
+    with pytest.raises(ArchiveError, match="2 files"):
+        open_single_7z(data, PASSWORD)
+    assert open_single_7z(data, PASSWORD, ignore=("LEESMIJ.txt",)) == ("return.csv", b"x\n")
+    only_notice = archive({"LEESMIJ.txt": b"x"})
+    with pytest.raises(ArchiveError, match="0 files"):
+        open_single_7z(only_notice, PASSWORD, ignore=("LEESMIJ.txt",))

@@ -27,6 +27,7 @@ from crypto.sealing import (
     build_csv,
     build_xlsx,
     open_xlsx,
+    readme_bytes,
     seal,
     seal_csv_7z,
     seal_xlsx,
@@ -312,6 +313,26 @@ def test_7z_opens_with_the_password_and_holds_the_exact_csv(sealed_7z: SealedFil
     assert sealed_7z.media_type == "application/x-7z-compressed"
     assert sealed_7z.sha256 == hashlib.sha256(sealed_7z.data).hexdigest()
     assert sealed_7z.data.startswith(b"7z\xbc\xaf\x27\x1c")
+
+
+def test_7z_carries_a_leesmij_for_notepad_next_to_the_csv() -> None:
+    sealed = seal_csv_7z(
+        HEADERS,
+        _rows(),
+        PASSWORD,
+        inner_name="AGII-2026-000042.csv",
+        readme="Referentie: AGII-2026-000042\nAantal personen: 3\n",
+    )
+    contents = _read_7z(sealed.data, PASSWORD)
+    assert contents == {
+        "AGII-2026-000042.csv": EXPECTED_CSV.encode("utf-8"),
+        "LEESMIJ.txt": b"\xef\xbb\xbfReferentie: AGII-2026-000042\r\nAantal personen: 3\r\n",
+    }
+    # Any line end becomes CRLF; "één" is UTF-8 after the byte-order mark.
+    expected = b"\xef\xbb\xbf\xc3\xa9\xc3\xa9n\r\ntwee\r\ndrie\r\n"
+    assert readme_bytes("\u00e9\u00e9n\r\ntwee\rdrie\n") == expected
+    with pytest.raises(SealingError, match=r"cannot be called LEESMIJ\.txt"):
+        build_csv(HEADERS, _rows(), "LEESMIJ.txt", readme="x")
 
 
 def test_7z_hides_even_the_file_list_without_the_password(sealed_7z: SealedFile) -> None:

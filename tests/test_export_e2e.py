@@ -119,6 +119,11 @@ def test_lommel_list_from_request_to_purge(
         assert sorted(cells[1:]) == expected_art20_rows()
         info = {r[0].value: r[1].value for r in book["Info"].iter_rows()}
         assert info["Referentie"] == reference
+        assert info["Aantal personen"] == len(expected_art20_rows())  # a number, not text
+        assert info["Uw ondertekend protocol"] == (
+            "Protocol AgII - stadsbestuur Lommel, 01.03.2024, ondertekend te Lommel op 10.04.2024"
+        )
+        assert book["Gegevens"].print_title_rows == "$1:$1"
         assert "gecontroleerde omgeving" in str(info["Instructie"])
 
         sftp(drop, key, LOMMEL, f"rm /outbox/{file_name}\n", download)

@@ -298,7 +298,10 @@ def _events(engine: Engine, run_id: int) -> list[tuple[str, Mapping[str, object]
 
 
 def _open_7z(data: bytes, password: str) -> dict[str, bytes]:
-    return dict([open_single_7z(data, password)])
+    """The CSV, and the LEESMIJ.txt kbx puts next to it."""
+    members = dict([open_single_7z(data, password, ignore=("LEESMIJ.txt",))])
+    members.update([open_single_7z(data, password, ignore=list(members))])
+    return members
 
 
 def test_vsb_list_is_pushed_then_seen_removed_by_the_recipient(
@@ -324,9 +327,11 @@ def test_vsb_list_is_pushed_then_seen_removed_by_the_recipient(
     [sms] = sms_messages(settings)
     assert sms["to"] == "+32478654321"
     contents = _open_7z(pushed, password_from(sms))
+    assert sorted(contents) == sorted([f"{run.reference}.csv", "LEESMIJ.txt"])
     lines = contents[f"{run.reference}.csv"].decode().splitlines()
     assert lines[0] == "national_number"
     assert sorted(lines[1:]) == IN_THE_LIST
+    assert f"Referentie: {run.reference}\r\n" in contents["LEESMIJ.txt"].decode("utf-8-sig")
     seven_zip = shutil.which("7z") or shutil.which("7zz")  # Debian's 7zip (.ci/run installs it)
     if seven_zip:  # and the recipient's own tool opens what landed on its server
         out = tmp_path / "opened"
@@ -455,7 +460,7 @@ def test_a_server_down_at_delivery_defers_the_run_and_it_goes_out_once_it_is_bac
     assert back.files() == [run.file_name]
     [sms] = sms_messages(settings)
     pushed = (back.upload / str(run.file_name)).read_bytes()
-    assert list(_open_7z(pushed, password_from(sms))) == [f"{run.reference}.csv"]
+    assert sorted(_open_7z(pushed, password_from(sms))) == [f"{run.reference}.csv", "LEESMIJ.txt"]
 
 
 def test_a_changed_host_key_fails_the_run_without_upload_or_key(

@@ -108,7 +108,9 @@ def test_round_trip_delivers_a_pseudonymised_dataset_to_the_bi_working_group(
     [vdab_sms] = sms_messages(settings)
     assert vdab_sms["to"] == "+32478111222"
     password = password_from(vdab_sms)
-    _, outbound = open_single_7z((sshd.upload / f"{run.reference}.7z").read_bytes(), password)
+    _, outbound = open_single_7z(
+        (sshd.upload / f"{run.reference}.7z").read_bytes(), password, ignore=("LEESMIJ.txt",)
+    )
     assert sorted(outbound.decode().split()[1:]) == SENT  # national numbers only
 
     waiting = kbx("export", "collect", str(run.id))
@@ -144,7 +146,18 @@ def test_round_trip_delivers_a_pseudonymised_dataset_to_the_bi_working_group(
     bi_sms = sms_messages(settings)[-1]
     assert bi_sms["to"] == "+32478333444"
     dataset = drop_root(settings) / BI / "outbox" / f"{child.reference}.7z"
-    _, plain = open_single_7z(dataset.read_bytes(), password_from(bi_sms))
+    bi_password = password_from(bi_sms)
+    _, plain = open_single_7z(dataset.read_bytes(), bi_password, ignore=("LEESMIJ.txt",))
+    _, notice = open_single_7z(
+        dataset.read_bytes(), bi_password, ignore=(f"{child.reference}.csv",)
+    )
+    readme = notice.decode("utf-8-sig").split("\r\n")
+    assert f"Referentie: {child.reference}" in readme
+    assert "Aantal personen: 2" in readme
+    assert (
+        "Bewaartermijn: VDAB en de Agentschappen bewaren de gegevens maximaal 5 jaar na het "
+        "einde van de samenwerkingsovereenkomst. [Art. 3]"
+    ) in readme
     text_out = plain.decode()
     rows = list(csv.reader(io.StringIO(text_out)))
     assert rows[0][:7] == [

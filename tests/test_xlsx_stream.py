@@ -6,14 +6,14 @@ import io
 import tracemalloc
 import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 import openpyxl  # type: ignore[import-untyped]
 import pytest
 
-from crypto.xlsx_stream import Column, XlsxValueError, column_letter, write_workbook
+from crypto.xlsx_stream import Column, InfoValue, XlsxValueError, column_letter, write_workbook
 
 COLUMNS = [
     Column("Rijksregisternummer", "text"),
@@ -29,7 +29,7 @@ MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 def _write(
     rows: list[tuple[object, ...]],
     columns: list[Column] = COLUMNS,
-    info: list[tuple[str, str]] = INFO,
+    info: Sequence[tuple[str, InfoValue]] = INFO,
     **options: Any,
 ) -> bytes:
     out = io.BytesIO()
@@ -241,3 +241,98 @@ def test_rows_are_streamed_not_collected() -> None:
     assert len(out.getvalue()) < 4 * 2**20  # deflated
     with zipfile.ZipFile(out) as zf:
         assert zf.getinfo("xl/worksheets/sheet1.xml").compress_type == zipfile.ZIP_DEFLATED
+
+
+# -- print setup and the typed information sheet -------------------------------------------------
+
+# CT_Worksheet (ECMA-376 part 1, 18.3.1.99): the order of the children kbx writes.
+SCHEMA_ORDER = [
+    "sheetPr",
+    "dimension",
+    "sheetViews",
+    "sheetFormatPr",
+    "cols",
+    "sheetData",
+    "autoFilter",
+    "printOptions",
+    "pageMargins",
+    "pageSetup",
+    "headerFooter",
+]
+
+
+def _children(data: bytes, part: str) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        root = ET.fromstring(zf.read(part))  # noqa: S314  (our own output)
+    return [child.tag.removeprefix(MAIN) for child in root]
+
+
+@pytest.mark.parametrize(("width", "orientation"), [(4, "portrait"), (5, "landscape")])
+def test_every_sheet_prints_one_page_wide_on_a4_with_the_header_on_every_page(
+    width: int, orientation: str
+) -> None:
+    columns = [Column(f"Kolom {i}", "text") for i in range(width)]
+    data = _write([tuple("x" * width)], columns=columns, reference="KBX-2026-000042")
+    for part in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"):
+        children = _children(data, part)
+        assert children == [c for c in SCHEMA_ORDER if c in children], part
+        assert children[0] == "sheetPr"
+        assert children[-3:] == ["pageMargins", "pageSetup", "headerFooter"]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+        workbook = zf.read("xl/workbook.xml").decode()
+    assert '<pageSetUpPr fitToPage="1"/>' in sheet
+    assert (
+        f'<pageSetup paperSize="9" orientation="{orientation}" fitToWidth="1" fitToHeight="0"/>'
+        in sheet
+    )
+    assert "<oddFooter>&amp;LKBX-2026-000042&amp;Rpagina &amp;P van &amp;N</oddFooter>" in sheet
+    assert (
+        '<definedName name="_xlnm.Print_Titles" localSheetId="0">'
+        "'Gegevens'!$1:$1</definedName>" in workbook
+    )
+
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book["Gegevens"].print_title_rows == "$1:$1"
+    assert book["Gegevens"].page_setup.orientation == orientation
+    assert book["Info"].page_setup.orientation == "portrait"  # two columns
+    for ws in book:
+        assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+        assert ws.page_setup.fitToWidth == 1
+        assert ws.page_setup.fitToHeight == 0
+        assert ws.page_setup.paperSize == 9  # A4
+        assert ws.oddFooter.left.text == "KBX-2026-000042"
+        assert ws.oddFooter.right.text == "pagina &P van &N"
+
+
+def test_an_ampersand_in_the_footer_is_text_not_a_code() -> None:
+    data = _write([], reference="A&B")
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        sheet = zf.read("xl/worksheets/sheet2.xml").decode()
+    assert "<oddFooter>&amp;LA&amp;&amp;B&amp;Rpagina" in sheet
+
+
+def test_information_values_are_typed_cells() -> None:
+    info: list[tuple[str, Any]] = [
+        ("Aantal personen", 1234),
+        ("Aangemaakt op", datetime(2026, 11, 23, 9, 15, 42)),  # noqa: DTZ001  (Brussels, naive)
+        ("Ondertekend op", date(2024, 4, 10)),
+        ("Protocol", "tekst & meer"),
+    ]
+    data = _write([], info=info)
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["Info"]
+    cells = {r[0].value: r[1] for r in sheet.iter_rows()}
+    assert (cells["Aantal personen"].value, cells["Aantal personen"].data_type) == (1234, "n")
+    made = cells["Aangemaakt op"]
+    assert made.value == datetime(2026, 11, 23, 9, 15, 42)  # noqa: DTZ001  (a cell has no zone)
+    assert made.number_format == "dd/mm/yyyy hh:mm"
+    signed = cells["Ondertekend op"]
+    assert signed.value == datetime(2024, 4, 10)  # noqa: DTZ001
+    assert signed.number_format == "dd/mm/yyyy"
+    assert cells["Protocol"].value == "tekst & meer"
+    assert cells["Protocol"].alignment.wrap_text is True
+
+
+def test_an_information_date_time_with_a_zone_is_refused() -> None:
+    with pytest.raises(XlsxValueError, match=r"information row 1 \(Aangemaakt op\): .*time zone"):
+        _write([], info=[("Aangemaakt op", datetime(2026, 11, 23, 9, 15, tzinfo=UTC))])

@@ -60,7 +60,7 @@ def protocols_show(
     lines = [
         f"{d.id} (versie {d.version}) {d.content_hash}",
         d.title_nl,
-        f"Bron: {d.source_document}",
+        f"Bron: {d.source_document}" + (f" ({d.source_file})" if d.source_file else ""),
         "Rechtsgrond:",
         *(f"  - {b}" for b in d.legal_basis),
         f"Geldig: {v.valid_from} tot {v.until or 'onbepaald'} [{v.article}]",

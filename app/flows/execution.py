@@ -20,11 +20,11 @@ from app.flows.deps import ExportDeps, crash_point
 from app.flows.key_sms import send_key
 from app.store import runs
 from app.store.db import READ_ONLY, aware, transaction
-from app.store.recipients import get_recipient, recipient_facts, run_history
+from app.store.recipients import get_recipient, own_agreement, recipient_facts, run_history
 from app.store.run_lock import exclusive_run
 from crypto.passwords import new_password
 from crypto.sealing import Column, SealedFile, build_csv, build_xlsx, seal
-from exchange.exports import RunState, expiry, info_sheet
+from exchange.exports import RunState, expiry, info_sheet, readme_text
 from exchange.fields import FIELD_CATALOGUE
 from exchange.models import ExportRun, Recipient
 from exchange.periods import parse_period
@@ -83,11 +83,14 @@ def seal_file(
         run.recipient_id, parsed, deps.settings.current_date(), run.lookback_years
     )
     statement = build_selection(definition, request)
+    reference = run.reference or ""
     # Only the build reads the store, in a read-only transaction (on SQLite: DEFERRED, no write
     # lock), so parallel executors (app.flows.batch_runner) build side by side; the key
     # derivation and encryption, which cost more than building most files, run after the
     # connection is closed.
     with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        with Session(bind=connection) as session:  # the file names the recipient's own copy
+            agreement = own_agreement(session, run.recipient_id, definition)
         expected = connection.execute(build_count(definition, request)).scalar_one()
         result = connection.execution_options(stream_results=True, yield_per=2000).execute(
             statement
@@ -95,25 +98,32 @@ def seal_file(
         rows: Iterator[Sequence[object]] = (tuple(r) for r in result)
         if sent is not None:
             rows = _remembering(rows, definition.field_names.index("national_number"), sent)
+        # What the file says about itself (seeds: the retention clause and the instruction to
+        # move the file off the transport medium): the "Info" sheet, or LEESMIJ.txt in the 7z.
+        info = info_sheet(
+            definition,
+            reference=reference,
+            period=run.period,
+            recipient_name=recipient.name_nl,
+            built_at=now,
+            row_count=expected,
+            lookback_years=run.lookback_years,
+            agreement=agreement,
+            field_names=recipient.kind != "municipality",
+        )
         if recipient.kind == "municipality":
             # People open these: Excel with Dutch headers and an information sheet.
             columns = [
                 Column(FIELD_CATALOGUE[n].label_nl, FIELD_CATALOGUE[n].value_type)
                 for n in definition.field_names
             ]
-            info = info_sheet(
-                definition,
-                reference=run.reference or "",
-                period=run.period,
-                recipient_name=recipient.name_nl,
-                built_at=now,
-                row_count=expected,
-                lookback_years=run.lookback_years,
-            )
-            plain = build_xlsx(columns, rows, info)
+            plain = build_xlsx(columns, rows, info, reference)
         else:
             # Machines read these: CSV with the field names, in an AES-256 7z archive.
-            plain = build_csv(definition.field_names, rows, inner_name=f"{run.reference}.csv")
+            csv_name = f"{reference}.csv"
+            plain = build_csv(
+                definition.field_names, rows, csv_name, readme=readme_text(info, csv_name)
+            )
     sealed = seal(plain, password)
     if sealed.rows != expected:
         raise ChannelError("the store changed while the file was built; request the export again")

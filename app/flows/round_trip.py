@@ -29,12 +29,13 @@ from app.flows.exports import require_route
 from app.flows.vdab_dataset import load_pseudonymiser, profiles_for
 from app.store import runs
 from app.store.db import transaction
+from app.store.recipients import get_recipient
 from crypto.archives import ArchiveError, open_single_7z
 from crypto.passwords import new_password
 from crypto.pseudonyms import Purpose
-from crypto.sealing import build_csv, seal
+from crypto.sealing import README_NAME, build_csv, seal
 from exchange.csv_input import decoded_lines
-from exchange.exports import RunState
+from exchange.exports import RunState, info_sheet, readme_text
 from exchange.models import ExportRun
 from exchange.periods import parse_period
 from exchange.protocols import Channel
@@ -183,7 +184,8 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
     if digest == w.refused_sha256:
         return Collected(run_id, "refused", report=["the same file was refused before"])
     try:
-        _, csv_bytes = open_single_7z(archive, w.password)
+        # VDAB may send back the archive it got, with kbx's LEESMIJ.txt still in it.
+        _, csv_bytes = open_single_7z(archive, w.password, ignore=(README_NAME,))
         # Decoded line by line: a byte that is not UTF-8 is reported at its own line.
         lines = decoded_lines(io.BytesIO(csv_bytes))
         returned = parse_return(lines, w.sent, deps.settings.current_date())
@@ -194,6 +196,8 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
 
     with transaction(engine) as session:
         require_route(session, deps, BI_RECIPIENT, Channel.SFTP_DROP)
+        definition = deps.registry.require(runs.load(session, run_id).protocol_id)
+        bi_name = get_recipient(session, BI_RECIPIENT).name_nl
         period = parse_period(w.period)
         assert period is not None
         numbers = [r.national_number for r in returned.rows]
@@ -208,7 +212,21 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
     child_id, child_reference, needs_build = _claim_dataset_run(engine, deps, run_id)
     if needs_build:
         password = new_password()
-        plain = build_csv(dataset.columns, dataset.rows, f"{child_reference}.csv")
+        csv_name = f"{child_reference}.csv"
+        profile = definition.profile.article if definition.profile else ""
+        info = info_sheet(
+            definition,
+            reference=child_reference,
+            period=w.period,
+            recipient_name=bi_name,
+            built_at=deps.settings.now(),
+            row_count=len(dataset.rows),
+            lookback_years=None,
+            columns=[f"{', '.join(dataset.columns)} [{profile}]"],
+        )
+        plain = build_csv(
+            dataset.columns, dataset.rows, csv_name, readme=readme_text(info, csv_name)
+        )
         sealed = seal(plain, password)
         _record_built(engine, deps, child_id, sealed.data, sealed.rows, password, dataset.columns)
         del password  # from here on only sealed under the service key

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store import runs
 from crypto import PublicKey
+from exchange.exports import OwnAgreement
 from exchange.models import Agreement, Recipient, RecipientContact, RecipientKey
 from exchange.policy import Agreement as PolicyAgreement
 from exchange.policy import PastRun, RecipientFacts
-from exchange.protocols import RecipientRequirement
+from exchange.protocols import ProtocolDefinition, RecipientRequirement
 from exchange.recipients import ContactProblem, check_contact
 from exchange.shown import shown
 
@@ -28,6 +29,7 @@ __all__ = [
     "check_key_free",
     "get_recipient",
     "list_recipients",
+    "own_agreement",
     "recipient_facts",
     "resolve",
     "run_history",
@@ -232,6 +234,38 @@ def add_agreement(
     )
     session.add(row)
     return row
+
+
+def own_agreement(
+    session: Session, recipient_id: str, definition: ProtocolDefinition
+) -> OwnAgreement | None:
+    """The recipient's own signed copy of ``definition`` (or accession to it) that its files
+    name: of the recorded agreements and the definition's ``[[instances]]`` entry, the one
+    signed last (on the same day, a recorded one). ``None`` when the protocol asks for neither
+    (agencies) or none is on record. Sources: each municipality signs its own copy of the
+    art. 20 protocol (seed 000, art. 12); a municipality accedes to the VCMP deliberation with
+    a signed commitment (seed 003, Besluit). One query; the lead may adapt it to an agreement's
+    lifecycle (e.g. ended agreements)."""
+    kind = definition.recipients.requires
+    if kind is RecipientRequirement.NONE:
+        return None
+    found: list[OwnAgreement] = []
+    if (instance := definition.instance_for(recipient_id)) is not None:
+        found.append(OwnAgreement(kind, instance.signed_on, instance.document))
+    recorded = session.scalars(
+        select(Agreement)
+        .where(
+            Agreement.recipient_id == recipient_id,
+            Agreement.protocol_id == definition.id,
+            Agreement.kind == kind.value,
+        )
+        .order_by(Agreement.signed_on.desc(), Agreement.id.desc())
+        .limit(1)
+    ).first()
+    if recorded is not None:
+        found.append(OwnAgreement(kind, recorded.signed_on, recorded.document_ref))
+    # max keeps the first of equals: the recorded one, appended last, is put first here.
+    return max(reversed(found), key=lambda a: a.signed_on, default=None)
 
 
 def recipient_facts(session: Session, recipient_id: str) -> RecipientFacts:
