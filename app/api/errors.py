@@ -178,6 +178,13 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "The vsb-care protocol is not in force today",
             "Het protocol vsb-care is vandaag niet van kracht",
         ),
+        "check.date_out_of_scope": ErrorCode(
+            422,
+            "The integration condition applies from 2022-01-01 on (seed 002, recital D); "
+            "an earlier date is not answered",
+            "De inburgeringsvoorwaarde geldt pas vanaf 01.01.2022 (overweging D); "
+            "een vroegere datum wordt niet beantwoord",
+        ),
         "check.rate_limited": ErrorCode(
             429,
             "Too many checks; try again after the number of seconds in Retry-After",
