@@ -29,6 +29,7 @@ __all__ = [
     "ExportRun",
     "Integree",
     "PendingChange",
+    "ProtocolDate",
     "Recipient",
     "RecipientContact",
     "RecipientKey",
@@ -272,6 +273,23 @@ class ExportRun(Base):
     # Runs with a return leg: the national numbers sent, sealed under the service key, so that
     # the return can be checked against exactly them; destroyed once the return is in.
     sent_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The municipality's request this run answers (art20-municipal, seed 000 overweging C): the
+    # day it was made and the municipality's own reference (a letter's reference, no person).
+    requested_on: Mapped[date | None] = mapped_column(Date)
+    request_ref: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProtocolDate(Base):
+    """A date of a protocol that its text does not give and an admin records (vdab-pillar3: the
+    entry into force of the samenwerkingsovereenkomst, seed 001 art. 5); one per kind."""
+
+    __tablename__ = "protocol_dates"
+
+    protocol_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SmsMessage(Base):

@@ -22,6 +22,7 @@ __all__ = [
     "Channel",
     "ChannelRule",
     "DefinitionError",
+    "OnRequest",
     "ProtocolDefinition",
     "RecipientRequirement",
     "parse_definition",
@@ -176,6 +177,14 @@ class ProfileFields(_Strict):
     article: str
 
 
+class OnRequest(_Strict):
+    """A list goes only to a recipient that asked for it (art20-municipal, seed 000 overweging
+    C: "kunnen gemeenten deze lijsten maximaal 1 keer per jaar opvragen"): each run records the
+    request it answers."""
+
+    article: str
+
+
 class ProtocolDefinition(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,40}$")
     version: int = Field(ge=1)
@@ -194,6 +203,7 @@ class ProtocolDefinition(_Strict):
     mail_disclaimer_nl: str | None = None
     retention: Retention
     profile: ProfileFields | None = None
+    on_request: OnRequest | None = None
     content_hash: str = ""
 
     @model_validator(mode="after")

@@ -77,6 +77,39 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "Refused by the protocol; every reason is listed",
             "Geweigerd door het protocol; elke reden staat erbij",
         ),
+        "request.incomplete": ErrorCode(
+            400,
+            "A municipality's request needs both its date and its reference",
+            "Een aanvraag van een gemeente heeft een datum en een referentie nodig",
+        ),
+        "request.reference_invalid": ErrorCode(
+            400,
+            "The request reference is not acceptable (1 to 64 printable characters, no long "
+            "number)",
+            "De referentie van de aanvraag is niet aanvaardbaar (1 tot 64 afdrukbare tekens, "
+            "geen lang nummer)",
+        ),
+        "requests.invalid": ErrorCode(
+            400,
+            "The requests are refused; every bad line is named",
+            "De aanvragen zijn geweigerd; elke foute regel wordt genoemd",
+        ),
+        "requests.unknown_recipient": ErrorCode(
+            400,
+            "A request names no known municipality; nothing is requested",
+            "Een aanvraag noemt geen gekende gemeente; er wordt niets aangevraagd",
+        ),
+        "batch.requests_required": ErrorCode(
+            400,
+            "This protocol's lists go only to the municipalities that asked: give their requests",
+            "De lijsten van dit protocol gaan enkel naar de gemeenten die ze opvroegen: geef "
+            "hun aanvragen",
+        ),
+        "batch.not_on_request": ErrorCode(
+            400,
+            "This protocol's lists are not sent on request",
+            "De lijsten van dit protocol worden niet op aanvraag bezorgd",
+        ),
         "recipient.no_contact": ErrorCode(
             409,
             "The recipient has no registered contact for the key SMS",

@@ -177,6 +177,7 @@ def _still_allowed(
         deps.settings.current_date(),
         history,
         run.lookback_years,
+        runs.request_of(run),
     )
     if isinstance(decision, Refused):
         return "refused at build time: " + ", ".join(r.rule for r in decision.reasons)

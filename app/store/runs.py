@@ -21,6 +21,7 @@ from app.errors import Conflict, NotFound
 from app.store.audit import record
 from exchange.exports import InvalidTransition, RunState, run_reference, transition
 from exchange.models import AuditEvent, ExportRun
+from exchange.requests import ListRequest
 from exchange.shown import shown
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "note",
     "passwords_to_destroy",
     "pushed_to_watch",
+    "request_of",
     "run_events",
     "run_ids",
     "subject",
@@ -68,15 +70,30 @@ def subject(run: ExportRun) -> str:
 
 
 def details(run: ExportRun, **extra: Any) -> dict[str, Any]:
-    """The details of an audit event about ``run``: reference, protocol, recipient, period, and
-    the caller's extras (identifiers, counts, digests; never personal data)."""
+    """The details of an audit event about ``run``: reference, protocol, recipient, period, the
+    request it answers when it answers one (``request``: its date and the municipality's
+    reference, seed 000 overweging C), and the caller's extras (identifiers, counts, digests;
+    never personal data)."""
+    request = (
+        {"request": {"requested_on": run.requested_on.isoformat(), "reference": run.request_ref}}
+        if run.requested_on is not None
+        else {}
+    )
     return {
         "reference": run.reference,
         "protocol": run.protocol_id,
         "recipient": run.recipient_id,
         "period": run.period,
+        **request,
         **extra,
     }
+
+
+def request_of(run: ExportRun) -> ListRequest | None:
+    """The request ``run`` answers, as recorded on it (``None`` when it answers none)."""
+    if run.requested_on is None or run.request_ref is None:
+        return None
+    return ListRequest(run.requested_on, run.request_ref)
 
 
 _REFERENCE = re.compile(r"KBX-[0-9]{4}-[0-9]{6}", re.IGNORECASE)
