@@ -212,12 +212,15 @@ LIVE_RUN_STATES = (
     "fetched",
     "purged",
 )
-_LIVE = "state NOT IN ('refused', 'cancelled', 'failed')"
+# A run derived from another (a round trip's dataset, ``parent_id``) holds no slot of its own:
+# its parent holds the period's.
+_LIVE = "state NOT IN ('refused', 'cancelled', 'failed') AND parent_id IS NULL"
 
 
 class ExportRun(Base):
     """One export; the partial unique index is the claim: one live run per protocol, recipient and
-    period, whatever the number of simultaneous requests."""
+    period, whatever the number of simultaneous requests (runs derived from another one, such as
+    a round trip's dataset, are not counted: their parent holds the slot)."""
 
     __tablename__ = "export_runs"
     __table_args__ = (

@@ -139,7 +139,7 @@ def _validity(definition: ProtocolDefinition, today: date) -> list[Reason]:
         return [
             Reason(
                 "protocol.ended",
-                v.article,
+                v.until_article,
                 f"Het protocol is beëindigd op {_d(v.until)}; er mag niets meer worden meegedeeld.",
                 f"The protocol ended on {v.until}; nothing may be communicated any more.",
             )

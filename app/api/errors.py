@@ -110,6 +110,16 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "This protocol's lists are not sent on request",
             "De lijsten van dit protocol worden niet op aanvraag bezorgd",
         ),
+        "protocol.no_such_date": ErrorCode(
+            400,
+            "The protocol's validity does not count from such a date",
+            "De geldigheid van het protocol wordt niet vanaf zo'n datum geteld",
+        ),
+        "protocol.date_in_future": ErrorCode(
+            400,
+            "A protocol date is recorded once it happened",
+            "Een datum van een protocol wordt vastgelegd zodra ze plaatsvond",
+        ),
         "recipient.no_contact": ErrorCode(
             409,
             "The recipient has no registered contact for the key SMS",

@@ -300,7 +300,8 @@ def export_collect(
     else:
         typer.echo(
             f"run {done.run_id}: {done.rows} people returned ({done.not_returned} not known to "
-            f"VDAB); pseudonymised dataset in run {done.dataset_run_id}"
+            f"VDAB); pseudonymised dataset in run "
+            f"{', '.join(str(i) for i in done.dataset_run_ids)}"
         )
 
 

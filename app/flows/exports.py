@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.flows.deps import ExportDeps
-from app.store import runs
+from app.store import protocol_dates, runs
 from app.store.db import transaction
 from app.store.recipients import get_recipient, recipient_facts, run_history
 from exchange.exports import FourEyesViolation, RunState, check_four_eyes
@@ -104,6 +104,7 @@ def _evaluate(
     lookback_years: int | None,
     request: ListRequest | None,
 ) -> Allowed | Refused:
+    definition = protocol_dates.effective(session, definition)  # a recorded term's end
     facts = recipient_facts(session, recipient_id)
     history = run_history(session, definition.id, recipient_id)
     today = deps.settings.current_date()

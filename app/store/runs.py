@@ -297,10 +297,13 @@ def awaiting_return(session: Session) -> list[int]:
     )
 
 
-def derived_from(session: Session, parent_id: int) -> ExportRun | None:
-    """The run derived from run ``parent_id`` (the BI dataset of a round trip), if made."""
+def derived_from(session: Session, parent_id: int, recipient: str) -> ExportRun | None:
+    """The run derived from run ``parent_id`` for ``recipient`` (a round trip's dataset for the
+    BI working group or for VDAB), if made."""
     found: ExportRun | None = session.scalar(
-        select(ExportRun).where(ExportRun.parent_id == parent_id)
+        select(ExportRun).where(
+            ExportRun.parent_id == parent_id, ExportRun.recipient_id == recipient
+        )
     )
     return found
 
@@ -314,6 +317,7 @@ def live_for_slot(session: Session, protocol: str, recipient: str, period: str) 
             ExportRun.recipient_id == recipient,
             ExportRun.period == period,
             ExportRun.state != RunState.REFUSED.value,
+            ExportRun.parent_id.is_(None),
         )
         .order_by(ExportRun.id.desc())
         .limit(1)
@@ -322,10 +326,13 @@ def live_for_slot(session: Session, protocol: str, recipient: str, period: str) 
 
 
 def history(session: Session, protocol: str, recipient: str) -> list[tuple[str, str]]:
-    """(period, state) of every run of ``protocol`` for ``recipient``: what the policy counts."""
+    """(period, state) of every run of ``protocol`` for ``recipient``: what the policy counts
+    (not the runs derived from another one: a round trip's dataset is not a list of its own)."""
     rows = session.execute(
         select(ExportRun.period, ExportRun.state).where(
-            ExportRun.protocol_id == protocol, ExportRun.recipient_id == recipient
+            ExportRun.protocol_id == protocol,
+            ExportRun.recipient_id == recipient,
+            ExportRun.parent_id.is_(None),
         )
     )
     return [(period, state) for period, state in rows]
