@@ -894,6 +894,9 @@ NOT_IN_THE_DOCUMENT = {
     "recipient.ambiguous": "cli",
     "run.no_return_leg": "cli",
     "run.not_awaiting_return": "cli",
+    # protocol dates (vdab-pillar3 art. 5) are recorded by an admin on the command line
+    "protocol.no_such_date": "cli",
+    "protocol.date_in_future": "cli",
 }
 
 
