@@ -62,6 +62,7 @@ from exchange.kbi_extract import COLUMNS
 from exchange.models import ExportRun
 from exchange.periods import parse_period
 from exchange.protocols import RecipientRequirement
+from exchange.requests import ListRequest, RequestLine
 from exchange.selection import SelectionRequest, build_selection
 
 TODAY = date(2026, 11, 23)
@@ -184,6 +185,11 @@ def phase_seed(data_dir: Path, persons: int, seed: int) -> dict[str, Any]:
         channel="sftp_drop",
         lookback_years=None,
         by=OPERATOR,
+        # Every municipality asked for its list this year (seed 000, overweging C).
+        requests=[
+            RequestLine(line, town.nis_code, ListRequest(TODAY, f"REQ-{town.nis_code}"))
+            for line, town in enumerate(towns, start=2)
+        ],
     )
     for run in batch.runs:
         approve(engine, deps, run.id, APPROVER)

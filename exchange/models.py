@@ -29,6 +29,7 @@ __all__ = [
     "ExportRun",
     "Integree",
     "PendingChange",
+    "ProtocolDate",
     "Recipient",
     "RecipientContact",
     "RecipientKey",
@@ -212,12 +213,15 @@ LIVE_RUN_STATES = (
     "fetched",
     "purged",
 )
-_LIVE = "state NOT IN ('refused', 'cancelled', 'failed')"
+# A run derived from another (a round trip's dataset, ``parent_id``) holds no slot of its own:
+# its parent holds the period's.
+_LIVE = "state NOT IN ('refused', 'cancelled', 'failed') AND parent_id IS NULL"
 
 
 class ExportRun(Base):
     """One export; the partial unique index is the claim: one live run per protocol, recipient and
-    period, whatever the number of simultaneous requests."""
+    period, whatever the number of simultaneous requests (runs derived from another one, such as
+    a round trip's dataset, are not counted: their parent holds the slot)."""
 
     __tablename__ = "export_runs"
     __table_args__ = (
@@ -273,6 +277,23 @@ class ExportRun(Base):
     # Runs with a return leg: the national numbers sent, sealed under the service key, so that
     # the return can be checked against exactly them; destroyed once the return is in.
     sent_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The municipality's request this run answers (art20-municipal, seed 000 overweging C): the
+    # day it was made and the municipality's own reference (a letter's reference, no person).
+    requested_on: Mapped[date | None] = mapped_column(Date)
+    request_ref: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProtocolDate(Base):
+    """A date of a protocol that its text does not give and an admin records (vdab-pillar3: the
+    entry into force of the samenwerkingsovereenkomst, seed 001 art. 5); one per kind."""
+
+    __tablename__ = "protocol_dates"
+
+    protocol_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SmsMessage(Base):

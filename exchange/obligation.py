@@ -29,8 +29,20 @@ This is the same rule as the yearly list of the same protocol (``exchange.select
 The current ``target_group`` is not consulted: it describes today, not day D; the obligation's
 own dates carry its history.
 
-The reason of a NOK is one fixed Dutch sentence that states the rule, never a fact of the person
-(no date, no stage of the pathway): the protocol allows a reason, not a file.
+The reason of a NOK says *why* the person does not meet the obligation (gegeven 4: "de
+vermelding van de reden waarom de persoon niet aan de inburgeringsvoorwaarde voldoet"), as one of
+three fixed categories read from the pathway's own dates on day D, never a date or another fact:
+
+- ``contract.not_signed``: no integration contract signed on or before D;
+- ``certificate.not_obtained``: a contract signed on or before D, but no certificate of
+  integration obtained on or before D;
+- ``obligation.not_met``: a certificate obtained on or before D, yet the obligation is not
+  recorded as met on D (the obligation asks more than the certificate, e.g. the Dutch level).
+
+The condition itself only exists from 1 January 2022 (seed 002, overweging D: "Vanaf 1 januari
+2022 is een bijkomende voorwaarde voor het verkrijgen van een zorgbudget voor zwaar
+zorgbehoevenden ..."; overweging E: "die vanaf 1 januari 2022 een beroep wensen te doen"): a day
+before ``CONDITION_START`` is outside the protocol's scope and is not answered (``in_scope``).
 """
 
 from __future__ import annotations
@@ -40,18 +52,20 @@ from dataclasses import dataclass
 from datetime import date
 
 __all__ = [
-    "NOK_REASON_NL",
+    "CONDITION_START",
+    "NOK_REASONS",
     "Check",
+    "NokReason",
     "ObligationFacts",
     "Outcome",
     "check_obligation",
+    "in_scope",
+    "nok_reason",
     "obliged_and_not_compliant",
 ]
 
-NOK_REASON_NL = (
-    "Valt op de gevraagde datum onder de inburgeringsplicht en voldoet er niet aan "
-    "(decreet van 7 juni 2013 betreffende het Vlaamse integratie- en inburgeringsbeleid)."
-)
+# Seed 002, overweging D: the condition applies "vanaf 1 januari 2022".
+CONDITION_START = date(2022, 1, 1)
 
 
 class Outcome(enum.StrEnum):
@@ -60,17 +74,63 @@ class Outcome(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class NokReason:
+    """Why a person does not meet the obligation on a day: a stable ``code`` and one fixed
+    sentence in Dutch (``nl``) and English (``en``); never a fact of the person."""
+
+    code: str
+    nl: str
+    en: str
+
+
+# The categories, in the order of the pathway (seed 002, art. 3, gegeven 4).
+NOK_REASONS: dict[str, NokReason] = {
+    r.code: r
+    for r in (
+        NokReason(
+            "contract.not_signed",
+            "Valt op de gevraagde datum onder de inburgeringsplicht en heeft op die datum geen "
+            "inburgeringscontract ondertekend.",
+            "Under the integration obligation on the date asked, and no integration contract "
+            "signed by that date.",
+        ),
+        NokReason(
+            "certificate.not_obtained",
+            "Valt op de gevraagde datum onder de inburgeringsplicht; het inburgeringscontract is "
+            "ondertekend, maar op die datum is geen attest van inburgering behaald.",
+            "Under the integration obligation on the date asked; the integration contract is "
+            "signed, but no certificate of integration was obtained by that date.",
+        ),
+        NokReason(
+            "obligation.not_met",
+            "Valt op de gevraagde datum onder de inburgeringsplicht; het attest van inburgering "
+            "is behaald, maar op die datum is nog niet aan de volledige inburgeringsplicht "
+            "voldaan.",
+            "Under the integration obligation on the date asked; the certificate of integration "
+            "was obtained, but the whole integration obligation was not yet met by that date.",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
 class ObligationFacts:
-    """What KBI knows of one person's integration obligation."""
+    """What KBI knows of one person's integration obligation and pathway (days, or None)."""
 
     obligation_since: date | None  # the day the obligation began; None: never obliged
     obligation_met_on: date | None  # the day it was met; None: not (yet) met
+    contract_signed_on: date | None = None  # the integration contract; None: not signed
+    certificate_on: date | None = None  # the certificate of integration; None: not obtained
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
     outcome: Outcome
-    reason_nl: str | None = None  # only for NOK
+    reason: NokReason | None = None  # only for NOK
+
+    @property
+    def reason_nl(self) -> str | None:
+        return self.reason.nl if self.reason else None
 
     @property
     def is_nok(self) -> bool:
@@ -78,7 +138,12 @@ class Check:
 
 
 _OK = Check(Outcome.OK)
-_NOK = Check(Outcome.NOK, NOK_REASON_NL)
+
+
+def in_scope(day: date) -> bool:
+    """Whether ``day`` lies in the check's scope: on or after 1 January 2022 (seed 002,
+    overweging D and E), the day the integration condition of the care budget began."""
+    return day >= CONDITION_START
 
 
 def obliged_and_not_compliant(facts: ObligationFacts, day: date) -> bool:
@@ -87,9 +152,24 @@ def obliged_and_not_compliant(facts: ObligationFacts, day: date) -> bool:
     return since is not None and since <= day and (met is None or met > day)
 
 
+def _on_or_before(when: date | None, day: date) -> bool:
+    return when is not None and when <= day
+
+
+def nok_reason(facts: ObligationFacts, day: date) -> NokReason:
+    """Why ``facts`` do not meet the obligation on ``day`` (call it only for a NOK): the first
+    step of the pathway (contract, then certificate) not reached by ``day``; both reached,
+    ``obligation.not_met``. Seed 002, art. 3, gegeven 4."""
+    if not _on_or_before(facts.contract_signed_on, day):
+        return NOK_REASONS["contract.not_signed"]
+    if not _on_or_before(facts.certificate_on, day):
+        return NOK_REASONS["certificate.not_obtained"]
+    return NOK_REASONS["obligation.not_met"]
+
+
 def check_obligation(facts: ObligationFacts | None, day: date) -> Check:
     """OK or NOK (with its reason) for one person on ``day``; ``None`` is a person KBI does not
-    know, who is not obliged: OK."""
+    know, who is not obliged: OK. Seed 002, art. 3, gegeven 3 and 4; art. 6."""
     if facts is not None and obliged_and_not_compliant(facts, day):
-        return _NOK
+        return Check(Outcome.NOK, nok_reason(facts, day))
     return _OK

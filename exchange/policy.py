@@ -18,6 +18,7 @@ from exchange.protocols import (
     ProtocolDefinition,
     RecipientRequirement,
 )
+from exchange.requests import ListRequest
 from exchange.shown import shown
 
 __all__ = [
@@ -100,9 +101,15 @@ def evaluate(
     today: date,
     history: Sequence[PastRun],
     lookback_years: int | None = None,
+    request: ListRequest | None = None,
 ) -> Decision:
+    """Every rule of ``definition`` for a list to ``recipient`` in the period ``period_text``
+    over ``channel_text``, judged on ``today`` (Brussels) against the recipient's ``history``;
+    ``request`` is the recipient's request the list answers (only for a protocol whose lists go
+    on request, ``definition.on_request``)."""
     reasons: list[Reason] = []
     reasons += _validity(definition, today)
+    reasons += _on_request(definition, request, today)
     reasons += _recipient(definition, recipient, today)
     channel, channel_reasons = _channel(definition, channel_text, today)
     reasons += channel_reasons
@@ -132,9 +139,50 @@ def _validity(definition: ProtocolDefinition, today: date) -> list[Reason]:
         return [
             Reason(
                 "protocol.ended",
-                v.article,
+                v.until_article,
                 f"Het protocol is beëindigd op {_d(v.until)}; er mag niets meer worden meegedeeld.",
                 f"The protocol ended on {v.until}; nothing may be communicated any more.",
+            )
+        ]
+    return []
+
+
+def _on_request(
+    definition: ProtocolDefinition, request: ListRequest | None, today: date
+) -> list[Reason]:
+    """Seed 000, overweging C: "kunnen gemeenten deze lijsten maximaal 1 keer per jaar opvragen":
+    a list answers a request of the municipality, made on or before today. A protocol whose
+    lists do not go on request takes none."""
+    rule = definition.on_request
+    if rule is None:
+        if request is None:
+            return []
+        return [
+            Reason(
+                "request.not_applicable",
+                definition.frequency.article,
+                "Lijsten van dit protocol worden niet op aanvraag bezorgd; laat de aanvraag weg.",
+                "Lists of this protocol are not sent on request; leave the request out.",
+            )
+        ]
+    if request is None:
+        return [
+            Reason(
+                "request.missing",
+                rule.article,
+                "De lijst wordt enkel op aanvraag van de gemeente bezorgd: geef de datum en de "
+                "referentie van haar aanvraag.",
+                "The list is only sent on the municipality's request: give the date and the "
+                "reference of its request.",
+            )
+        ]
+    if request.requested_on > today:
+        return [
+            Reason(
+                "request.date_in_future",
+                rule.article,
+                f"De aanvraag is gedateerd op {_d(request.requested_on)}, na vandaag.",
+                f"The request is dated {request.requested_on}, after today.",
             )
         ]
     return []

@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import tomllib
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,9 +23,12 @@ __all__ = [
     "Channel",
     "ChannelRule",
     "DefinitionError",
+    "OnRequest",
     "ProtocolDefinition",
     "RecipientRequirement",
+    "Term",
     "parse_definition",
+    "term_end",
 ]
 
 
@@ -64,9 +68,42 @@ class Window(_Strict):
         return self.valid_from <= day and (self.until is None or day <= self.until)
 
 
+def term_end(start: date, years: int) -> date:
+    """The last day of a term of ``years`` years that begins on ``start`` (both inclusive): the
+    day before the same calendar day ``years`` later. "Gedurende 5 jaar na in voege treden" from
+    03.03.2023 runs up to and including 02.03.2028; a term that begins on 29 February has its
+    anniversary on 1 March (no 29 February that year) and so ends on 28 February."""
+    try:
+        anniversary = start.replace(year=start.year + years)
+    except ValueError:  # 29 February, and the later year is no leap year
+        anniversary = date(start.year + years, 3, 1)
+    return anniversary - timedelta(days=1)
+
+
+class Term(_Strict):
+    """A validity that lasts ``years`` from a date the protocol's text names but does not give
+    (``counted_from``), recorded by an admin; until it is, it counts from the protocol's own
+    entry into force (``Validity.valid_from``) and says so (``Validity.until_basis_nl``)."""
+
+    years: int = Field(ge=1)
+    counted_from: Literal["cooperation_agreement_in_force"]
+    label_nl: (
+        str  # the date's name in Dutch, e.g. "inwerkingtreding van de samenwerkingsovereenkomst"
+    )
+    article: str
+
+
 class Validity(Window):
     notice_months: int | None = None
     end_note: str | None = None
+    term: Term | None = None
+    # How ``until`` was found, when a term computes it (set by ``ProtocolDefinition.with_dates``).
+    until_basis_nl: str | None = None
+
+    @property
+    def until_article(self) -> str:
+        """The article an end rests on: the term's when it is computed, else the validity's."""
+        return self.term.article if self.term is not None else self.article
 
 
 class ChannelRule(Window):
@@ -176,10 +213,22 @@ class Retention(_Strict):
 
 
 class ProfileFields(_Strict):
-    """Fields that are not sent, but joined on the return leg (vdab-pillar3)."""
+    """Fields that are not sent, but joined on the return leg (vdab-pillar3), and who receives
+    the pseudonymised dataset made of them (``dataset_recipients``, each its own run: file,
+    password and key SMS)."""
 
     fields: list[FieldRule]
     return_columns: list[str]
+    article: str
+    dataset_recipients: list[str] = Field(default=["bi-werkgroep"], min_length=1)
+    dataset_article: str | None = None
+
+
+class OnRequest(_Strict):
+    """A list goes only to a recipient that asked for it (art20-municipal, seed 000 overweging
+    C: "kunnen gemeenten deze lijsten maximaal 1 keer per jaar opvragen"): each run records the
+    request it answers."""
+
     article: str
 
 
@@ -203,6 +252,7 @@ class ProtocolDefinition(_Strict):
     mail_disclaimer_nl: str | None = None
     retention: Retention
     profile: ProfileFields | None = None
+    on_request: OnRequest | None = None
     content_hash: str = ""
 
     @model_validator(mode="after")
@@ -232,6 +282,32 @@ class ProtocolDefinition(_Strict):
     def instance_for(self, recipient_id: str) -> SignedInstance | None:
         return next((i for i in self.instances if i.recipient == recipient_id), None)
 
+    def with_dates(self, recorded: Mapping[str, date]) -> ProtocolDefinition:
+        """This definition with its validity's end computed from a term (``Validity.term``):
+        ``term_end`` of the recorded date the term counts from (``recorded``, by kind), or, while
+        none is recorded, of the protocol's own entry into force, and ``until_basis_nl`` saying
+        which. A definition without a term is returned as it is. The content hash is kept: it is
+        the file's; the recorded date has its own audit event."""
+        v = self.validity
+        if v.term is None:
+            return self
+        start = recorded.get(v.term.counted_from)
+        if start is not None:
+            basis = (
+                f"{v.term.years} jaar vanaf de {v.term.label_nl} op {start:%d.%m.%Y} "
+                "(geregistreerd)"
+            )
+        else:
+            start = v.valid_from
+            basis = (
+                f"{v.term.years} jaar vanaf de inwerkingtreding van het protocol op "
+                f"{start:%d.%m.%Y}: de datum van de {v.term.label_nl} is nog niet geregistreerd"
+            )
+        until = term_end(start, v.term.years)
+        return self.model_copy(
+            update={"validity": v.model_copy(update={"until": until, "until_basis_nl": basis})}
+        )
+
 
 class DefinitionError(Exception):
     """A definition file that cannot be used; the message names the file and the problem."""
@@ -251,5 +327,7 @@ def parse_definition(content: bytes, source: str) -> ProtocolDefinition:
             for err in exc.errors()
         )
         raise DefinitionError(f"{source}: {problems}") from exc
+    if definition.validity.term is not None and definition.validity.until is not None:
+        raise DefinitionError(f"{source}: validity: a term computes 'until'; do not give both")
     digest = hashlib.sha256(content).hexdigest()
-    return definition.model_copy(update={"content_hash": f"sha256:{digest}"})
+    return definition.model_copy(update={"content_hash": f"sha256:{digest}"}).with_dates({})

@@ -39,6 +39,7 @@ _MUTABLE_TABLES = (
     "recipient_keys",
     "recipient_contacts",
     "integrees",
+    "protocol_dates",
 )
 
 

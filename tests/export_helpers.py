@@ -26,6 +26,19 @@ from tests.factories import national_number, person, write_extract
 LOMMEL = "72020"
 PASSWORD = "correct horse battery staple"
 
+# A municipality's request for its art20-municipal list (seed 000, overweging C): every art20
+# request of the tests answers one, on the CLI (REQUEST) and in the API's body (REQUEST_BODY).
+REQUEST = ("--requested-on", "2026-11-02", "--request-ref", "BZ/2026/0117")
+REQUEST_BODY = {"requested_on": "2026-11-02", "request_ref": "BZ/2026/0117"}
+
+
+def requests_file(path: Path, nis_codes: list[str], on: str = "2026-11-02") -> Path:
+    """The yearly round's CSV of requests received: one line per municipality."""
+    lines = ["nis_code,requested_on,reference"]
+    lines += [f"{nis},{on},REQ-{nis}" for nis in nis_codes]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
 
 def nn(day: int, *, bis: bool = False) -> str:
     return national_number(date(1991, 4, day), 205, bis_offset=40 if bis else 0)

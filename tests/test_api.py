@@ -46,6 +46,7 @@ from tests.conftest import TODAY, Kbx
 from tests.export_helpers import (
     LOMMEL,
     PASSWORD,
+    REQUEST_BODY,
     nn,
     password_from,
     personal_data,
@@ -62,7 +63,17 @@ REQUEST = {
     "recipient": LOMMEL,
     "period": "2026",
     "channel": "sftp_drop",
+    **REQUEST_BODY,
 }
+
+
+def _asked(*nis_codes: str) -> list[dict[str, str]]:
+    """The requests received, as the batch body lists them (seed 000, overweging C)."""
+    return [
+        {"nis_code": n, "requested_on": "2026-11-02", "reference": f"REQ-{n}"} for n in nis_codes
+    ]
+
+
 NOT_LIVE = ("refused", "cancelled", "failed")
 
 
@@ -202,7 +213,12 @@ def _body_for(template: str) -> dict[str, Any] | None:
     if template.endswith("/exports") or template.endswith("/policy/check"):
         return REQUEST
     if template.endswith("/export-batches"):
-        return {k: v for k, v in REQUEST.items() if k != "recipient"}
+        return {
+            "protocol": "art20-municipal",
+            "period": "2026",
+            "channel": "sftp_drop",
+            "requests": _asked(LOMMEL),
+        }
     return None
 
 
@@ -480,7 +496,12 @@ def test_a_batch_makes_one_run_per_signed_recipient_approved_once_by_a_second_pe
 ) -> None:
     _sign(kbx, tmp_path, GENT, GENT_PHONE)
     _sign(kbx, tmp_path, ANTWERPEN, None)  # signed, but no contact for the key: no run
-    batch_body = {"protocol": "art20-municipal", "period": "2026", "channel": "sftp_drop"}
+    batch_body = {
+        "protocol": "art20-municipal",
+        "period": "2026",
+        "channel": "sftp_drop",
+        "requests": _asked(LOMMEL, GENT, ANTWERPEN),
+    }
     created = api.post("/export-batches", as_="olga", json=batch_body)
     assert created.status_code == 201
     batch = created.json()
@@ -535,7 +556,11 @@ def test_a_batch_makes_one_run_per_signed_recipient_approved_once_by_a_second_pe
         assert execute(engine, api.app.state.deps, run["id"]) == "key_sent"
     assert sorted(m["to"] for m in sms_messages(settings)) == sorted([LOMMEL_PHONE, GENT_PHONE])
 
-    fixed = api.post("/export-batches", as_="olga", json={**batch_body, "protocol": "vsb-care"})
+    fixed = api.post(
+        "/export-batches",
+        as_="olga",
+        json={"protocol": "vsb-care", "period": "2026", "channel": "sftp_push"},
+    )
     assert (fixed.status_code, _code(fixed)) == (400, "batch.not_applicable")
     unknown_protocol = api.post("/export-batches", as_="olga", json={**batch_body, "protocol": "x"})
     assert (unknown_protocol.status_code, _code(unknown_protocol)) == (404, "protocol.unknown")
@@ -545,7 +570,12 @@ def test_a_batch_is_approved_all_or_nothing_and_never_by_its_requester(
     api: Api, kbx: Kbx, tmp_path: Path
 ) -> None:
     _sign(kbx, tmp_path, GENT, GENT_PHONE)
-    body = {"protocol": "art20-municipal", "period": "2026", "channel": "sftp_drop"}
+    body = {
+        "protocol": "art20-municipal",
+        "period": "2026",
+        "channel": "sftp_drop",
+        "requests": _asked(LOMMEL, GENT),
+    }
     batch = api.post("/export-batches", as_="ada", json=body).json()
     assert len(batch["runs"]) == 2
     own = api.post(f"/export-batches/{batch['batch']}/approve", as_="ada")
@@ -876,6 +906,9 @@ NOT_IN_THE_DOCUMENT = {
     "database.unreachable": "cli",
     "database.url_invalid": "cli",
     "kbi.semicolon_separated": "cli",
+    # protocol dates (vdab-pillar3 art. 5) are recorded by an admin on the command line
+    "protocol.no_such_date": "cli",
+    "protocol.date_in_future": "cli",
 }
 
 

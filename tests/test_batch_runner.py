@@ -20,7 +20,7 @@ from channels.drop_store import DropStore
 from exchange.exports import RunState
 from exchange.models import ExportRun
 from tests.conftest import Kbx
-from tests.export_helpers import four_eyes, register_contact, staff
+from tests.export_helpers import four_eyes, register_contact, requests_file, staff
 from tests.factories import national_number, person, write_extract
 
 PASSWORD = "correct horse battery staple"
@@ -57,9 +57,10 @@ def test_a_batch_runs_in_two_worker_processes(
     kbx: Kbx, engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     _prepare(kbx, tmp_path)
+    asked = requests_file(tmp_path / "aanvragen.csv", list(TOWNS))
     requested = kbx(
-        *("export", "request", "art20-municipal", "--recipient", "all-signed"),
-        *("--period", "2026", "--channel", "sftp_drop", "--by", "olga"),
+        *("export", "request", "art20-municipal", "--recipient", "all-requested"),
+        *("--requests", str(asked), "--period", "2026", "--channel", "sftp_drop", "--by", "olga"),
     )
     assert requested.exit_code == 0, requested.output
     found = re.search(r"batch (B-[0-9a-f]+): 4 run\(s\) requested", requested.stdout)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from app.settings import Settings
 from tests.api_helpers import Api, make_app
 from tests.conftest import Kbx
-from tests.export_helpers import LOMMEL, PASSWORD, personal_data, prepare, sms_messages
+from tests.export_helpers import LOMMEL, PASSWORD, REQUEST, personal_data, prepare, sms_messages
 
 GENT = "44021"
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
@@ -33,8 +33,8 @@ def _lommel_delivered(kbx: Kbx) -> str:
     """Lommel's yearly list requested by olga, approved by arne, carried to key_sent; returns
     its reference."""
     run_id = ok(
-        kbx, "export", "request", "art20-municipal", "--recipient", "Lommel", "--period", "2026",
-        "--channel", "sftp_drop", "--by", "olga",
+        kbx, "export", "request", "art20-municipal", *REQUEST, "--recipient", "Lommel",
+        "--period", "2026", "--channel", "sftp_drop", "--by", "olga",
     ).strip()  # fmt: skip
     ok(kbx, "export", "approve", run_id, "--by", "arne")
     assert "1 key_sent" in ok(kbx, "export", "run", run_id)
@@ -49,7 +49,7 @@ def story(kbx: Kbx, tmp_path: Path) -> str:
     reference = _lommel_delivered(kbx)
     # A second list in the same year: refused and recorded.
     refused = kbx(
-        "export", "request", "art20-municipal", "--recipient", LOMMEL, "--period", "2026",
+        "export", "request", "art20-municipal", *REQUEST, "--recipient", LOMMEL, "--period", "2026",
         "--channel", "sftp_drop", "--by", "olga",
     )  # fmt: skip
     assert refused.exit_code == 3, refused.output

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from exchange.models import RecipientContact, RecipientKey
 from tests.conftest import Kbx
-from tests.export_helpers import four_eyes, staff
+from tests.export_helpers import REQUEST, four_eyes, staff
 
 LOMMEL, GENT = "72020", "44021"
 
@@ -182,6 +182,7 @@ def test_check_follows_signatures_and_accessions(kbx: Kbx) -> None:
     refused = kbx(
         "check",
         "art20-municipal",
+        *REQUEST,
         "--recipient",
         GENT,
         "--period",
@@ -211,6 +212,7 @@ def test_check_follows_signatures_and_accessions(kbx: Kbx) -> None:
     allowed = kbx(
         "check",
         "art20-municipal",
+        *REQUEST,
         "--recipient",
         GENT,
         "--period",

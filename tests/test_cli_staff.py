@@ -3,10 +3,12 @@ for word, and a batch that not one recipient can receive."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import Kbx
-from tests.export_helpers import staff
+from tests.export_helpers import requests_file, staff
 
 
 @pytest.mark.parametrize(
@@ -55,16 +57,17 @@ def test_a_role_that_may_not_is_refused_in_one_line(
     assert refused.stdout == ""
 
 
-def test_a_batch_no_recipient_can_receive_is_a_refusal(kbx: Kbx) -> None:
+def test_a_batch_no_recipient_can_receive_is_a_refusal(kbx: Kbx, tmp_path: Path) -> None:
     staff(kbx)
+    asked = requests_file(tmp_path / "aanvragen.csv", ["72020"])
     refused = kbx(
-        "export", "request", "art20-municipal", "--recipient", "all-signed",
-        "--period", "2026", "--channel", "sftp_drop", "--by", "olga",
+        "export", "request", "art20-municipal", "--recipient", "all-requested",
+        "--requests", str(asked), "--period", "2026", "--channel", "sftp_drop", "--by", "olga",
     )  # fmt: skip
     assert refused.exit_code == 3, refused.output
     first, *rest = refused.stderr.splitlines()
     assert first == (
-        "kbx: GEWEIGERD / REFUSED: art20-municipal -> all-signed, 2026: "
+        "kbx: GEWEIGERD / REFUSED: art20-municipal -> all-requested, 2026: "
         "no run requested: all 1 recipient(s) refused"
     )
     assert rest == ["  72020: geweigerd / refused: "

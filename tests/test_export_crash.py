@@ -19,7 +19,7 @@ from app.store.run_lock import exclusive_run
 from app.wiring import build_deps, drop_root
 from exchange.models import ExportRun
 from tests.conftest import Kbx
-from tests.export_helpers import LOMMEL, kbx_process, password_from, prepare, sms_messages
+from tests.export_helpers import LOMMEL, REQUEST, kbx_process, password_from, prepare, sms_messages
 
 # where the process dies -> (state left behind, files on the drop, SMS sent)
 CRASH_POINTS = {
@@ -31,7 +31,7 @@ CRASH_POINTS = {
 
 def approved_run(kbx: Kbx) -> int:
     requested = kbx(
-        "export", "request", "art20-municipal", "--recipient", LOMMEL, "--period", "2026",
+        "export", "request", "art20-municipal", *REQUEST, "--recipient", LOMMEL, "--period", "2026",
         "--channel", "sftp_drop", "--by", "olga",
     )  # fmt: skip
     assert requested.exit_code == 0, requested.output

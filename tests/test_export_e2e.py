@@ -18,6 +18,7 @@ from exchange.models import ExportRun
 from tests.conftest import Kbx
 from tests.export_helpers import (
     LOMMEL,
+    REQUEST,
     expected_art20_rows,
     password_from,
     personal_data,
@@ -45,6 +46,7 @@ def test_lommel_list_from_request_to_purge(
         "export",
         "request",
         "art20-municipal",
+        *REQUEST,
         "--recipient",
         LOMMEL,
         "--period",
@@ -64,6 +66,7 @@ def test_lommel_list_from_request_to_purge(
         "export",
         "request",
         "art20-municipal",
+        *REQUEST,
         "--recipient",
         LOMMEL,
         "--period",

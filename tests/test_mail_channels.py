@@ -30,6 +30,7 @@ from exchange.ports import ChannelError, Parcel
 from tests.conftest import Kbx
 from tests.export_helpers import (
     LOMMEL,
+    REQUEST,
     expected_art20_rows,
     nn,
     password_from,
@@ -342,6 +343,7 @@ def request_and_run(kbx: Kbx, protocol: str, channel: str, *extra: str) -> str:
         "--by",
         "olga",
         *extra,
+        *(REQUEST if protocol == "art20-municipal" else ()),
     )
     assert requested.exit_code == 0, requested.output
     run_id = requested.stdout.strip()
@@ -502,8 +504,8 @@ def test_a_recipient_without_a_mailbox_on_that_route_is_refused_at_request(
 ) -> None:
     prepare(kbx, tmp_path)
     request = (
-        "export", "request", "art20-municipal", "--recipient", LOMMEL, "--period", "2026",
-        "--channel", "zivver", "--by", "olga",
+        "export", "request", "art20-municipal", *REQUEST, "--recipient", LOMMEL,
+        "--period", "2026", "--channel", "zivver", "--by", "olga",
     )  # fmt: skip
     none = kbx(*request)
     assert none.exit_code == 2

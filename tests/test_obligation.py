@@ -9,11 +9,12 @@ from datetime import date
 import pytest
 
 from exchange.obligation import (
-    NOK_REASON_NL,
+    NOK_REASONS,
     Check,
     ObligationFacts,
     Outcome,
     check_obligation,
+    in_scope,
     obliged_and_not_compliant,
 )
 
@@ -75,7 +76,7 @@ def test_the_table(
     assert answer.outcome == Outcome(expected), why
     assert obliged_and_not_compliant(ObligationFacts(since, met), day) == (expected == "NOK")
     if expected == "NOK":
-        assert answer == Check(Outcome.NOK, NOK_REASON_NL)
+        assert answer == Check(Outcome.NOK, NOK_REASONS["contract.not_signed"])
         assert answer.is_nok
     else:
         assert answer == Check(Outcome.OK, None), "an OK never carries a reason"
@@ -86,11 +87,65 @@ def test_a_person_kbi_does_not_know_is_not_obliged() -> None:
         assert check_obligation(None, day) == Check(Outcome.OK)
 
 
-def test_the_reason_is_a_fixed_dutch_text_without_facts_of_the_person() -> None:
+# (why, contract_signed_on, certificate_on, obligation_met_on, expected reason code), all obliged
+# since 2023-04-01 and asked on NEW_YEAR.
+REASONS = [
+    ("no contract at all", None, None, None, "contract.not_signed"),
+    ("contract signed the day after", D(2026, 1, 2), None, None, "contract.not_signed"),
+    ("contract signed that day, no certificate", NEW_YEAR, None, None, "certificate.not_obtained"),
+    ("contract, certificate later", D(2024, 1, 1), D(2026, 1, 2), None, "certificate.not_obtained"),
+    ("contract and certificate, not met", D(2024, 1, 1), NEW_YEAR, None, "obligation.not_met"),
+    (
+        "contract and certificate, met later",
+        D(2024, 1, 1),
+        D(2025, 6, 1),
+        D(2026, 2, 1),
+        "obligation.not_met",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "contract", "certificate", "met", "code"), REASONS, ids=[r[0] for r in REASONS]
+)
+def test_the_nok_reason_says_why(
+    why: str, contract: date | None, certificate: date | None, met: date | None, code: str
+) -> None:
+    facts = ObligationFacts(D(2023, 4, 1), met, contract, certificate)
+    answer = check_obligation(facts, NEW_YEAR)
+    assert answer.outcome is Outcome.NOK, why
+    assert answer.reason is not None
+    assert answer.reason.code == code, why
+    assert answer.reason_nl == NOK_REASONS[code].nl
+
+
+def test_the_reasons_in_dutch_and_english() -> None:
+    assert NOK_REASONS["contract.not_signed"].nl == (
+        "Valt op de gevraagde datum onder de inburgeringsplicht en heeft op die datum geen "
+        "inburgeringscontract ondertekend."
+    )
+    assert NOK_REASONS["certificate.not_obtained"].nl == (
+        "Valt op de gevraagde datum onder de inburgeringsplicht; het inburgeringscontract is "
+        "ondertekend, maar op die datum is geen attest van inburgering behaald."
+    )
+    assert NOK_REASONS["obligation.not_met"].en == (
+        "Under the integration obligation on the date asked; the certificate of integration "
+        "was obtained, but the whole integration obligation was not yet met by that date."
+    )
+
+
+def test_the_scope_begins_on_1_january_2022() -> None:
+    assert not in_scope(D(2021, 12, 31))
+    assert in_scope(D(2022, 1, 1))
+
+
+def test_the_reason_is_a_fixed_text_without_facts_of_the_person() -> None:
     answers = {
         check_obligation(ObligationFacts(since, met), day).reason_nl
         for _, since, met, day, expected in TABLE
         if expected == "NOK"
     }
-    assert answers == {NOK_REASON_NL}
-    assert "inburgeringsplicht" in NOK_REASON_NL
+    assert answers == {NOK_REASONS["contract.not_signed"].nl}
+    for reason in NOK_REASONS.values():
+        assert "inburgeringsplicht" in reason.nl
+        assert not any(ch.isdigit() for ch in reason.nl + reason.en)

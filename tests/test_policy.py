@@ -11,10 +11,15 @@ from app.registry import load_registry
 from app.settings import PROJECT_ROOT
 from exchange.policy import Agreement, Allowed, PastRun, RecipientFacts, Refused, evaluate
 from exchange.protocols import ProtocolDefinition, RecipientRequirement
+from exchange.requests import ListRequest
 
 REGISTRY = load_registry(PROJECT_ROOT / "protocols")
 TODAY = date(2026, 11, 23)
 LOMMEL, GENT, MECHELEN = "72020", "44021", "12025"
+
+# The municipality's request an art20-municipal list answers (seed 000, overweging C).
+ASKED = ListRequest(date(2026, 11, 2), "BZ/2026/0117")
+_ASKED_IF_ON_REQUEST = object()
 
 SIGN = RecipientRequirement.SIGNATURE
 ACCEDE = RecipientRequirement.ACCESSION
@@ -38,11 +43,17 @@ def rules(
     today: date = TODAY,
     history: tuple[PastRun, ...] = (),
     lookback: int | None = None,
+    request: ListRequest | object | None = _ASKED_IF_ON_REQUEST,
 ) -> list[str]:
-    """The refusal rule ids, in the order the engine reports them; [] when allowed."""
+    """The refusal rule ids, in the order the engine reports them; [] when allowed. Unless
+    ``request`` is given, a protocol whose lists go on request gets ``ASKED``, others none."""
     definition = REGISTRY.get(protocol) if isinstance(protocol, str) else protocol
     assert definition is not None
-    decision = evaluate(definition, who, period, channel, today, history, lookback)
+    if request is _ASKED_IF_ON_REQUEST:
+        asked = ListRequest(min(ASKED.requested_on, today), ASKED.reference)
+        request = asked if definition.on_request is not None else None
+    assert request is None or isinstance(request, ListRequest)
+    decision = evaluate(definition, who, period, channel, today, history, lookback, request)
     if isinstance(decision, Allowed):
         return []
     assert isinstance(decision, Refused)
@@ -146,6 +157,30 @@ class TestArt20Municipal:
             "lookback.not_applicable"
         ]
 
+    def test_a_list_answers_the_municipalitys_request(self) -> None:
+        """Seed 000, overweging C: "kunnen gemeenten deze lijsten ... opvragen"."""
+        assert rules(self.P, self.lommel, "2026", "sftp_drop", request=None) == ["request.missing"]
+        definition = REGISTRY.get(self.P)
+        assert definition is not None
+        refused = evaluate(definition, self.lommel, "2026", "sftp_drop", TODAY, (), None, None)
+        assert isinstance(refused, Refused)
+        assert refused.reasons[0].article == (
+            "Overweging C (gemeenten kunnen deze lijsten maximaal 1 keer per jaar opvragen)"
+        )
+
+    def test_a_request_dated_today_is_allowed_one_dated_tomorrow_refused(self) -> None:
+        today = ListRequest(TODAY, "BZ/1")
+        tomorrow = ListRequest(date(2026, 11, 24), "BZ/1")
+        assert rules(self.P, self.lommel, "2026", "sftp_drop", request=today) == []
+        assert rules(self.P, self.lommel, "2026", "sftp_drop", request=tomorrow) == [
+            "request.date_in_future"
+        ]
+
+    def test_other_protocols_take_no_request(self) -> None:
+        assert rules("vsb-care", recipient("vsb"), "2026", "sftp_push", request=ASKED) == [
+            "request.not_applicable"
+        ]
+
     def test_every_reason_is_reported_at_once(self) -> None:
         assert rules(self.P, recipient(GENT), "2026-H1", "fax", lookback=2) == [
             "recipient.not_signed",
@@ -185,9 +220,10 @@ class TestVdabPillar3:
 
     def test_five_years_then_ended(self) -> None:
         assert rules(self.P, self.vdab, "2028-H1", "sftp_push", today=date(2028, 3, 2)) == []
+        # Art. 5: five years from the entry into force; until the samenwerkingsovereenkomst's
+        # date is recorded, the protocol's own (03.03.2023). The channel ends with the protocol.
         assert rules(self.P, self.vdab, "2028-H1", "sftp_push", today=date(2028, 3, 3)) == [
-            "protocol.ended",
-            "channel.expired",
+            "protocol.ended"
         ]
 
     def test_not_before_entry_into_force(self) -> None:

@@ -31,7 +31,7 @@ from exchange.ports import ChannelError, SmsRefused
 from exchange.sms_status import advance
 from tests.api_helpers import Api, add_staff, make_app
 from tests.conftest import Kbx
-from tests.export_helpers import LOMMEL, kbx_process, personal_data, prepare
+from tests.export_helpers import LOMMEL, REQUEST_BODY, kbx_process, personal_data, prepare
 from tests.leak_guard import GUARD
 from tests.twilio_standin import (
     AUTH_TOKEN,
@@ -50,6 +50,7 @@ REQUEST = {
     "recipient": LOMMEL,
     "period": "2026",
     "channel": "sftp_drop",
+    **REQUEST_BODY,
 }
 
 

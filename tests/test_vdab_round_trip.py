@@ -1,7 +1,9 @@
 """The VDAB round trip end to end (seed 001): national numbers out to VDAB's own server (a real
 sshd), VDAB's enriched file back in the same encrypted form, checked, joined with the Art. 3
-profile, pseudonymised and delivered to the BI working group. Not one national number reaches
-the dataset; a return with a stranger or an unknown column is refused whole."""
+profile, pseudonymised and delivered to the BI working group and to VDAB (recital F: "De
+Agentschappen en VDAB verwerken het gepseudonimiseerde bestand"), each its own file, password and
+SMS. Not one national number reaches the dataset; a return with a stranger or an unknown column is
+refused whole."""
 
 from __future__ import annotations
 
@@ -99,7 +101,7 @@ HEADER = (
 )
 
 
-def test_round_trip_delivers_a_pseudonymised_dataset_to_the_bi_working_group(
+def test_round_trip_delivers_a_pseudonymised_dataset_to_the_bi_working_group_and_vdab(
     kbx: Kbx, engine: Engine, settings: Settings, sshd: SshdPeer, tmp_path: Path
 ) -> None:
     _prepare(kbx, sshd, tmp_path)
@@ -137,14 +139,31 @@ def test_round_trip_delivers_a_pseudonymised_dataset_to_the_bi_working_group(
         assert parent.return_rows == 2
         assert parent.sent_sealed is None
         assert parent.password_sealed is None
-        [child] = session.query(ExportRun).filter(ExportRun.parent_id == run.id).all()
+        child, vdab_child = (
+            session.query(ExportRun)
+            .filter(ExportRun.parent_id == run.id)
+            .order_by(ExportRun.id)
+            .all()
+        )
         assert (child.recipient_id, child.state, child.channel) == (BI, "key_sent", "sftp_drop")
         assert (child.requested_by, child.approved_by) == ("olga", "arne")
+        assert (vdab_child.recipient_id, vdab_child.state, vdab_child.channel) == (
+            VDAB,
+            "key_sent",
+            "sftp_push",
+        )
+        assert vdab_child.period == "2026-H2"
     assert sshd.files(sshd.returns) == [], "the return file leaves VDAB's server"
-    assert sshd.files() == [], "and so does the outbound list"
+    assert sshd.files() == [f"{vdab_child.reference}.7z"], "the outbound list left; VDAB's dataset"
 
-    bi_sms = sms_messages(settings)[-1]
+    _, bi_sms, vdab_dataset_sms = sms_messages(settings)
     assert bi_sms["to"] == "+32478333444"
+    assert vdab_dataset_sms["to"] == "+32478111222"
+    assert f"{vdab_child.reference}" in vdab_dataset_sms["body"]
+    assert password_from(vdab_dataset_sms) != password_from(bi_sms), "each its own password"
+    _, vdab_plain = open_single_7z(
+        (sshd.upload / f"{vdab_child.reference}.7z").read_bytes(), password_from(vdab_dataset_sms)
+    )
     dataset = drop_root(settings) / BI / "outbox" / f"{child.reference}.7z"
     bi_password = password_from(bi_sms)
     _, plain = open_single_7z(dataset.read_bytes(), bi_password, ignore=("LEESMIJ.txt",))
@@ -159,6 +178,9 @@ def test_round_trip_delivers_a_pseudonymised_dataset_to_the_bi_working_group(
         "einde van de samenwerkingsovereenkomst. [Art. 3]"
     ) in readme
     text_out = plain.decode()
+    assert vdab_plain.decode().replace(vdab_child.reference or "", "") == text_out.replace(
+        child.reference or "", ""
+    ), "VDAB gets the same dataset"
     rows = list(csv.reader(io.StringIO(text_out)))
     assert rows[0][:7] == [
         "pseudonym", "vdab_first_registration", "vdab_latest_registration",

@@ -28,7 +28,7 @@ from app.wiring import StartupError, build_deps
 from crypto.pseudonyms import Pseudonymiser, Purpose
 from exchange.audit import verify_chain
 from exchange.models import AuditEvent
-from exchange.obligation import NOK_REASON_NL
+from exchange.obligation import NOK_REASONS
 from exchange.periods import parse_period
 from exchange.selection import SelectionRequest, build_selection
 from tests.api_helpers import STAFF_BY_ROLE, Api, make_app
@@ -52,6 +52,8 @@ MET_EVE = _n(17)  # met on 31 December 2025
 ENTITLED = _n(19)  # never obliged
 BIS_OBLIGED = _n(21, bis=True)  # a bis number, obliged and not met
 UNKNOWN = _n(23)  # a valid number KBI does not hold
+CONTRACT_ONLY = _n(25)  # obliged, contract signed on 1 January 2026, no certificate
+CERTIFIED = _n(27)  # obliged, contract and certificate, obligation not (yet) met
 
 PEOPLE = [
     person(NEVER_MET, GENT, obligation_since="2023-04-01"),
@@ -60,9 +62,27 @@ PEOPLE = [
     person(MET_EVE, GENT, obligation_since="2023-04-01", obligation_met_on=NEW_YEARS_EVE),
     person(ENTITLED, GENT, target_group="entitled"),
     person(BIS_OBLIGED, GENT, obligation_since="2024-09-09"),
+    person(CONTRACT_ONLY, GENT, obligation_since="2023-04-01", contract_signed_on=NEW_YEAR),
+    person(
+        CERTIFIED,
+        GENT,
+        obligation_since="2023-04-01",
+        contract_signed_on="2023-05-02",
+        certificate_on="2024-06-03",
+    ),
 ]
 # What nobody may ever read back: every number, known or not.
-NUMBERS = [NEVER_MET, SINCE_NEW_YEAR, MET_NEW_YEAR, MET_EVE, ENTITLED, BIS_OBLIGED, UNKNOWN]
+NUMBERS = [
+    NEVER_MET,
+    SINCE_NEW_YEAR,
+    MET_NEW_YEAR,
+    MET_EVE,
+    ENTITLED,
+    BIS_OBLIGED,
+    UNKNOWN,
+    CONTRACT_ONLY,
+    CERTIFIED,
+]
 
 # (number, date, expected)
 CASES = [
@@ -130,7 +150,56 @@ def test_ok_and_nok_around_the_first_of_january(api: Api) -> None:
         if expected == "OK":
             assert response.json() == {"result": "OK"}, where
         else:
-            assert response.json() == {"result": "NOK", "reason": NOK_REASON_NL}, where
+            reason = NOK_REASONS["contract.not_signed"]
+            assert response.json() == {
+                "result": "NOK",
+                "reason": reason.nl,
+                "reason_en": reason.en,
+                "reason_code": "contract.not_signed",
+            }, where
+
+
+# (number, date, reason code)
+REASON_CASES = [
+    (NEVER_MET, NEW_YEAR, "contract.not_signed"),
+    (CONTRACT_ONLY, NEW_YEARS_EVE, "contract.not_signed"),
+    (CONTRACT_ONLY, NEW_YEAR, "certificate.not_obtained"),
+    (CERTIFIED, "2024-06-02", "certificate.not_obtained"),
+    (CERTIFIED, "2024-06-03", "obligation.not_met"),
+    (CERTIFIED, NEW_YEAR, "obligation.not_met"),
+]
+
+
+def test_a_nok_says_why_and_nothing_else(api: Api) -> None:
+    for number, day, code in REASON_CASES:
+        answer = _check(api, number, day).json()
+        where = f"{NUMBERS.index(number)} on {day}"
+        assert answer["result"] == "NOK", where
+        assert answer["reason_code"] == code, where
+        assert set(answer) == {"result", "reason", "reason_en", "reason_code"}
+    certified = _check(api, CERTIFIED, NEW_YEAR).json()
+    assert certified["reason"] == (
+        "Valt op de gevraagde datum onder de inburgeringsplicht; het attest van inburgering "
+        "is behaald, maar op die datum is nog niet aan de volledige inburgeringsplicht voldaan."
+    )
+    assert "2024" not in " ".join(certified.values()), "no date of the person"
+
+
+def test_a_date_before_the_condition_began_is_not_answered(api: Api, engine: Engine) -> None:
+    refused = _check(api, NEVER_MET, "2021-12-31")
+    assert refused.status_code == 422
+    assert refused.json() == {
+        "code": "check.date_out_of_scope",
+        "message": "the integration condition applies from 2022-01-01 on (seed 002, recital D); "
+        "an earlier date is not answered",
+        "message_nl": "de inburgeringsvoorwaarde geldt pas vanaf 01.01.2022 (overweging D van "
+        "het protocol); een vroegere datum wordt niet beantwoord",
+    }
+    assert _events(engine) == [], "no answer, no audit event"
+    answered = _check(api, NEVER_MET, "2022-01-01")
+    assert answered.status_code == 200
+    assert answered.json() == {"result": "OK"}, "obliged only from 2023-04-01"
+    assert len(_events(engine)) == 1
 
 
 def test_the_check_and_the_yearly_list_never_disagree(api: Api, engine: Engine) -> None:
@@ -250,7 +319,11 @@ def test_every_answer_is_audited_with_a_pseudonym_and_never_the_number(
         (
             "vera",
             f"pseudonym:{audit(number)}",
-            {"result": result, "pseudonym_key_id": audit.key_id},
+            {
+                "result": result,
+                **({"reason": "contract.not_signed"} if result == "NOK" else {}),
+                "pseudonym_key_id": audit.key_id,
+            },
         )
         for (number, _), result in zip(asked, results, strict=True)
     ]
@@ -276,7 +349,8 @@ def test_no_check_outside_the_protocol_validity(api: Api, settings: Settings) ->
     refused = _check(api, NEVER_MET, "2021-09-01")
     assert (refused.status_code, refused.json()["code"]) == (409, "check.not_in_force")
     settings.today = date(2021, 10, 1)
-    assert _check(api, NEVER_MET, "2021-09-01").json() == {"result": "OK"}
+    in_force = _check(api, NEVER_MET, "2021-09-01")
+    assert (in_force.status_code, in_force.json()["code"]) == (422, "check.date_out_of_scope")
 
 
 def test_the_openapi_document_describes_the_check(api: Api) -> None:
@@ -289,12 +363,13 @@ def test_the_openapi_document_describes_the_check(api: Api) -> None:
         "check.not_in_force",
         "request.invalid",
         "check.rate_limited",
+        "check.date_out_of_scope",
         "internal.error",
     }
     assert "Retry-After" in operation["responses"]["429"]["headers"]
     examples = operation["responses"]["200"]["content"]["application/json"]["examples"]
     assert examples["OK"]["value"] == {"result": "OK"}
-    assert set(examples["NOK"]["value"]) == {"result", "reason"}
+    assert set(examples["NOK"]["value"]) == {"result", "reason", "reason_en", "reason_code"}
     body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = api.app.openapi()["components"]["schemas"][body.rsplit("/", 1)[1]]
     assert set(schema["properties"]) == {"national_number", "date"}

@@ -14,12 +14,12 @@ from app.settings import Settings
 from app.wiring import drop_root
 from exchange.models import ExportRun
 from tests.conftest import Kbx
-from tests.export_helpers import LOMMEL, prepare
+from tests.export_helpers import LOMMEL, REQUEST, prepare
 
 
 def lommel_list(kbx: Kbx) -> int:
     requested = kbx(
-        "export", "request", "art20-municipal", "--recipient", LOMMEL, "--period", "2026",
+        "export", "request", "art20-municipal", *REQUEST, "--recipient", LOMMEL, "--period", "2026",
         "--channel", "sftp_drop", "--by", "olga",
     )  # fmt: skip
     assert requested.exit_code == 0, requested.output

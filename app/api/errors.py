@@ -77,6 +77,49 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "Refused by the protocol; every reason is listed",
             "Geweigerd door het protocol; elke reden staat erbij",
         ),
+        "request.incomplete": ErrorCode(
+            400,
+            "A municipality's request needs both its date and its reference",
+            "Een aanvraag van een gemeente heeft een datum en een referentie nodig",
+        ),
+        "request.reference_invalid": ErrorCode(
+            400,
+            "The request reference is not acceptable (1 to 64 printable characters, no long "
+            "number)",
+            "De referentie van de aanvraag is niet aanvaardbaar (1 tot 64 afdrukbare tekens, "
+            "geen lang nummer)",
+        ),
+        "requests.invalid": ErrorCode(
+            400,
+            "The requests are refused; every bad line is named",
+            "De aanvragen zijn geweigerd; elke foute regel wordt genoemd",
+        ),
+        "requests.unknown_recipient": ErrorCode(
+            400,
+            "A request names no known municipality; nothing is requested",
+            "Een aanvraag noemt geen gekende gemeente; er wordt niets aangevraagd",
+        ),
+        "batch.requests_required": ErrorCode(
+            400,
+            "This protocol's lists go only to the municipalities that asked: give their requests",
+            "De lijsten van dit protocol gaan enkel naar de gemeenten die ze opvroegen: geef "
+            "hun aanvragen",
+        ),
+        "batch.not_on_request": ErrorCode(
+            400,
+            "This protocol's lists are not sent on request",
+            "De lijsten van dit protocol worden niet op aanvraag bezorgd",
+        ),
+        "protocol.no_such_date": ErrorCode(
+            400,
+            "The protocol's validity does not count from such a date",
+            "De geldigheid van het protocol wordt niet vanaf zo'n datum geteld",
+        ),
+        "protocol.date_in_future": ErrorCode(
+            400,
+            "A protocol date is recorded once it happened",
+            "Een datum van een protocol wordt vastgelegd zodra ze plaatsvond",
+        ),
         "recipient.no_contact": ErrorCode(
             409,
             "The recipient has no registered contact for the key SMS",
@@ -177,6 +220,13 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             409,
             "The vsb-care protocol is not in force today",
             "Het protocol vsb-care is vandaag niet van kracht",
+        ),
+        "check.date_out_of_scope": ErrorCode(
+            422,
+            "The integration condition applies from 2022-01-01 on (seed 002, recital D); "
+            "an earlier date is not answered",
+            "De inburgeringsvoorwaarde geldt pas vanaf 01.01.2022 (overweging D); "
+            "een vroegere datum wordt niet beantwoord",
         ),
         "check.rate_limited": ErrorCode(
             429,

@@ -11,7 +11,7 @@ a POST answer and in a later GET.
 # No `from __future__ import annotations` here: pydantic and FastAPI read these at runtime.
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Path
@@ -102,6 +102,16 @@ class ExportRequest(BaseModel):
     period: PeriodText
     channel: Identifier = Field(examples=["sftp_drop"])
     lookback_years: int | None = Field(default=None, ge=0, le=99, description="vcmp: 1 or 2")
+    requested_on: date | None = Field(
+        default=None,
+        description="art20-municipal: the day the municipality asked for its list (overweging C)",
+    )
+    request_ref: str | None = Field(
+        default=None,
+        max_length=64,
+        description="art20-municipal: the municipality's own reference of its request",
+        examples=["BB/2026/0142"],
+    )
 
 
 class RunOut(BaseModel):
@@ -128,6 +138,12 @@ class RunOut(BaseModel):
     resend_requested_by: str | None
     expires_at: Timestamp | None
     failure: str | None
+    requested_on: date | None = Field(
+        default=None, description="The day of the municipality's request this run answers"
+    )
+    request_ref: str | None = Field(
+        default=None, description="The municipality's reference of that request"
+    )
 
 
 def run_out(run: ExportRun) -> RunOut:
@@ -155,4 +171,6 @@ def run_out(run: ExportRun) -> RunOut:
         resend_requested_by=run.resend_requested_by,
         expires_at=run.expires_at,
         failure=run.failure,
+        requested_on=run.requested_on,
+        request_ref=run.request_ref,
     )

@@ -33,6 +33,8 @@ __all__ = [
     "Context",
     "DateOpt",
     "JsonOpt",
+    "RequestRefOpt",
+    "RequestedOnOpt",
     "configure_logging",
     "ctx_of",
     "emit_json",
@@ -157,6 +159,20 @@ def emit_json(data: Any) -> None:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 DateOpt = Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="YYYY-MM-DD")]
+RequestedOnOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--requested-on",
+        formats=["%Y-%m-%d"],
+        help="art20-municipal: the day the municipality asked for its list (YYYY-MM-DD)",
+    ),
+]
+RequestRefOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--request-ref", help="art20-municipal: the municipality's reference of its request"
+    ),
+]
 
 
 def configure_logging() -> None:

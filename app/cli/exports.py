@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
@@ -15,6 +16,8 @@ from app.cli.common import (
     EXIT_REFUSED,
     Context,
     JsonOpt,
+    RequestedOnOpt,
+    RequestRefOpt,
     configure_logging,
     ctx_of,
     emit_json,
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from app.errors import Conflict
     from exchange.models import ExportRun
     from exchange.policy import Reason
+    from exchange.requests import RequestLine
 
 __all__ = ["export_app", "worker"]
 
@@ -53,6 +57,8 @@ def _run_dict(run: ExportRun) -> dict[str, Any]:
         "definition_hash": run.definition_hash,
         "refusal": json.loads(run.refusal) if run.refusal else None,
         "failure": run.failure,
+        "requested_on": run.requested_on.isoformat() if run.requested_on else None,
+        "request_ref": run.request_ref,
     }
 
 
@@ -74,10 +80,12 @@ def _request_batch(
     lookback_years: int | None,
     by: str,
     as_json: bool,
+    requests: list[RequestLine] | None,
 ) -> None:
     from app.flows.exports import BatchRefused, request_batch
 
     c = ctx_of(ctx)
+    who = "all-signed" if requests is None else "all-requested"
     try:
         result = request_batch(
             c.engine,
@@ -87,11 +95,12 @@ def _request_batch(
             channel=channel,
             lookback_years=lookback_years,
             by=by,
+            requests=requests,
         )
     except BatchRefused as exc:
         # Not one recipient could be asked for: a refusal, exit 3 with every recipient's rules.
         typer.echo(
-            f"kbx: GEWEIGERD / REFUSED: {protocol} -> all-signed, {period}: {exc.message}",
+            f"kbx: GEWEIGERD / REFUSED: {protocol} -> {who}, {period}: {exc.message}",
             err=True,
         )
         for rid, why in exc.result.refused:
@@ -122,23 +131,51 @@ def export_request(
     ctx: typer.Context,
     protocol: Annotated[str, typer.Argument()],
     recipient: Annotated[
-        str, typer.Option(help="NIS code, agency id or name; all-signed for a batch")
+        str,
+        typer.Option(
+            help="NIS code, agency id or name; all-signed for a batch; all-requested (with "
+            "--requests) for art20-municipal's yearly round"
+        ),
     ],
     period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
     channel: Annotated[str, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")],
     by: Annotated[str, typer.Option(help="The operator asking")],
     lookback_years: Annotated[int | None, typer.Option("--lookback-years")] = None,
+    requested_on: RequestedOnOpt = None,
+    request_ref: RequestRefOpt = None,
+    requests_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--requests",
+            help="With all-requested: a CSV nis_code,requested_on,reference of the requests "
+            "received (header row)",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ask for an export; prints the run id (exit 3 with the reasons when refused)."""
-    from app.flows.exports import PolicyRefusal, request_export
+    """Ask for an export; prints the run id (exit 3 with the reasons when refused).
+
+    An art20-municipal list answers the municipality's request (seed 000, overweging C): give
+    --requested-on and --request-ref, or, for the yearly round, --recipient all-requested
+    --requests FILE."""
+    from app.flows.exports import PolicyRefusal, make_request, read_requests, request_export
     from app.flows.roles import Action
 
     c = ctx_of(ctx)
     staff(c, by, Action.REQUEST)
-    if recipient == "all-signed":
-        _request_batch(ctx, protocol, period, channel, lookback_years, by, as_json)
+    if recipient in ("all-signed", "all-requested"):
+        if requested_on is not None or request_ref is not None:
+            fail("--requested-on and --request-ref are for one recipient; a batch takes --requests")
+        if (recipient == "all-requested") != (requests_file is not None):
+            fail("--recipient all-requested goes with --requests FILE, and only with it")
+        requests = None
+        if requests_file is not None:
+            requests = read_requests(_read_text(requests_file))
+        _request_batch(ctx, protocol, period, channel, lookback_years, by, as_json, requests)
         return
+    if requests_file is not None:
+        fail("--requests goes with --recipient all-requested")
+    request = make_request(requested_on.date() if requested_on else None, request_ref)
     recipient = recipient_id(c, recipient)
     try:
         run = request_export(
@@ -150,6 +187,7 @@ def export_request(
             channel=channel,
             lookback_years=lookback_years,
             by=by,
+            request=request,
         )
     except PolicyRefusal as exc:
         typer.echo(f"kbx: GEWEIGERD / REFUSED: {protocol} -> {recipient}, {period}", err=True)
@@ -159,6 +197,20 @@ def export_request(
         emit_json(_run_dict(run))
     else:
         typer.echo(f"{run.id}")
+
+
+def _read_text(path: Path) -> str:
+    """A small UTF-8 text file the operator named; exits 2 when it cannot be read."""
+    try:
+        if path.stat().st_size > 1_000_000:
+            fail(f"{path.name}: larger than 1 MB")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"{path.name}: no such file")
+    except UnicodeDecodeError:
+        fail(f"{path.name}: not UTF-8 text")
+    except OSError as exc:
+        fail(f"{path.name}: cannot be read ({exc.strerror})")
 
 
 @export_app.command("approve")
@@ -281,7 +333,8 @@ def export_collect(
         blank = f"; {done.blank_rows} blank row(s) skipped" if done.blank_rows else ""
         typer.echo(
             f"run {done.run_id}: {done.rows} people returned ({done.not_returned} not known to "
-            f"VDAB{blank}); pseudonymised dataset in run {done.dataset_run_id}"
+            f"VDAB{blank}); pseudonymised dataset in run(s) "
+            f"{', '.join(str(i) for i in done.dataset_run_ids)}"
         )
 
 

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from app.cli.common import EXIT_REFUSED, JsonOpt, ctx_of, emit_json, fail, recipient_id
+from app.cli.common import (
+    EXIT_REFUSED,
+    JsonOpt,
+    RequestedOnOpt,
+    RequestRefOpt,
+    ctx_of,
+    emit_json,
+    fail,
+    recipient_id,
+)
 from exchange.shown import shown
 
 __all__ = ["check", "preview"]
@@ -26,12 +35,16 @@ def check(
     period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
     channel: Annotated[str, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")],
     lookback_years: LookbackOpt = None,
+    requested_on: RequestedOnOpt = None,
+    request_ref: RequestRefOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Would this export be allowed today? Exit 0 when allowed, 3 when refused."""
     from app.flows.exports import check as dry_run
+    from app.flows.exports import make_request
 
     c = ctx_of(ctx)
+    request = make_request(requested_on.date() if requested_on else None, request_ref)
     c.definition(protocol_id)  # an unknown protocol: exit 2 naming the known ones
     recipient = recipient_id(c, recipient)
     result = dry_run(
@@ -42,6 +55,7 @@ def check(
         period=period,
         channel=channel,
         lookback_years=lookback_years,
+        request=request,
     )
     if as_json:
         emit_json(

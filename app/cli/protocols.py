@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,6 +25,7 @@ def _summary(d: ProtocolDefinition) -> dict[str, Any]:
         "title_nl": d.title_nl,
         "valid_from": d.validity.valid_from,
         "valid_until": d.validity.until,
+        "valid_until_basis": d.validity.until_basis_nl,
         "channels": [c.channel.value for c in d.channels],
         "fields": d.field_names,
         "content_hash": d.content_hash,
@@ -33,12 +35,15 @@ def _summary(d: ProtocolDefinition) -> dict[str, Any]:
 @protocols_app.command("list")
 def protocols_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """The loaded protocol definitions."""
+    from app.flows.protocol_dates import effective_definitions
+
     c = ctx_of(ctx)
     today = c.settings.current_date()
+    definitions = effective_definitions(c.engine, c.registry)
     if as_json:
-        emit_json([_summary(d) for d in c.registry])
+        emit_json([_summary(d) for d in definitions])
         return
-    for d in c.registry:
+    for d in definitions:
         state = "in werking" if d.validity.contains(today) else "niet in werking"
         typer.echo(f"{d.id:<18} v{d.version}  {state:<16} {d.content_hash[:19]}  {d.title_nl}")
 
@@ -50,9 +55,11 @@ def protocols_show(
     as_json: JsonOpt = False,
 ) -> None:
     """One definition in full: legal basis, fields with their articles, rules, channels."""
+    from app.flows.protocol_dates import effective_definition
     from exchange.fields import FIELD_CATALOGUE
 
-    d = ctx_of(ctx).definition(protocol_id)
+    c = ctx_of(ctx)
+    d = effective_definition(c.engine, c.registry, c.definition(protocol_id).id)
     if as_json:
         emit_json(d.model_dump(mode="json", by_alias=True))
         return
@@ -64,6 +71,11 @@ def protocols_show(
         "Rechtsgrond:",
         *(f"  - {b}" for b in d.legal_basis),
         f"Geldig: {v.valid_from} tot {v.until or 'onbepaald'} [{v.article}]",
+        *(
+            [f"  einde: {v.until_basis_nl} [{v.term.article}]"]
+            if v.term is not None and v.until_basis_nl
+            else []
+        ),
         f"Ontvangers: {d.recipients.kind}, vereist: {d.recipients.requires.value}"
         f" [{d.recipients.article}]",
         *(
@@ -84,6 +96,42 @@ def protocols_show(
         f" [{d.retention.article}]",
     ]
     typer.echo("\n".join(lines))
+
+
+@protocols_app.command("set-date")
+def protocols_set_date(
+    ctx: typer.Context,
+    protocol_id: Annotated[str, typer.Argument(metavar="ID")],
+    cooperation_agreement_in_force: Annotated[
+        datetime,
+        typer.Option(
+            "--cooperation-agreement-in-force",
+            formats=["%Y-%m-%d"],
+            help="vdab-pillar3 (art. 5): the day the samenwerkingsovereenkomst entered into force",
+        ),
+    ],
+    by: Annotated[str, typer.Option(help="The admin recording it")],
+) -> None:
+    """Record a date the protocol's text names but does not give (admin only, audited); prints
+    the validity's end it now gives."""
+    from app.cli.common import staff
+    from app.flows.protocol_dates import set_protocol_date
+    from app.flows.roles import Action
+
+    c = ctx_of(ctx)
+    c.definition(protocol_id)  # an unknown protocol: exit 2 naming the known ones
+    staff(c, by, Action.RECORD_PROTOCOL_DATE)
+    done = set_protocol_date(
+        c.engine,
+        c.deps,
+        protocol_id=protocol_id,
+        kind="cooperation_agreement_in_force",
+        day=cooperation_agreement_in_force.date(),
+        by=by,
+    )
+    v = done.definition.validity
+    until = v.until.isoformat() if v.until else "onbepaald"
+    typer.echo(f"{protocol_id}: geldig tot en met {until} ({v.until_basis_nl})")
 
 
 @protocols_app.command("sign")

@@ -139,6 +139,11 @@ def run_story(story: RunStory) -> None:
     typer.echo(f"  toestand:      {line.state}")
     if line.batch:
         typer.echo(f"  reeks:         {line.batch}")
+    if line.requested_on is not None:
+        typer.echo(
+            f"  aanvraag:      {line.requested_on.strftime('%d.%m.%Y')}, referentie "
+            f"{line.request_ref}"
+        )
     if story.parent_id:
         typer.echo(f"  afgeleid van:  run {story.parent_id}")
     typer.echo(f"  aangevraagd:   {_long_time(line.requested_at)} door {story.requested_by}")

@@ -27,6 +27,7 @@ from channels.sftp_drop import host_public_key
 from crypto import parse_public_key
 from exchange.models import RecipientContact, RecipientKey
 from exchange.recipient_changes import ChangeKind
+from exchange.requests import ListRequest
 
 __all__ = ["DemoStory", "prepare_story"]
 
@@ -125,6 +126,8 @@ def _this_years_run(c: Context) -> int:
         channel="sftp_drop",
         lookback_years=None,
         by=OPERATOR,
+        # Lommel asked for its list (seed 000, overweging C): the run answers that request.
+        request=ListRequest(c.settings.current_date(), f"LOM/BZ/{period}/001"),
     )
     approve(c.engine, c.deps, run.id, APPROVER)
     return run.id

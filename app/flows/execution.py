@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.flows.deps import ExportDeps, crash_point
 from app.flows.key_sms import send_key
-from app.store import runs
+from app.store import protocol_dates, runs
 from app.store.db import READ_ONLY, aware, transaction
 from app.store.recipients import get_recipient, own_agreement, recipient_facts, run_history
 from app.store.run_lock import exclusive_run
@@ -180,13 +180,14 @@ def _still_allowed(
         h for h in run_history(session, run.protocol_id, run.recipient_id) if h.period != run.period
     ]
     decision = evaluate(
-        definition,
+        protocol_dates.effective(session, definition),
         recipient_facts(session, run.recipient_id),
         run.period,
         run.channel,
         deps.settings.current_date(),
         history,
         run.lookback_years,
+        runs.request_of(run),
     )
     if isinstance(decision, Refused):
         return "refused at build time: " + ", ".join(r.rule for r in decision.reasons)

@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.flows.deps import ExportDeps
-from app.store import runs
+from app.store import protocol_dates, runs
 from app.store.db import transaction
 from app.store.recipients import get_recipient, recipient_facts, run_history
 from exchange.exports import FourEyesViolation, RunState, check_four_eyes
 from exchange.models import (
     Agreement,
     ExportRun,
+    Recipient,
     RecipientContact,
     RecipientKey,
     RecipientMail,
@@ -34,6 +35,14 @@ from exchange.models import (
 )
 from exchange.policy import Allowed, Reason, Refused, evaluate
 from exchange.protocols import Channel, ProtocolDefinition, RecipientRequirement
+from exchange.requests import (
+    ListRequest,
+    RequestLine,
+    RequestsFileError,
+    parse_request_rows,
+    parse_requests,
+    reference_problem,
+)
 
 __all__ = [
     "BatchRefused",
@@ -44,8 +53,11 @@ __all__ = [
     "approve_batch",
     "cancel",
     "check",
+    "make_request",
+    "read_requests",
     "request_batch",
     "request_export",
+    "request_items",
     "require_route",
     "signed_recipients",
 ]
@@ -90,11 +102,63 @@ def _evaluate(
     period: str,
     channel: str,
     lookback_years: int | None,
+    request: ListRequest | None,
 ) -> Allowed | Refused:
+    definition = protocol_dates.effective(session, definition)  # a recorded term's end
     facts = recipient_facts(session, recipient_id)
     history = run_history(session, definition.id, recipient_id)
     today = deps.settings.current_date()
-    return evaluate(definition, facts, period, channel, today, history, lookback_years)
+    return evaluate(definition, facts, period, channel, today, history, lookback_years, request)
+
+
+def make_request(requested_on: date | None, reference: str | None) -> ListRequest | None:
+    """The municipality's request from its two facts, or ``None`` when neither is given (the
+    policy then refuses a protocol that needs one: ``request.missing``). Raises ``InvalidInput``
+    (``request.incomplete``) when only one is given, (``request.reference_invalid``) for a
+    reference that is not acceptable (``exchange.requests.reference_problem``)."""
+    if requested_on is None and reference is None:
+        return None
+    if requested_on is None or reference is None:
+        raise InvalidInput(
+            "request.incomplete",
+            "a request needs both its date (--requested-on) and its reference (--request-ref)",
+            "een aanvraag heeft zowel een datum (--requested-on) als een referentie "
+            "(--request-ref) nodig",
+        )
+    problem = reference_problem(reference)
+    if problem is not None:
+        raise InvalidInput("request.reference_invalid", problem[0], problem[1])
+    return ListRequest(requested_on, reference.strip())
+
+
+def _refused_file(exc: RequestsFileError, unit_en: str, unit_nl: str) -> InvalidInput:
+    return InvalidInput(
+        "requests.invalid",
+        "the requests are refused, nothing is requested: "
+        + "; ".join(f"{unit_en} {n}: {en}" for n, en, _ in exc.problems),
+        "de aanvragen zijn geweigerd, er wordt niets aangevraagd: "
+        + "; ".join(f"{unit_nl} {n}: {nl}" for n, _, nl in exc.problems),
+    )
+
+
+def read_requests(text: str) -> list[RequestLine]:
+    """The requests of the yearly round's CSV (``exchange.requests.parse_requests``). Raises
+    ``InvalidInput`` (``requests.invalid``) naming every bad line and what is wrong with it."""
+    try:
+        return parse_requests(text)
+    except RequestsFileError as exc:
+        raise _refused_file(exc, "line", "regel") from exc
+
+
+def request_items(items: Sequence[tuple[str, date, str]]) -> list[RequestLine]:
+    """The requests of the API's batch body, (NIS code, date, reference) each, checked as the
+    CSV's lines are (numbered from 1). Raises ``InvalidInput`` (``requests.invalid``)."""
+    try:
+        return parse_request_rows(
+            (n, (nis, day.isoformat(), ref)) for n, (nis, day, ref) in enumerate(items, start=1)
+        )
+    except RequestsFileError as exc:
+        raise _refused_file(exc, "item", "aanvraag") from exc
 
 
 def check(
@@ -106,6 +170,7 @@ def check(
     period: str,
     channel: str,
     lookback_years: int | None = None,
+    request: ListRequest | None = None,
 ) -> Check:
     """Would this request be allowed today? Evaluates every rule as ``request_export`` does;
     nothing is claimed or recorded. Raises ``NotFound`` for an unknown protocol or recipient."""
@@ -113,7 +178,7 @@ def check(
     with transaction(engine) as session:
         get_recipient(session, recipient_id)
         decision = _evaluate(
-            session, definition, deps, recipient_id, period, channel, lookback_years
+            session, definition, deps, recipient_id, period, channel, lookback_years, request
         )
     return Check(decision, definition, deps.settings.current_date())
 
@@ -176,8 +241,11 @@ def request_export(
     lookback_years: int | None,
     by: str,
     batch_id: str | None = None,
+    request: ListRequest | None = None,
 ) -> ExportRun:
     """Claim the slot (protocol, recipient, period) for an export: the run in ``requested``.
+    ``request`` is the recipient's request the list answers (``make_request``); it is recorded
+    on the run, also on a refused one.
 
     Raises ``PolicyRefusal`` with every reason (the refusal is recorded as a ``refused`` run,
     also when this request lost a race for the slot at the unique index), ``NotFound`` for an
@@ -199,13 +267,15 @@ def request_export(
             requested_at=now,
             state_changed_at=now,
             batch_id=batch_id,
+            requested_on=request.requested_on if request else None,
+            request_ref=request.reference if request else None,
         )
 
     try:
         with transaction(engine) as session:
             get_recipient(session, recipient_id)
             decision = _evaluate(
-                session, definition, deps, recipient_id, period, channel, lookback_years
+                session, definition, deps, recipient_id, period, channel, lookback_years, request
             )
             run = new_run()
             if isinstance(decision, Refused):
@@ -346,11 +416,20 @@ def request_batch(
     channel: str,
     lookback_years: int | None,
     by: str,
+    requests: Sequence[RequestLine] | None = None,
 ) -> BatchResult:
-    """One run per recipient that signed (or acceded): each its own claim, file, password.
+    """One run per recipient: for a protocol whose lists go on request (``art20-municipal``,
+    seed 000 overweging C) exactly the municipalities of ``requests`` (``read_requests``), each
+    with its request; otherwise every recipient that signed (or acceded). Each run its own
+    claim, file, password.
 
-    Raises ``BatchRefused`` (409 ``batch.refused``, CLI exit 3) with every recipient's reasons
-    when not one run could be requested; the refusals are recorded as refused runs."""
+    Raises ``InvalidInput``: ``batch.not_applicable`` (fixed recipients),
+    ``batch.requests_required`` (an on-request protocol without ``requests``: the old
+    ``all-signed`` round is refused for it), ``batch.not_on_request`` (``requests`` for another
+    protocol), ``requests.unknown_recipient`` (a NIS code that is no municipality, with its line;
+    nothing is requested then). Raises ``BatchRefused`` (409 ``batch.refused``, CLI exit 3) with
+    every recipient's reasons when not one run could be requested; the refusals are recorded as
+    refused runs."""
     definition = deps.registry.require(protocol_id)
     if definition.recipients.requires is RecipientRequirement.NONE:
         raise InvalidInput(
@@ -358,12 +437,46 @@ def request_batch(
             f"{protocol_id} has fixed recipients; request them one by one",
             f"{protocol_id} heeft vaste ontvangers; vraag ze een voor een aan",
         )
+    if definition.on_request is not None and requests is None:
+        raise InvalidInput(
+            "batch.requests_required",
+            f"{protocol_id} lists go only to the municipalities that asked "
+            f"({definition.on_request.article}): use --recipient all-requested --requests FILE",
+            f"lijsten van {protocol_id} gaan enkel naar de gemeenten die ze opvroegen "
+            f"({definition.on_request.article}): gebruik --recipient all-requested "
+            "--requests BESTAND",
+        )
+    if definition.on_request is None and requests is not None:
+        raise InvalidInput(
+            "batch.not_on_request",
+            f"{protocol_id} lists are not sent on request; use --recipient all-signed",
+            f"lijsten van {protocol_id} worden niet op aanvraag bezorgd; gebruik --recipient "
+            "all-signed",
+        )
+    asked: dict[str, ListRequest | None]
     with transaction(engine) as session:
-        recipients = signed_recipients(session, definition)
+        if requests is None:
+            asked = dict.fromkeys(signed_recipients(session, definition))
+        else:
+            unknown = [
+                line
+                for line in requests
+                if (found := session.get(Recipient, line.nis_code)) is None
+                or found.kind != definition.recipients.kind
+            ]
+            if unknown:
+                lines = ", ".join(f"{u.line} ({u.nis_code})" for u in unknown)
+                raise InvalidInput(
+                    "requests.unknown_recipient",
+                    f"the file of requests is refused: no such municipality on line(s) {lines}",
+                    f"het bestand met aanvragen is geweigerd: onbekende gemeente op regel(s) "
+                    f"{lines}",
+                )
+            asked = {line.nis_code: line.request for line in requests}
     batch_id = f"B-{uuid.uuid4().hex[:12]}"
     made: list[ExportRun] = []
     refused: list[tuple[str, list[Reason] | Conflict]] = []
-    for recipient_id in recipients:
+    for recipient_id, request in asked.items():
         try:
             made.append(
                 request_export(
@@ -376,6 +489,7 @@ def request_batch(
                     lookback_years=lookback_years,
                     by=by,
                     batch_id=batch_id,
+                    request=request,
                 )
             )
         except PolicyRefusal as exc:

@@ -90,6 +90,8 @@ class RunLine:
     key_sent_at: datetime | None
     fetched_at: datetime | None
     purged_at: datetime | None
+    requested_on: date | None = None  # the municipality's request this run answers
+    request_ref: str | None = None
 
 
 def _line(run: ExportRun, name: str) -> RunLine:
@@ -109,6 +111,8 @@ def _line(run: ExportRun, name: str) -> RunLine:
         key_sent_at=local(run.key_sent_at),
         fetched_at=local(run.fetched_at),
         purged_at=local(run.purged_at),
+        requested_on=run.requested_on,
+        request_ref=run.request_ref,
     )
 
 

@@ -14,16 +14,22 @@ from datetime import date
 
 from sqlalchemy import Engine, select
 
-from app.errors import Conflict
+from app.errors import Conflict, KbxError
 from app.flows.deps import ExportDeps
 from app.store.audit import record
 from app.store.db import transaction
 from crypto.pseudonyms import Pseudonymiser
 from exchange.models import Integree
 from exchange.national_number import NumberProblem, parse_national_number
-from exchange.obligation import Check, ObligationFacts, check_obligation
+from exchange.obligation import (
+    CONDITION_START,
+    Check,
+    ObligationFacts,
+    check_obligation,
+    in_scope,
+)
 
-__all__ = ["PROTOCOL_ID", "CheckInputRefused", "check_integration_obligation"]
+__all__ = ["PROTOCOL_ID", "CheckInputRefused", "DateOutOfScope", "check_integration_obligation"]
 
 PROTOCOL_ID = "vsb-care"
 
@@ -39,6 +45,14 @@ class CheckInputRefused(Exception):
     message: str
 
 
+class DateOutOfScope(KbxError):
+    """A day before the integration condition began (seed 002, overweging D: 1 January 2022):
+    the protocol does not cover it, so it is not answered."""
+
+    status = 422
+    exit_code = 2
+
+
 def check_integration_obligation(
     engine: Engine,
     deps: ExportDeps,
@@ -51,7 +65,8 @@ def check_integration_obligation(
     """The answer for ``national_number`` on ``on`` (a Brussels date, today at the latest).
 
     Raises ``Conflict`` (``check.not_in_force``) outside the protocol's validity,
-    ``CheckInputRefused`` for a number that is no INSZ or a date after today."""
+    ``CheckInputRefused`` for a number that is no INSZ or a date after today, ``DateOutOfScope``
+    (``check.date_out_of_scope``) for a date before 1 January 2022 (seed 002, overweging D)."""
     today = deps.settings.current_date()
     definition = deps.registry.get(PROTOCOL_ID)
     if definition is None or not definition.validity.contains(today):
@@ -67,20 +82,36 @@ def check_integration_obligation(
         raise CheckInputRefused(
             "date", "date.in_future", "the facts of a day after today are not known"
         )
+    if not in_scope(on):
+        start = CONDITION_START
+        raise DateOutOfScope(
+            "check.date_out_of_scope",
+            f"the integration condition applies from {start.isoformat()} on "
+            "(seed 002, recital D); an earlier date is not answered",
+            f"de inburgeringsvoorwaarde geldt pas vanaf {start.strftime('%d.%m.%Y')} "
+            "(overweging D van het protocol); een vroegere datum wordt niet beantwoord",
+        )
     with transaction(engine) as session:
         found = session.execute(
-            select(Integree.obligation_since, Integree.obligation_met_on).where(
-                Integree.national_number == parsed.number
-            )
+            select(
+                Integree.obligation_since,
+                Integree.obligation_met_on,
+                Integree.contract_signed_on,
+                Integree.certificate_on,
+            ).where(Integree.national_number == parsed.number)
         ).first()
-        facts = ObligationFacts(found[0], found[1]) if found is not None else None
+        facts = ObligationFacts(*found) if found is not None else None
         answer = check_obligation(facts, on)
         record(
             session,
             actor=caller,
             action="check.integration_obligation",
             subject=f"pseudonym:{pseudonymiser(parsed.number)}",
-            details={"result": answer.outcome.value, "pseudonym_key_id": pseudonymiser.key_id},
+            details={
+                "result": answer.outcome.value,
+                **({"reason": answer.reason.code} if answer.reason else {}),
+                "pseudonym_key_id": pseudonymiser.key_id,
+            },
             now=deps.settings.now(),
         )
     return answer

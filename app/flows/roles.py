@@ -29,6 +29,7 @@ class Action(enum.StrEnum):
     MANAGE_STAFF = "manage staff accounts"
     ROTATE_PSEUDONYM_KEY = "rotate the pseudonym key"
     CHECK_OBLIGATION = "check the integration obligation of a person"
+    RECORD_PROTOCOL_DATE = "record a date of a protocol"
 
 
 _DUTCH = {
@@ -43,6 +44,7 @@ _DUTCH = {
     Action.MANAGE_STAFF: "medewerkersaccounts beheren",
     Action.ROTATE_PSEUDONYM_KEY: "de pseudoniemsleutel vervangen",
     Action.CHECK_OBLIGATION: "de inburgeringsplicht van een persoon nagaan",
+    Action.RECORD_PROTOCOL_DATE: "een datum van een protocol vastleggen",
 }
 
 _STAFF = frozenset({Role.OPERATOR, Role.APPROVER, Role.AUDITOR, Role.ADMIN})
@@ -61,6 +63,7 @@ ROLES: dict[Action, frozenset[Role]] = {
     Action.MANAGE_STAFF: frozenset({Role.ADMIN}),
     Action.ROTATE_PSEUDONYM_KEY: frozenset({Role.ADMIN}),
     Action.CHECK_OBLIGATION: frozenset({Role.VSB}),
+    Action.RECORD_PROTOCOL_DATE: frozenset({Role.ADMIN}),
 }
 
 

@@ -3,10 +3,13 @@
 VDAB puts its enriched file back, in a 7z archive under the password of the file kbx sent. kbx
 collects it from the return folder, checks it against exactly the numbers it sent (refused whole,
 with a report of lines and columns but no values), joins the Art. 3 profile fields, replaces the
-national numbers by keyed pseudonyms, and delivers the dataset to the BI working group as a run
-of its own (its own file, password and key SMS). Only then does the return file leave VDAB's
-server and the parent run become ``returned``; a crash before that point repeats the collection
-and rebuilds the dataset under the same run, never a second one.
+national numbers by keyed pseudonyms, and delivers the dataset to each of the definition's
+``profile.dataset_recipients`` as a run of its own (its own file, password and key SMS): the BI
+working group (art. 4) over the SFTP drop, and VDAB (recital F: "De Agentschappen en VDAB
+verwerken het gepseudonimiseerde bestand") over the round trip's own channel, its SFTP server.
+Only then does the return file leave VDAB's server and the parent run become ``returned``; a
+crash before that point repeats the collection and rebuilds a dataset under the same run, never a
+second one.
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ class Collected:
     outcome: str  # "waiting", "refused", "returned"
     rows: int = 0
     not_returned: int = 0
-    dataset_run_id: int | None = None
+    dataset_run_id: int | None = None  # the first dataset run (the BI working group's)
     report: list[str] = field(default_factory=list)
+    dataset_run_ids: tuple[int, ...] = ()  # every dataset run, in dataset_recipients' order
     reference: str = ""
     blank_rows: int = 0  # empty lines and rows of bare separators in the return file, skipped
     # "waiting" only: the files in the return folder that are not named after the reference,
@@ -98,6 +102,9 @@ class _Waiting:
     sent: frozenset[str]
     profile_fields: list[str]
     refused_sha256: str | None
+    # Who gets the dataset, and over which channel: the round trip's own recipient over the
+    # round trip's channel, everyone else over the SFTP drop.
+    targets: list[tuple[str, Channel]]
 
 
 def _waiting(engine: Engine, deps: ExportDeps, run_id: int) -> _Waiting:
@@ -135,6 +142,10 @@ def _waiting(engine: Engine, deps: ExportDeps, run_id: int) -> _Waiting:
             sent,
             [f.name for f in definition.profile.fields],
             run.return_sha256 if run.returned_at is None else None,
+            [
+                (rid, Channel(run.channel) if rid == run.recipient_id else Channel.SFTP_DROP)
+                for rid in definition.profile.dataset_recipients
+            ],
         )
 
 
@@ -195,9 +206,10 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
         return _refuse(engine, deps, run_id, name, digest, exc.report())
 
     with transaction(engine) as session:
-        require_route(session, deps, BI_RECIPIENT, Channel.SFTP_DROP)
+        for recipient_id, channel in w.targets:
+            require_route(session, deps, recipient_id, channel)
         definition = deps.registry.require(runs.load(session, run_id).protocol_id)
-        bi_name = get_recipient(session, BI_RECIPIENT).name_nl
+        names = {rid: get_recipient(session, rid).name_nl for rid, _ in w.targets}
         period = parse_period(w.period)
         assert period is not None
         numbers = [r.national_number for r in returned.rows]
@@ -209,29 +221,36 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
     )
     del profiles, returned  # the national numbers go no further than this point
 
-    child_id, child_reference, needs_build = _claim_dataset_run(engine, deps, run_id)
-    if needs_build:
-        password = new_password()
-        csv_name = f"{child_reference}.csv"
-        profile = definition.profile.article if definition.profile else ""
-        info = info_sheet(
-            definition,
-            reference=child_reference,
-            period=w.period,
-            recipient_name=bi_name,
-            built_at=deps.settings.now(),
-            row_count=len(dataset.rows),
-            lookback_years=None,
-            columns=[f"{', '.join(dataset.columns)} [{profile}]"],
+    children: list[int] = []
+    profile = definition.profile.article if definition.profile else ""
+    for recipient_id, channel in w.targets:
+        child_id, child_reference, needs_build = _claim_dataset_run(
+            engine, deps, run_id, recipient_id, channel
         )
-        plain = build_csv(
-            dataset.columns, dataset.rows, csv_name, readme=readme_text(info, csv_name)
-        )
-        sealed = seal(plain, password)
-        _record_built(engine, deps, child_id, sealed.data, sealed.rows, password, dataset.columns)
-        del password  # from here on only sealed under the service key
-        deliver(engine, deps, child_id, sealed.data, f"{child_reference}.7z")
-    execute(engine, deps, child_id)  # sends the BI working group's key
+        if needs_build:
+            password = new_password()  # one per recipient: each its own file and key
+            csv_name = f"{child_reference}.csv"
+            info = info_sheet(
+                definition,
+                reference=child_reference,
+                period=w.period,
+                recipient_name=names[recipient_id],
+                built_at=deps.settings.now(),
+                row_count=len(dataset.rows),
+                lookback_years=None,
+                columns=[f"{', '.join(dataset.columns)} [{profile}]"],
+            )
+            plain = build_csv(
+                dataset.columns, dataset.rows, csv_name, readme=readme_text(info, csv_name)
+            )
+            sealed = seal(plain, password)
+            _record_built(
+                engine, deps, child_id, sealed.data, sealed.rows, password, dataset.columns
+            )
+            del password  # from here on only sealed under the service key
+            deliver(engine, deps, child_id, sealed.data, f"{child_reference}.7z")
+        execute(engine, deps, child_id)  # sends this recipient's key
+        children.append(child_id)
 
     box.remove_return(w.recipient_id, name)
     now = deps.settings.now()
@@ -256,7 +275,8 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
             not_returned=len(w.sent) - len(dataset.rows),
             without_profile=dataset.without_profile,
             blank_rows=blank_rows,
-            dataset_run=child_id,
+            dataset_run=children[0],
+            dataset_runs=children,
             pseudonym_key_id=pseudonymiser.key_id,
             columns=list(dataset.columns),
         )
@@ -267,25 +287,28 @@ def collect(engine: Engine, deps: ExportDeps, run_id: int) -> Collected:
         "returned",
         len(dataset.rows),
         len(w.sent) - len(dataset.rows),
-        child_id,
+        children[0],
+        dataset_run_ids=tuple(children),
         reference=w.reference,
         blank_rows=blank_rows,
     )
 
 
-def _claim_dataset_run(engine: Engine, deps: ExportDeps, parent_id: int) -> tuple[int, str, bool]:
-    """The BI working group's run of this round trip: (id, reference, whether to build it).
+def _claim_dataset_run(
+    engine: Engine, deps: ExportDeps, parent_id: int, recipient_id: str, channel: Channel
+) -> tuple[int, str, bool]:
+    """``recipient_id``'s dataset run of this round trip: (id, reference, whether to build it).
     Created once; after a crash it is found again, and rebuilt only if it never left."""
     now, today = deps.settings.now(), deps.settings.current_date()
     with transaction(engine) as session:
-        child = runs.derived_from(session, parent_id)
+        child = runs.derived_from(session, parent_id, recipient_id)
         if child is None:
             parent = runs.load(session, parent_id)
             child = ExportRun(
                 protocol_id=parent.protocol_id,
-                recipient_id=BI_RECIPIENT,
+                recipient_id=recipient_id,
                 period=parent.period,
-                channel=Channel.SFTP_DROP.value,
+                channel=channel.value,
                 lookback_years=None,
                 definition_hash=parent.definition_hash,
                 # The round trip was asked for and approved as a whole, by two people.

@@ -21,6 +21,7 @@ from app.errors import Conflict, NotFound
 from app.store.audit import record
 from exchange.exports import InvalidTransition, RunState, run_reference, transition
 from exchange.models import AuditEvent, ExportRun
+from exchange.requests import ListRequest
 from exchange.shown import shown
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "note",
     "passwords_to_destroy",
     "pushed_to_watch",
+    "request_of",
     "run_events",
     "run_ids",
     "subject",
@@ -68,15 +70,30 @@ def subject(run: ExportRun) -> str:
 
 
 def details(run: ExportRun, **extra: Any) -> dict[str, Any]:
-    """The details of an audit event about ``run``: reference, protocol, recipient, period, and
-    the caller's extras (identifiers, counts, digests; never personal data)."""
+    """The details of an audit event about ``run``: reference, protocol, recipient, period, the
+    request it answers when it answers one (``request``: its date and the municipality's
+    reference, seed 000 overweging C), and the caller's extras (identifiers, counts, digests;
+    never personal data)."""
+    request = (
+        {"request": {"requested_on": run.requested_on.isoformat(), "reference": run.request_ref}}
+        if run.requested_on is not None
+        else {}
+    )
     return {
         "reference": run.reference,
         "protocol": run.protocol_id,
         "recipient": run.recipient_id,
         "period": run.period,
+        **request,
         **extra,
     }
+
+
+def request_of(run: ExportRun) -> ListRequest | None:
+    """The request ``run`` answers, as recorded on it (``None`` when it answers none)."""
+    if run.requested_on is None or run.request_ref is None:
+        return None
+    return ListRequest(run.requested_on, run.request_ref)
 
 
 _REFERENCE = re.compile(r"KBX-[0-9]{4}-[0-9]{6}", re.IGNORECASE)
@@ -280,10 +297,13 @@ def awaiting_return(session: Session) -> list[int]:
     )
 
 
-def derived_from(session: Session, parent_id: int) -> ExportRun | None:
-    """The run derived from run ``parent_id`` (the BI dataset of a round trip), if made."""
+def derived_from(session: Session, parent_id: int, recipient: str) -> ExportRun | None:
+    """The run derived from run ``parent_id`` for ``recipient`` (a round trip's dataset for the
+    BI working group or for VDAB), if made."""
     found: ExportRun | None = session.scalar(
-        select(ExportRun).where(ExportRun.parent_id == parent_id)
+        select(ExportRun).where(
+            ExportRun.parent_id == parent_id, ExportRun.recipient_id == recipient
+        )
     )
     return found
 
@@ -297,6 +317,7 @@ def live_for_slot(session: Session, protocol: str, recipient: str, period: str) 
             ExportRun.recipient_id == recipient,
             ExportRun.period == period,
             ExportRun.state != RunState.REFUSED.value,
+            ExportRun.parent_id.is_(None),
         )
         .order_by(ExportRun.id.desc())
         .limit(1)
@@ -305,10 +326,13 @@ def live_for_slot(session: Session, protocol: str, recipient: str, period: str) 
 
 
 def history(session: Session, protocol: str, recipient: str) -> list[tuple[str, str]]:
-    """(period, state) of every run of ``protocol`` for ``recipient``: what the policy counts."""
+    """(period, state) of every run of ``protocol`` for ``recipient``: what the policy counts
+    (not the runs derived from another one: a round trip's dataset is not a list of its own)."""
     rows = session.execute(
         select(ExportRun.period, ExportRun.state).where(
-            ExportRun.protocol_id == protocol, ExportRun.recipient_id == recipient
+            ExportRun.protocol_id == protocol,
+            ExportRun.recipient_id == recipient,
+            ExportRun.parent_id.is_(None),
         )
     )
     return [(period, state) for period, state in rows]

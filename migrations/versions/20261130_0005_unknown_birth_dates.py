@@ -5,7 +5,7 @@ day 00: ``850000...``); the KBI then has no birth date either. ``integrees.birth
 nullable so such a person is stored with an unknown birth date instead of refusing the whole
 extract (docs/kbi-extract.md). kbx never makes a date up.
 
-Revision ID: 20261130_0005
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-30
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "20261130_0005"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -2,6 +2,8 @@
 by a second person. Every rule is the flows' (``app.flows.exports``)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
+from datetime import date
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -9,11 +11,19 @@ from app.api.deps import PREFIX, Approver, DepsDep, EngineDep, Requester
 from app.api.errors import RefusalOut, refusals
 from app.api.openapi import endpoint
 from app.api.schemas import BatchId, Identifier, PeriodText, RunOut, run_out
-from app.flows.exports import approve_batch, request_batch
+from app.flows.exports import approve_batch, request_batch, request_items
 
 __all__ = ["router"]
 
 router = APIRouter(prefix=PREFIX, tags=["exports"])
+
+
+class MunicipalRequest(BaseModel):
+    nis_code: str = Field(pattern=r"^[0-9]{5}$", examples=["72020"])
+    requested_on: date = Field(description="The day the municipality asked for its list")
+    reference: str = Field(
+        min_length=1, max_length=64, description="The municipality's reference of its request"
+    )
 
 
 class BatchRequest(BaseModel):
@@ -21,6 +31,12 @@ class BatchRequest(BaseModel):
     period: PeriodText
     channel: Identifier = Field(examples=["sftp_drop"])
     lookback_years: int | None = Field(default=None, ge=0, le=99, description="vcmp: 1 or 2")
+    requests: list[MunicipalRequest] | None = Field(
+        default=None,
+        max_length=400,
+        description="art20-municipal (required there, refused elsewhere): the requests "
+        "received; one run per listed municipality, each recording its request",
+    )
 
 
 class BatchOut(BaseModel):
@@ -36,12 +52,23 @@ class BatchOut(BaseModel):
     router,
     "POST",
     "/export-batches",
-    summary="Request one run per signed (or acceded) recipient",
-    description="Each run is its own claim, file and password; a second person approves the "
+    summary="Request one run per signed (or acceded) recipient, or per request received",
+    description="For `art20-municipal` one run per municipality of `requests` (the requests "
+    "received, overweging C), each recording its request; otherwise one per signed (or "
+    "acceded) recipient. "
+    "Each run is its own claim, file and password; a second person approves the "
     "whole batch at once. When not one recipient can have a run, nothing is requested: 409 "
     "`batch.refused` with every recipient's reasons (`refused`); the refusals are recorded "
     "under the batch id (`batch`).",
-    raises=("protocol.unknown", "batch.not_applicable", "batch.refused"),
+    raises=(
+        "protocol.unknown",
+        "batch.not_applicable",
+        "batch.refused",
+        "batch.requests_required",
+        "batch.not_on_request",
+        "requests.invalid",
+        "requests.unknown_recipient",
+    ),
     status_code=201,
     response_model=BatchOut,
 )
@@ -54,6 +81,9 @@ def create_batch(body: BatchRequest, user: Requester, engine: EngineDep, deps: D
         channel=body.channel,
         lookback_years=body.lookback_years,
         by=user.name,
+        requests=None
+        if body.requests is None
+        else request_items([(r.nis_code, r.requested_on, r.reference) for r in body.requests]),
     )
     return BatchOut(
         batch=result.batch_id,

@@ -35,7 +35,7 @@ from app.flows.vdab_dataset import load_pseudonymiser
 from app.wiring import StartupError
 from crypto.pseudonyms import Pseudonymiser, PseudonymKeyError, Purpose
 from exchange.models import User
-from exchange.obligation import NOK_REASON_NL, Outcome
+from exchange.obligation import NOK_REASONS, Outcome
 
 __all__ = ["SlidingWindow", "prepare", "router"]
 
@@ -126,12 +126,27 @@ class ObligationCheckIn(BaseModel):
     )
 
 
+_EXAMPLE = NOK_REASONS["certificate.not_obtained"]
+
+
 class ObligationCheckOut(BaseModel):
     result: Outcome = Field(
         description="NOK: under the integration obligation and not meeting it on that date"
     )
     reason: str | None = Field(
-        default=None, description="Only with NOK, a fixed Dutch text", examples=[NOK_REASON_NL]
+        default=None,
+        description="Only with NOK: why, one fixed Dutch sentence per category",
+        examples=[_EXAMPLE.nl],
+    )
+    reason_en: str | None = Field(
+        default=None,
+        description="Only with NOK: the same reason in English",
+        examples=[_EXAMPLE.en],
+    )
+    reason_code: str | None = Field(
+        default=None,
+        description="Only with NOK: the category, one of " + ", ".join(NOK_REASONS),
+        examples=[_EXAMPLE.code],
     )
 
 
@@ -146,7 +161,14 @@ _OK_OR_NOK: dict[int, dict[str, Any]] = {
             "application/json": {
                 "examples": {
                     "OK": {"value": {"result": "OK"}},
-                    "NOK": {"value": {"result": "NOK", "reason": NOK_REASON_NL}},
+                    "NOK": {
+                        "value": {
+                            "result": "NOK",
+                            "reason": _EXAMPLE.nl,
+                            "reason_en": _EXAMPLE.en,
+                            "reason_code": _EXAMPLE.code,
+                        }
+                    },
                 }
             }
         },
@@ -164,8 +186,15 @@ _OK_OR_NOK: dict[int, dict[str, Any]] = {
 DESCRIPTION = """The individual check of the vsb-care protocol (AgII - Agentschap Vlaamse
 Sociale Bescherming, 01.10.2021, art. 3 and 6): `NOK` exactly when, on `date`, the person's
 integration obligation has begun and has not been met (obligation begun on or before `date`, not
-met on or before `date`); otherwise `OK`, also for a number KBI does not know. A `NOK` carries one
-fixed Dutch reason; no other fact of the person is ever answered.
+met on or before `date`); otherwise `OK`, also for a number KBI does not know. A `NOK` carries why
+(art. 3, gegeven 4), one of three fixed categories in Dutch (`reason`), English (`reason_en`) and
+as a code (`reason_code`): `contract.not_signed` (no integration contract signed by `date`),
+`certificate.not_obtained` (contract signed, no certificate of integration by `date`),
+`obligation.not_met` (certificate obtained, obligation not yet met on `date`). No other fact of
+the person (no date, no name) is ever answered.
+
+A `date` before 2022-01-01, when the integration condition began (overweging D), is answered
+`422 check.date_out_of_scope`.
 
 Each answered call is audited with the caller, the result and a keyed pseudonym of the number
 (never the number). At most `KBX_CHECK_RATE_PER_MINUTE` calls per caller in any minute (default
@@ -184,7 +213,7 @@ router = APIRouter(prefix=PREFIX, tags=["checks"])
     "/checks/integration-obligation",
     summary="Integration obligation on a date: OK or NOK (VSB)",
     description=DESCRIPTION,
-    raises=("check.not_in_force", "check.rate_limited"),
+    raises=("check.not_in_force", "check.rate_limited", "check.date_out_of_scope"),
     responses=_OK_OR_NOK,
     response_model=ObligationCheckOut,
     response_model_exclude_none=True,
@@ -207,7 +236,12 @@ def integration_obligation(
         )
     except CheckInputRefused as exc:
         raise _invalid(exc.field, exc.rule, exc.message) from exc
-    return ObligationCheckOut(result=answer.outcome, reason=answer.reason_nl)
+    reason = answer.reason
+    if reason is None:
+        return ObligationCheckOut(result=answer.outcome)
+    return ObligationCheckOut(
+        result=answer.outcome, reason=reason.nl, reason_en=reason.en, reason_code=reason.code
+    )
 
 
 def prepare(api: FastAPI) -> None:

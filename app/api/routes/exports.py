@@ -19,7 +19,7 @@ from app.api.deps import (
 )
 from app.api.openapi import endpoint
 from app.api.schemas import ExportRequest, RunId, RunOut, run_out
-from app.flows.exports import approve, cancel, request_export
+from app.flows.exports import approve, cancel, make_request, request_export
 from app.flows.key_sms import approve_resend, request_resend
 from app.store import runs
 from app.store.db import transaction
@@ -37,7 +37,9 @@ router = APIRouter(prefix=PREFIX, tags=["exports"])
     summary="Request an export",
     description="Claims the slot of (protocol, recipient, period): a second request for a slot "
     "that is taken is refused with 409 `policy.refused` (rule `frequency.exhausted`), even "
-    "under concurrency. Every refusal names its rules and articles, and is recorded.",
+    "under concurrency. Every refusal names its rules and articles, and is recorded. An "
+    "`art20-municipal` list answers the municipality's request (overweging C): give "
+    "`requested_on` and `request_ref`, or it is refused (rule `request.missing`).",
     raises=(
         "protocol.unknown",
         "recipient.unknown",
@@ -47,6 +49,8 @@ router = APIRouter(prefix=PREFIX, tags=["exports"])
         "recipient.no_sftp_server",
         "recipient.no_mailbox",
         "channel.not_configured",
+        "request.incomplete",
+        "request.reference_invalid",
     ),
     status_code=201,
     response_model=RunOut,
@@ -61,6 +65,7 @@ def create_export(body: ExportRequest, user: Requester, engine: EngineDep, deps:
         channel=body.channel,
         lookback_years=body.lookback_years,
         by=user.name,
+        request=make_request(body.requested_on, body.request_ref),
     )
     return run_out(run)
 

@@ -8,7 +8,7 @@ from app.api.deps import PREFIX, DepsDep, EngineDep, Reader
 from app.api.errors import ReasonOut, reason_out
 from app.api.openapi import endpoint
 from app.api.schemas import ExportRequest
-from app.flows.exports import check
+from app.flows.exports import check, make_request
 
 __all__ = ["router"]
 
@@ -27,7 +27,12 @@ class CheckOut(BaseModel):
     "/policy/check",
     summary="Check a request against its protocol (dry run)",
     description="Evaluates every rule as a request would; nothing is claimed or recorded.",
-    raises=("protocol.unknown", "recipient.unknown"),
+    raises=(
+        "protocol.unknown",
+        "recipient.unknown",
+        "request.incomplete",
+        "request.reference_invalid",
+    ),
     response_model=CheckOut,
 )
 def policy_check(body: ExportRequest, _user: Reader, engine: EngineDep, deps: DepsDep) -> CheckOut:
@@ -39,6 +44,7 @@ def policy_check(body: ExportRequest, _user: Reader, engine: EngineDep, deps: De
         period=body.period,
         channel=body.channel,
         lookback_years=body.lookback_years,
+        request=make_request(body.requested_on, body.request_ref),
     )
     return CheckOut(
         allowed=answer.allowed,

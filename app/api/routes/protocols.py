@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.api.deps import PREFIX, Reader, RegistryDep
+from app.api.deps import PREFIX, EngineDep, Reader, RegistryDep
 from app.api.openapi import endpoint
 from app.api.schemas import ProtocolId
+from app.flows.protocol_dates import effective_definition, effective_definitions
 
 __all__ = ["router"]
 
@@ -23,6 +24,7 @@ class ProtocolOut(BaseModel):
     content_hash: str
     valid_from: date
     valid_until: date | None
+    valid_until_basis: str | None = None
     fields: list[str]
     channels: list[str]
 
@@ -34,7 +36,7 @@ class ProtocolOut(BaseModel):
     summary="List the protocols",
     response_model=list[ProtocolOut],
 )
-def protocols(_user: Reader, registry: RegistryDep) -> list[ProtocolOut]:
+def protocols(_user: Reader, engine: EngineDep, registry: RegistryDep) -> list[ProtocolOut]:
     return [
         ProtocolOut(
             id=d.id,
@@ -43,10 +45,11 @@ def protocols(_user: Reader, registry: RegistryDep) -> list[ProtocolOut]:
             content_hash=d.content_hash,
             valid_from=d.validity.valid_from,
             valid_until=d.validity.until,
+            valid_until_basis=d.validity.until_basis_nl,
             fields=d.field_names,
             channels=[c.channel.value for c in d.channels],
         )
-        for d in registry
+        for d in effective_definitions(engine, registry)
     ]
 
 
@@ -57,5 +60,8 @@ def protocols(_user: Reader, registry: RegistryDep) -> list[ProtocolOut]:
     summary="Show a protocol's whole definition",
     raises=("protocol.unknown",),
 )
-def protocol(protocol_id: ProtocolId, _user: Reader, registry: RegistryDep) -> dict[str, Any]:
-    return registry.require(protocol_id).model_dump(mode="json", by_alias=True)
+def protocol(
+    protocol_id: ProtocolId, _user: Reader, engine: EngineDep, registry: RegistryDep
+) -> dict[str, Any]:
+    definition = effective_definition(engine, registry, protocol_id)
+    return definition.model_dump(mode="json", by_alias=True)
