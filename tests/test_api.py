@@ -287,9 +287,10 @@ def test_the_requester_can_never_approve_their_own_run(api: Api, engine: Engine)
 
 
 def test_request_show_list_and_a_second_request_refused(api: Api) -> None:
-    created = _request(api)
+    created = _request(api, recipient="Lommel")  # by name, as the CLI takes it too
     assert created.status_code == 201
     run = created.json()
+    assert run["recipient"] == LOMMEL
     assert run["state"] == "requested"
     assert run["requested_by"] == "olga"
     assert run["reference"] == f"KBX-{TODAY.year}-{run['id']:06d}"
@@ -587,6 +588,24 @@ def test_a_batch_is_approved_all_or_nothing_and_never_by_its_requester(
 
 
 # -- the policy dry run -----------------------------------------------------------------------
+
+
+def test_a_recipient_is_named_by_code_or_name_and_a_vague_name_is_refused(api: Api) -> None:
+    def checked(recipient: str) -> httpx.Response:
+        return api.post("/policy/check", as_="olga", json={**REQUEST, "recipient": recipient})
+
+    assert checked("lommel").status_code == 200
+    vague = checked("Sint")
+    assert (vague.status_code, _code(vague)) == (400, "recipient.ambiguous")
+    assert vague.json()["message"].startswith(
+        "'Sint' names 9 recipients: Sint-Genesius-Rode (23101)"
+    )
+    typo = checked("Gnet")
+    assert (typo.status_code, _code(typo)) == (404, "recipient.unknown")
+    assert "Gent (44021)" in typo.json()["message"]
+    number = checked("85073003328")
+    assert (number.status_code, _code(number)) == (422, "request.invalid")
+    assert "85073003328" not in number.text
 
 
 def test_the_policy_check_is_a_dry_run(api: Api, engine: Engine) -> None:
@@ -898,7 +917,6 @@ NOT_IN_THE_DOCUMENT = {
     "user.self": "cli",
     "user.unchanged": "cli",
     "audit.unknown": "cli",
-    "recipient.ambiguous": "cli",
     "run.no_return_leg": "cli",
     "run.not_awaiting_return": "cli",
     # the command line's start: a database it cannot use (the service does not start then)

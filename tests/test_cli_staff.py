@@ -3,7 +3,9 @@ for word, and a batch that not one recipient can receive."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -70,6 +72,47 @@ def test_a_batch_no_recipient_can_receive_is_a_refusal(kbx: Kbx, tmp_path: Path)
         "kbx: GEWEIGERD / REFUSED: art20-municipal -> all-requested, 2026: "
         "no run requested: all 1 recipient(s) refused"
     )
-    assert rest == ["  72020: geweigerd / refused: "
-                    "recipient 72020 has no registered contact for the key SMS"]  # fmt: skip
+    assert rest == [
+        "  72020: geweigerd / refused:",
+        "    - [recipient.no_contact] ontvanger 72020 heeft geen geregistreerde contactpersoon "
+        "voor de sleutel-sms",
+    ]
     assert refused.stdout == ""
+
+
+def test_a_refusal_asked_for_as_json_is_json_with_every_reason(kbx: Kbx) -> None:
+    staff(kbx)
+    refused = kbx(
+        "export", "request", "art20-municipal", "--recipient", "Gent", "--period", "2026",
+        "--channel", "sftp_drop", "--requested-on", "2026-01-05", "--request-ref", "G/1",
+        "--by", "olga", "--json",
+    )  # fmt: skip
+    assert refused.exit_code == 3, refused.output
+    answer = json.loads(refused.stdout)
+    assert answer["state"] == "refused"
+    assert isinstance(answer["run"], int)
+    assert [r["rule"] for r in answer["reasons"]] == ["recipient.not_signed"]
+    assert answer["reasons"][0]["nl"] == "Ontvanger 44021 heeft dit protocol niet ondertekend."
+    assert answer["reasons"][0]["article"].startswith("Art. 3, 1°")
+
+
+def test_a_channel_kbx_does_not_know_is_a_typing_error_and_records_nothing(kbx: Kbx) -> None:
+    staff(kbx)
+    typo = kbx(
+        "export", "request", "art20-municipal", "--recipient", "72020", "--period", "2026",
+        "--channel", "sftp-drop", "--by", "olga",
+    )  # fmt: skip
+    assert typo.exit_code == 2
+    assert typo.stderr.startswith("kbx: Invalid value for '--channel': ")
+    assert "'sftp-drop' is not one of 'sftp_drop', 'sftp_push', 'secure_mail', 'zivver'" in (
+        typo.stderr
+    )
+    assert typo.stderr.endswith("(zie `kbx export request --help`) [usage]\n")
+    assert kbx("export", "list", "--all", "--json").stdout.strip() == "[]"
+
+
+def test_the_channel_names_of_the_command_line_are_the_channels() -> None:
+    from app.cli.exports import ChannelName
+    from exchange.protocols import Channel
+
+    assert get_args(ChannelName) == tuple(c.value for c in Channel)

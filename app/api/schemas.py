@@ -83,6 +83,23 @@ def _period(value: str) -> str:
 
 
 Identifier = Annotated[str, Field(min_length=1, max_length=48), AfterValidator(_identifier)]
+
+_RECIPIENT = re.compile(r"\w[\w .'-]*")
+
+
+def _recipient(value: str) -> str:
+    # A NIS code, an agency id or a municipality's name as people write it ("Sint-Niklaas",
+    # "Gent", "'s Gravenbrakel"); never six digits in a row beyond the NIS code's five.
+    if not _RECIPIENT.fullmatch(value) or _DIGIT_RUN.search(value):
+        raise ValueError("not a recipient id or name")
+    return value
+
+
+RecipientText = Annotated[
+    str,
+    Field(min_length=1, max_length=64, examples=["72020", "Gent"]),
+    AfterValidator(_recipient),
+]
 PeriodText = Annotated[
     str, Field(min_length=1, max_length=10, examples=["2026", "2026-H2"]), AfterValidator(_period)
 ]
@@ -98,7 +115,7 @@ ChangeId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The change's id"
 
 class ExportRequest(BaseModel):
     protocol: Identifier = Field(examples=["art20-municipal"])
-    recipient: Identifier = Field(examples=["72020"])
+    recipient: RecipientText = Field(description="NIS code, agency id or name (`Gent`)")
     period: PeriodText
     channel: Identifier = Field(examples=["sftp_drop"])
     lookback_years: int | None = Field(default=None, ge=0, le=99, description="vcmp: 1 or 2")

@@ -62,6 +62,7 @@ class _Group(TyperGroup):
     def main(self, *args: Any, **kwargs: Any) -> Any:
         # click prints a usage error as four lines (usage, hint, blank, error); kbx says one.
         kwargs["standalone_mode"] = False
+        kwargs["prog_name"] = "kbx"  # also under `python -m app` and a test's runner
         # Typer vendors click; its exceptions share the public base TyperException.
         try:
             code = super().main(*args, **kwargs)
@@ -138,4 +139,4 @@ def _root(
 
 
 def main() -> None:
-    app(prog_name="kbx")  # also under `python -m app`: the messages name the command to type
+    app()

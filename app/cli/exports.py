@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import typer
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from exchange.policy import Reason
     from exchange.requests import RequestLine
 
-__all__ = ["export_app", "worker"]
+__all__ = ["ChannelName", "export_app", "worker"]
 
 export_app = typer.Typer(no_args_is_help=True, help="Exports")
 
@@ -62,14 +62,35 @@ def _run_dict(run: ExportRun) -> dict[str, Any]:
     }
 
 
-def _print_refusal(reasons: list[Reason]) -> None:
+# The channels of ``exchange.protocols.Channel``, spelled out so that ``kbx --help`` need not
+# import the protocol models (a test keeps the two equal). A name outside them is a typing
+# error (exit 2, nothing recorded); a channel the protocol does not allow is a refusal (exit 3).
+ChannelName = Literal["sftp_drop", "sftp_push", "secure_mail", "zivver"]
+
+
+def _print_refusal(reasons: list[Reason], indent: str = "") -> None:
     for r in reasons:
-        typer.echo(f"- [{r.rule}] {r.nl}\n  {r.en}\n  ({r.article})", err=True)
+        typer.echo(
+            f"{indent}- [{r.rule}] {r.nl}\n{indent}  {r.en}\n{indent}  ({r.article})", err=True
+        )
 
 
-def _refused_rules(why: list[Reason] | Conflict) -> str:
-    """The rules of a policy refusal, or the message of the error that kept a recipient out."""
-    return ", ".join(r.rule for r in why) if isinstance(why, list) else str(why)
+def _reasons_json(why: list[Reason] | Conflict) -> list[dict[str, str]]:
+    """Every reason as the API gives it: rule, article, Dutch and English sentence."""
+    if isinstance(why, list):
+        return [{"rule": r.rule, "article": r.article, "nl": r.nl, "en": r.en} for r in why]
+    return [
+        {"rule": why.code, "article": "", "nl": why.message_nl or why.message, "en": why.message}
+    ]
+
+
+def _print_refused(refused: list[tuple[str, list[Reason] | Conflict]], err: bool) -> None:
+    """Each refused recipient with its reasons as sentences, rule and article."""
+    for rid, why in refused:
+        typer.echo(f"  {rid}: geweigerd / refused:", err=err)
+        for r in _reasons_json(why):
+            article = f" ({r['article']})" if r["article"] else ""
+            typer.echo(f"    - [{r['rule']}] {r['nl']}{article}", err=err)
 
 
 def _request_batch(
@@ -99,12 +120,16 @@ def _request_batch(
         )
     except BatchRefused as exc:
         # Not one recipient could be asked for: a refusal, exit 3 with every recipient's rules.
+        if as_json:
+            refused = [
+                {"recipient": rid, "reasons": _reasons_json(why)} for rid, why in exc.result.refused
+            ]
+            emit_json({"batch": None, "runs": [], "refused": refused})
         typer.echo(
             f"kbx: GEWEIGERD / REFUSED: {protocol} -> {who}, {period}: {exc.message}",
             err=True,
         )
-        for rid, why in exc.result.refused:
-            typer.echo(f"  {rid}: geweigerd / refused: {_refused_rules(why)}", err=True)
+        _print_refused(exc.result.refused, err=True)
         raise typer.Exit(EXIT_REFUSED) from exc
     if as_json:
         emit_json(
@@ -112,18 +137,13 @@ def _request_batch(
                 "batch": result.batch_id,
                 "runs": [r.id for r in result.runs],
                 "refused": [
-                    {
-                        "recipient": rid,
-                        "reasons": [r.rule for r in why] if isinstance(why, list) else str(why),
-                    }
-                    for rid, why in result.refused
+                    {"recipient": rid, "reasons": _reasons_json(why)} for rid, why in result.refused
                 ],
             }
         )
         return
     typer.echo(f"batch {result.batch_id}: {len(result.runs)} run(s) requested")
-    for rid, why in result.refused:
-        typer.echo(f"  {rid}: geweigerd / refused: {_refused_rules(why)}")
+    _print_refused(result.refused, err=False)
 
 
 @export_app.command("request")
@@ -138,7 +158,9 @@ def export_request(
         ),
     ],
     period: Annotated[str, typer.Option(help="2026, or 2026-H1 / 2026-H2")],
-    channel: Annotated[str, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")],
+    channel: Annotated[
+        ChannelName, typer.Option(help="sftp_drop, sftp_push, secure_mail or zivver")
+    ],
     by: Annotated[str, typer.Option(help="The operator asking")],
     lookback_years: Annotated[int | None, typer.Option("--lookback-years")] = None,
     requested_on: RequestedOnOpt = None,
@@ -190,6 +212,10 @@ def export_request(
             request=request,
         )
     except PolicyRefusal as exc:
+        if as_json:
+            emit_json(
+                {"run": exc.run_id, "state": "refused", "reasons": _reasons_json(exc.reasons)}
+            )
         typer.echo(f"kbx: GEWEIGERD / REFUSED: {protocol} -> {recipient}, {period}", err=True)
         _print_refusal(exc.reasons)
         raise typer.Exit(EXIT_REFUSED) from exc

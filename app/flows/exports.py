@@ -22,7 +22,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.flows.deps import ExportDeps
 from app.store import protocol_dates, runs
 from app.store.db import transaction
-from app.store.recipients import get_recipient, recipient_facts, run_history
+from app.store.recipients import recipient_facts, resolve, run_history
 from exchange.exports import FourEyesViolation, RunState, check_four_eyes
 from exchange.models import (
     Agreement,
@@ -173,10 +173,12 @@ def check(
     request: ListRequest | None = None,
 ) -> Check:
     """Would this request be allowed today? Evaluates every rule as ``request_export`` does;
-    nothing is claimed or recorded. Raises ``NotFound`` for an unknown protocol or recipient."""
+    nothing is claimed or recorded. The recipient may be named by id or name
+    (``app.store.recipients.resolve``). Raises ``NotFound`` for an unknown protocol or
+    recipient, ``InvalidInput`` (``recipient.ambiguous``) for a name that fits several."""
     definition = deps.registry.require(protocol_id)
     with transaction(engine) as session:
-        get_recipient(session, recipient_id)
+        recipient_id = resolve(session, recipient_id).id
         decision = _evaluate(
             session, definition, deps, recipient_id, period, channel, lookback_years, request
         )
@@ -273,7 +275,8 @@ def request_export(
 
     try:
         with transaction(engine) as session:
-            get_recipient(session, recipient_id)
+            # By id or by name (``Gent``), as every front end lets a person name it.
+            recipient_id = resolve(session, recipient_id).id
             decision = _evaluate(
                 session, definition, deps, recipient_id, period, channel, lookback_years, request
             )

@@ -43,6 +43,7 @@ router = APIRouter(prefix=PREFIX, tags=["exports"])
     raises=(
         "protocol.unknown",
         "recipient.unknown",
+        "recipient.ambiguous",
         "policy.refused",
         "recipient.no_contact",
         "recipient.no_key",

@@ -30,6 +30,7 @@ class CheckOut(BaseModel):
     raises=(
         "protocol.unknown",
         "recipient.unknown",
+        "recipient.ambiguous",
         "request.incomplete",
         "request.reference_invalid",
     ),
