@@ -46,6 +46,7 @@ from tests.conftest import TODAY, Kbx
 from tests.export_helpers import (
     LOMMEL,
     PASSWORD,
+    agree,
     nn,
     password_from,
     personal_data,
@@ -451,18 +452,11 @@ def test_no_resend_once_the_password_is_destroyed(api: Api, engine: Engine) -> N
 
 
 def _sign(kbx: Kbx, tmp_path: Path, nis: str, phone: str | None) -> None:
-    signed = kbx(
-        "protocols",
-        "sign",
-        "art20-municipal",
-        "--recipient",
-        nis,
-        "--signed-on",
-        "2026-01-15",
-        "--in-force",
-        "2026-02-01",
+    agree(
+        kbx,
+        *("protocols", "sign", "art20-municipal", "--recipient", nis),
+        *("--signed-on", "2026-01-15", "--in-force", "2026-02-01"),
     )
-    assert signed.exit_code == 0, signed.output
     if phone is None:
         return
     key = tmp_path / f"{nis}_ed25519"
