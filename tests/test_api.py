@@ -846,9 +846,6 @@ NOT_IN_THE_DOCUMENT = {
     "sms.invalid_callback": "callback",
     "sms.unknown": "callback",
     # the command line's today: agreements, staff accounts, the VDAB round trip
-    "agreement.not_municipality": "cli",
-    "agreement.future": "cli",
-    "agreement.duplicate": "cli",
     "user.weak_password": "cli",
     "user.exists": "cli",
     "user.unknown": "cli",

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.registry import Registry
 from app.settings import BRUSSELS
 from app.store.audit import record
-from app.store.db import transaction
+from app.store.db import aware, transaction
 from app.store.recipients import add_agreement, agreement_kind, get_recipient
 from exchange.agreements import (
     Agreement,
@@ -48,19 +47,49 @@ from exchange.protocols import CertificateWithinLookback, ProtocolDefinition, Re
 from exchange.recipient_changes import ChangeKind, Checked
 from exchange.shown import shown
 
+if TYPE_CHECKING:
+    from app.registry import Registry
+
 __all__ = [
     "AGREEMENT_KINDS",
+    "TRANSITION_CODES",
     "AgreementView",
+    "TransitionRefused",
     "apply",
     "check_proposal",
     "find",
     "list_agreements",
+    "views",
 ]
 
 AGREEMENT_KINDS = frozenset({ChangeKind.AGREEMENT, ChangeKind.AGREEMENT_STATE})
 
 _KIND_NL = {"signature": "ondertekening", "accession": "toetreding", "party": "partij"}
 _TEXT_MAX = 200
+
+
+class TransitionRefused(Conflict):
+    """A transition the lifecycle does not allow (``exchange.agreements.check_transition``); the
+    code is the problem's (``TRANSITION_CODES``), HTTP 409, CLI exit 2."""
+
+    def __init__(self, problem: TransitionProblem) -> None:
+        super().__init__(
+            f"agreement.{problem.code.removeprefix('agreement.')}", problem.en, problem.nl
+        )
+
+
+# Every code ``TransitionRefused`` can carry (the API documents them).
+TRANSITION_CODES = (
+    "agreement.future_date",
+    "agreement.before_signature",
+    "agreement.ended",
+    "agreement.no_notice_period",
+    "agreement.notice_given",
+    "agreement.not_accession",
+    "agreement.suspended",
+    "agreement.not_suspended",
+    "agreement.before_suspension",
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,7 @@ class AgreementView:
     suspension_article: str | None
     recorded_by: str | None
     approved_by: str | None
+    recorded_at: datetime | None
 
 
 def _domain(row: AgreementRow) -> Agreement:
@@ -137,6 +167,7 @@ def _view(
         row.suspension_article,
         row.recorded_by,
         row.approved_by,
+        aware(row.recorded_at) if row.recorded_at else None,
     )
 
 
@@ -208,12 +239,22 @@ def list_agreements(
     with transaction(engine) as session:
         if recipient_id is not None:
             get_recipient(session, recipient_id)
-        rows = _all(session, registry, protocol_id, recipient_id)
-        names = {r.id: r.name_nl for r in session.scalars(select(Recipient))}
-        views = [
-            _view(row, names.get(row.recipient_id, ""), src, today, registry) for row, src in rows
-        ]
-    return sorted(views, key=lambda v: (v.protocol_id, v.recipient_id, v.kind))
+        return views(session, registry, today, protocol_id=protocol_id, recipient_id=recipient_id)
+
+
+def views(
+    session: Session,
+    registry: Registry,
+    today: date,
+    *,
+    protocol_id: str | None = None,
+    recipient_id: str | None = None,
+) -> list[AgreementView]:
+    """``list_agreements`` inside the caller's transaction."""
+    rows = _all(session, registry, protocol_id, recipient_id)
+    names = {r.id: r.name_nl for r in session.scalars(select(Recipient))}
+    found = [_view(row, names.get(row.recipient_id, ""), src, today, registry) for row, src in rows]
+    return sorted(found, key=lambda v: (v.protocol_id, v.recipient_id, v.kind))
 
 
 def find(
@@ -238,7 +279,7 @@ def _text(payload: dict[str, Any], name: str, *, required: bool) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InvalidInput(
-                f"agreement.{name}_missing",
+                "agreement.missing",
                 f"{name} is required",
                 f"{_NAMES_NL.get(name, name)} is verplicht",
             )
@@ -264,9 +305,7 @@ def _day(payload: dict[str, Any], name: str, *, required: bool) -> date | None:
     value = payload.get(name)
     if value is None or value == "":
         if required:
-            raise InvalidInput(
-                f"agreement.{name}_missing", f"{name} is required", f"{name} is verplicht"
-            )
+            raise InvalidInput("agreement.missing", f"{name} is required", f"{name} is verplicht")
         return None
     try:
         return date.fromisoformat(str(value))
@@ -455,7 +494,7 @@ def _check(
     try:
         check_transition(agreement, transition, on, today, months)
     except TransitionProblem as exc:
-        raise Conflict(exc.code, exc.en, exc.nl) from exc
+        raise TransitionRefused(exc) from exc
 
 
 def check_proposal(
@@ -569,7 +608,7 @@ def _materialise(
 ) -> AgreementRow:
     """Records an agreement a definition names, the first time a transition concerns it."""
     if base is None:
-        raise Conflict(
+        raise NotFound(
             "agreement.unknown",
             f"the agreement of {shown(recipient_id)} under {protocol_id} is no longer on record",
             f"de overeenkomst van {shown(recipient_id)} onder {protocol_id} is niet meer "

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.flows import agreements
-from app.registry import Registry
 from app.store.audit import record
 from app.store.db import transaction
 from app.store.recipients import add_key, get_recipient, set_contact
@@ -24,6 +23,9 @@ from crypto.vault import SecretBox
 from exchange.exports import FourEyesViolation, check_four_eyes
 from exchange.models import PendingChange, RecipientKey, RecipientMail, RecipientSftp
 from exchange.recipient_changes import ChangeKind, ChangeProblem, Checked, check_change
+
+if TYPE_CHECKING:
+    from app.registry import Registry
 
 __all__ = ["ChangeOut", "decide", "pending", "propose"]
 
