@@ -239,7 +239,11 @@ def test_accessions_before_the_deliberation_and_withdrawn(
 def test_an_inactive_recipient_gets_nothing(kbx: Kbx, engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(update(Recipient).where(Recipient.id == LOMMEL).values(active=False))
-    assert _rules(kbx, "art20-municipal", LOMMEL, "2026", "sftp_drop") == ["recipient.inactive"]
+    try:
+        assert _rules(kbx, "art20-municipal", LOMMEL, "2026", "sftp_drop") == ["recipient.inactive"]
+    finally:  # the recipients are reference data: PostgreSQL keeps them between tests
+        with engine.begin() as connection:
+            connection.execute(update(Recipient).where(Recipient.id == LOMMEL).values(active=True))
 
 
 def _certified(n: int, on: str) -> dict[str, str]:
