@@ -322,3 +322,44 @@ def test_a_two_yearly_ceremony_gets_two_years_then_skips_a_year(
     assert sent["2025"] == {numbers[1], numbers[2], numbers[3]}
     assert sent["2027"] == {numbers[4], numbers[5], numbers[6]}
     assert sent["2025"].isdisjoint(sent["2027"]), "no person twice to the same municipality"
+
+
+def test_a_yearly_list_never_repeats_a_person_whatever_the_days_it_is_made_on(
+    kbx: Kbx, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Lists made on 01.12.2025 and 15.01.2026 (each in its own calendar year) have overlapping
+    one-year windows; the second takes only certificates after the first was delivered."""
+    people = [
+        _certified(1, "2024-11-30"),  # before the first window
+        _certified(2, "2025-03-01"),  # in both windows: only in the first list
+        _certified(3, "2025-12-01"),  # the first list's last day
+        _certified(4, "2025-12-24"),  # only in the second
+    ]
+    assert kbx("kbi", "import", str(write_extract(tmp_path / "k.csv", people))).exit_code == 0
+    _today(monkeypatch, "2025-12-01")
+    agree(
+        kbx,
+        *("accession", "add", GENT, "--protocol", "vcmp-ceremony", "--signed-on", "2025-02-03"),
+        *("--document", "GENT-VCMP", "--cadence", "yearly"),
+    )
+    register_contact(kbx, GENT, "+32479654321", "burgerzaken@gent.example.be")
+    agree(
+        kbx, "recipients", "mail", "set", GENT, "--address", "bz@gent.example.be",
+        "--route", "zivver",
+    )  # fmt: skip
+    for day, period in (("2025-12-01", "2025"), ("2026-01-15", "2026")):
+        _today(monkeypatch, day)
+        requested = kbx(
+            *("export", "request", "vcmp-ceremony", "--recipient", GENT, "--channel", "zivver"),
+            *("--period", period, "--by", "olga", "--json"),
+        )
+        assert requested.exit_code == 0, requested.output
+        run_id = str(json.loads(requested.stdout)["id"])
+        assert kbx("export", "approve", run_id, "--by", "arne").exit_code == 0
+        ran = kbx("export", "run", run_id)
+        assert ran.exit_code == 0, ran.output
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT period, state, row_count FROM export_runs ORDER BY period")
+        ).all()
+    assert [tuple(r) for r in rows] == [("2025", "key_sent", 2), ("2026", "key_sent", 1)]
