@@ -448,7 +448,7 @@ def test_vcmp_ceremony_list_in_2026_is_refused_by_mail_and_delivered_by_zivver(
         kbx,
         *("accession", "add", LOMMEL, "--protocol", "vcmp-ceremony"),
         *("--signed-on", "2025-02-03", "--document", "VCMP-TOETREDING-72020"),
-        *("--cadence", "yearly"),
+        *("--cadence", "two-yearly"),
     )
     register_mailbox(engine, "zivver")
     with (

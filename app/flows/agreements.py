@@ -406,9 +406,8 @@ def _check_new(
             f"protocol {definition.id} has no ceremony cadence",
             f"protocol {definition.id} kent geen ceremoniefrequentie",
         )
-    if (_row(session, definition.id, recipient_id) is not None) or any(
-        r.recipient_id == recipient_id for r in _given(definition)
-    ):
+    # A signed instance the definition names may be recorded here: the record then wins.
+    if _row(session, definition.id, recipient_id) is not None:
         raise Conflict(
             "agreement.duplicate",
             f"{recipient_id} already has a {kind.value} on record",
