@@ -20,6 +20,7 @@ from exchange.agreements import (
     transition_updates,
 )
 from exchange.policy import RecipientFacts
+from exchange.protocols import RecipientRequirement
 from tests.test_policy import ACCEDE, GENT, LOMMEL, MECHELEN, REGISTRY, SIGN, recipient, rules, run
 
 ART20, VCMP, MECHELEN_P = "art20-municipal", "vcmp-ceremony", "mechelen-amif507"
@@ -162,3 +163,18 @@ class TestCeremonyCadence:
         assert rules(VCMP, self.yearly, "2026", "zivver", history=history) == []
         cancelled = (run(VCMP, GENT, "2025", "cancelled"),)
         assert rules(VCMP, self.two_yearly, "2026", "zivver", history=cancelled) == []
+
+
+def test_an_agency_party_suspended_gets_nothing() -> None:
+    # Seed 002 art. 8: AgII may end (and so suspend) the VSB protocol on a breach.
+    party = Agreement("vsb-care", RecipientRequirement.NONE, date(2021, 10, 1), date(2021, 10, 1))
+    assert rules("vsb-care", recipient("vsb", party), "2026", "sftp_push") == []
+    suspended = _applied(
+        party, Transition.SUSPEND, date(2026, 2, 1), reason="onderzoek", article="Art. 8"
+    )
+    assert rules("vsb-care", recipient("vsb", suspended), "2026", "sftp_push") == [
+        "agreement.suspended"
+    ]
+    noticed = _applied(party, Transition.NOTICE, date(2025, 11, 23))
+    assert noticed.ends_on == date(2026, 11, 23)  # seed 002 art. 12: 12 months
+    assert rules("vsb-care", recipient("vsb", noticed), "2026", "sftp_push") == ["agreement.ended"]
