@@ -185,12 +185,22 @@ class PendingChange(Base):
 
 
 class Agreement(Base):
-    """A recipient's signature of a protocol text, or its accession to a general deliberation."""
+    """A recipient's signature of a protocol text, its accession to a general deliberation, or an
+    agency's own party to a protocol (``party``, recorded once a transition concerns it).
+
+    Its lifecycle (``exchange.agreements``): signed -> in force -> notice given -> ended;
+    suspended and resumed; an accession withdrawn. Each transition is proposed by one staff
+    member and applied when a second approves (``app.flows.agreements``)."""
 
     __tablename__ = "agreements"
     __table_args__ = (
         UniqueConstraint("recipient_id", "protocol_id", "kind"),
-        CheckConstraint("kind IN ('signature', 'accession')", name="kind"),
+        CheckConstraint("kind IN ('signature', 'accession', 'party')", name="kind"),
+        CheckConstraint("cadence IS NULL OR cadence IN ('yearly', 'two-yearly')", name="cadence"),
+        CheckConstraint(
+            "end_kind IS NULL OR end_kind IN ('notice', 'termination', 'withdrawal')",
+            name="end_kind",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -201,6 +211,22 @@ class Agreement(Base):
     in_force_on: Mapped[date | None] = mapped_column(Date)
     document_ref: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The VCMP ceremony cadence the municipality declared (seed 003 rn. 42): yearly, two-yearly.
+    cadence: Mapped[str | None] = mapped_column(String(16))
+    # Notice given on ``notice_on``; the agreement ends on ``ends_on`` (also set by an end under
+    # art. 8 or a withdrawal, see ``end_kind``): no list from that day on.
+    notice_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    end_kind: Mapped[str | None] = mapped_column(String(16))
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    end_article: Mapped[str | None] = mapped_column(String(200))
+    # A suspension in effect from ``suspended_on`` until it is resumed (then cleared).
+    suspended_on: Mapped[date | None] = mapped_column(Date)
+    suspension_reason: Mapped[str | None] = mapped_column(String(200))
+    suspension_article: Mapped[str | None] = mapped_column(String(200))
+    # Who proposed the agreement and who approved it (four eyes); empty on rows made before.
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64))
 
 
 # A run in one of these states holds its (protocol, recipient, period) slot.

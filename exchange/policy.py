@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from exchange.periods import Period, parse_period
+from exchange.agreements import Agreement, AgreementState, Cadence
+from exchange.periods import Period, PeriodUnit, parse_period
 from exchange.protocols import (
     CertificateWithinLookback,
     Channel,
@@ -61,20 +62,15 @@ Decision = Allowed | Refused
 
 
 @dataclass(frozen=True, slots=True)
-class Agreement:
-    """A signature of the protocol text, or an accession to a deliberation, as recorded."""
-
-    protocol_id: str
-    kind: RecipientRequirement
-    signed_on: date
-    in_force_on: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class RecipientFacts:
+    """What the policy knows of a recipient. ``active`` False: AgII stopped every list to it
+    (``recipients.active``); ``agreements`` as recorded, with their lifecycle
+    (``exchange.agreements``)."""
+
     id: str
     kind: str  # "municipality" or "agency"
     agreements: tuple[Agreement, ...] = ()
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +83,9 @@ class PastRun:
 
 # A run in these states no longer holds its slot: it never produced a list.
 _SLOT_RELEASED = frozenset({"refused", "cancelled", "failed"})
+
+
+_CADENCE_NL = {Cadence.YEARLY: "jaarlijkse", Cadence.TWO_YEARLY: "tweejaarlijkse"}
 
 
 def _d(day: date | None) -> str:
@@ -115,10 +114,12 @@ def evaluate(
     reasons += channel_reasons
     period, period_reasons = _period(definition, period_text, today)
     reasons += period_reasons
-    lookback, lookback_reasons = _lookback(definition, lookback_years)
+    cadence = _declared_cadence(definition, recipient)
+    lookback, lookback_reasons = _lookback(definition, lookback_years, cadence)
     reasons += lookback_reasons
     if period is not None:
         reasons += _frequency(definition, recipient, period, history)
+        reasons += _cadence(definition, recipient, period, history, cadence)
     if reasons or period is None or channel is None:
         return Refused(tuple(reasons))
     return Allowed(period, channel, lookback)
@@ -201,40 +202,43 @@ def _recipient(
                 f"Recipient {recipient.id} is not a party to this protocol.",
             )
         ]
+    if not recipient.active:
+        return [
+            Reason(
+                "recipient.inactive",
+                rule.article,
+                f"Ontvanger {recipient.id} staat op niet actief: AgII stuurt er geen lijsten heen.",
+                f"Recipient {recipient.id} is set inactive: AgII sends it no lists.",
+            )
+        ]
     if rule.requires is RecipientRequirement.SIGNATURE:
         return _signature(definition, recipient, today)
     if rule.requires is RecipientRequirement.ACCESSION:
-        accessions = [
-            a
-            for a in recipient.agreements
-            if a.protocol_id == definition.id and a.kind is RecipientRequirement.ACCESSION
-        ]
-        if not any(a.signed_on <= today for a in accessions):
-            return [
-                Reason(
-                    "recipient.no_accession",
-                    rule.article,
-                    f"Gemeente {recipient.id} is niet toegetreden tot de beraadslaging "
-                    "(geen ondertekende verbintenis geregistreerd).",
-                    f"Municipality {recipient.id} has not acceded to the deliberation "
-                    "(no signed commitment on record).",
-                )
-            ]
-    return []
+        return _accession(definition, recipient, today)
+    party = _agreement_of(definition, recipient, RecipientRequirement.NONE)
+    return [] if party is None else _lifecycle(definition, recipient, party, today)
+
+
+def _agreement_of(
+    definition: ProtocolDefinition, recipient: RecipientFacts, kind: RecipientRequirement
+) -> Agreement | None:
+    """The recipient's agreement of ``kind`` under this protocol: the one on record, else the
+    signed instance the definition itself names (Lommel's protocol, seed 000)."""
+    for a in recipient.agreements:
+        if a.protocol_id == definition.id and a.kind is kind:
+            return a
+    instance = definition.instance_for(recipient.id)
+    if kind is RecipientRequirement.SIGNATURE and instance is not None:
+        return Agreement(definition.id, kind, instance.signed_on, instance.in_force)
+    return None
 
 
 def _signature(
     definition: ProtocolDefinition, recipient: RecipientFacts, today: date
 ) -> list[Reason]:
     article = definition.recipients.article
-    in_force: list[date] = [
-        a.in_force_on or a.signed_on
-        for a in recipient.agreements
-        if a.protocol_id == definition.id and a.kind is RecipientRequirement.SIGNATURE
-    ]
-    if (instance := definition.instance_for(recipient.id)) is not None:
-        in_force.append(instance.in_force)
-    if not in_force:
+    signature = _agreement_of(definition, recipient, RecipientRequirement.SIGNATURE)
+    if signature is None:
         return [
             Reason(
                 "recipient.not_signed",
@@ -243,7 +247,9 @@ def _signature(
                 f"Recipient {recipient.id} has not signed this protocol.",
             )
         ]
-    start = min(in_force)
+    if today < signature.signed_on:
+        return [_not_yet_signed(recipient, signature, article)]
+    start = signature.starts_on
     if today < start:
         return [
             Reason(
@@ -254,7 +260,131 @@ def _signature(
                 f"The protocol signed by {recipient.id} only enters into force on {start}.",
             )
         ]
+    return _lifecycle(definition, recipient, signature, today)
+
+
+def _not_yet_signed(recipient: RecipientFacts, agreement: Agreement, article: str) -> Reason:
+    return Reason(
+        "recipient.not_yet_signed",
+        article,
+        f"Ontvanger {recipient.id} ondertekende pas op {_d(agreement.signed_on)}; "
+        "vóór die datum mag geen lijst vertrekken.",
+        f"Recipient {recipient.id} only signed on {agreement.signed_on}; no list may leave "
+        "before that date.",
+    )
+
+
+def _accession(
+    definition: ProtocolDefinition, recipient: RecipientFacts, today: date
+) -> list[Reason]:
+    """Seed 003, Besluit: only a municipality that sent its signed commitment to the deliberation
+    of 18.11.2024 (the definition's ``validity.from``) receives a list."""
+    article = definition.recipients.article
+    accession = _agreement_of(definition, recipient, RecipientRequirement.ACCESSION)
+    if accession is None:
+        return [
+            Reason(
+                "recipient.no_accession",
+                article,
+                f"Gemeente {recipient.id} is niet toegetreden tot de beraadslaging "
+                "(geen ondertekende verbintenis geregistreerd).",
+                f"Municipality {recipient.id} has not acceded to the deliberation "
+                "(no signed commitment on record).",
+            )
+        ]
+    deliberation = definition.validity.valid_from
+    if accession.signed_on < deliberation:
+        return [
+            Reason(
+                "accession.before_deliberation",
+                article,
+                f"De toetreding van {recipient.id} is gedateerd op {_d(accession.signed_on)}, "
+                f"vóór de beraadslaging van {_d(deliberation)}: ze is niet geldig.",
+                f"The accession of {recipient.id} is dated {accession.signed_on}, before the "
+                f"deliberation of {deliberation}: it is not valid.",
+            )
+        ]
+    if today < accession.signed_on:
+        return [_not_yet_signed(recipient, accession, article)]
+    return _lifecycle(definition, recipient, accession, today)
+
+
+def _lifecycle(
+    definition: ProtocolDefinition, recipient: RecipientFacts, agreement: Agreement, today: date
+) -> list[Reason]:
+    """An agreement that ended, was withdrawn, or is suspended allows nothing (seed 000 art. 8
+    and 12; seed 003, Besluit)."""
+    state = agreement.state_on(today)
+    end_article = agreement.end_article or definition.validity.article
+    if state is AgreementState.ENDED:
+        return [
+            Reason(
+                "agreement.ended",
+                end_article,
+                f"De overeenkomst met {recipient.id} is beëindigd op {_d(agreement.ends_on)}.",
+                f"The agreement with {recipient.id} ended on {agreement.ends_on}.",
+            )
+        ]
+    if state is AgreementState.WITHDRAWN:
+        return [
+            Reason(
+                "accession.withdrawn",
+                end_article,
+                f"Gemeente {recipient.id} heeft haar toetreding ingetrokken op "
+                f"{_d(agreement.ends_on)}.",
+                f"Municipality {recipient.id} withdrew its accession on {agreement.ends_on}.",
+            )
+        ]
+    if state is AgreementState.SUSPENDED:
+        return [
+            Reason(
+                "agreement.suspended",
+                agreement.suspension_article or definition.recipients.article,
+                f"De overeenkomst met {recipient.id} is geschorst sinds "
+                f"{_d(agreement.suspended_on)}.",
+                f"The agreement with {recipient.id} is suspended since {agreement.suspended_on}.",
+            )
+        ]
     return []
+
+
+def _declared_cadence(definition: ProtocolDefinition, recipient: RecipientFacts) -> Cadence | None:
+    if not isinstance(definition.population, CertificateWithinLookback):
+        return None
+    accession = _agreement_of(definition, recipient, RecipientRequirement.ACCESSION)
+    return None if accession is None else accession.cadence
+
+
+def _cadence(
+    definition: ProtocolDefinition,
+    recipient: RecipientFacts,
+    period: Period,
+    history: Sequence[PastRun],
+    cadence: Cadence | None,
+) -> list[Reason]:
+    """Seed 003 rn. 42: a two-yearly ceremony takes the last two years and then skips a year, so
+    that no person goes twice to the same municipality."""
+    if cadence is not Cadence.TWO_YEARLY or period.unit is not PeriodUnit.CALENDAR_YEAR:
+        return []
+    previous = str(period.year - 1)
+    if not any(
+        run.protocol_id == definition.id
+        and run.recipient_id == recipient.id
+        and run.period == previous
+        and run.state not in _SLOT_RELEASED
+        for run in history
+    ):
+        return []
+    return [
+        Reason(
+            "frequency.two_yearly_cadence",
+            definition.population.article,
+            f"Gemeente {recipient.id} houdt een tweejaarlijkse ceremonie en kreeg al een lijst "
+            f"voor {previous} (twee jaar terug); de volgende lijst kan voor {period.year + 1}.",
+            f"Municipality {recipient.id} holds a two-yearly ceremony and already received a "
+            f"list for {previous} (two years back); the next list can be for {period.year + 1}.",
+        )
+    ]
 
 
 def _channel(
@@ -328,7 +458,7 @@ def _period(
 
 
 def _lookback(
-    definition: ProtocolDefinition, lookback_years: int | None
+    definition: ProtocolDefinition, lookback_years: int | None, cadence: Cadence | None = None
 ) -> tuple[int | None, list[Reason]]:
     rule = definition.population
     if not isinstance(rule, CertificateWithinLookback):
@@ -342,6 +472,20 @@ def _lookback(
                 "This protocol has no look-back period.",
             )
         ]
+    if cadence is not None:
+        # Seed 003 rn. 42: the look-back follows the ceremony cadence the municipality declared.
+        if lookback_years is not None and lookback_years != cadence.lookback_years:
+            return None, [
+                Reason(
+                    "lookback.not_cadence",
+                    rule.article,
+                    f"De gemeente verklaarde een {_CADENCE_NL[cadence]} ceremonie: de "
+                    f"terugblikperiode is {cadence.lookback_years} jaar, niet {lookback_years}.",
+                    f"The municipality declared a {cadence.value} ceremony: the look-back is "
+                    f"{cadence.lookback_years} year(s), not {lookback_years}.",
+                )
+            ]
+        return cadence.lookback_years, []
     if lookback_years is None:
         return rule.default_lookback_years, []
     if lookback_years not in rule.lookback_years:

@@ -27,6 +27,11 @@ class ChangeKind(enum.StrEnum):
     KEY = "key"  # a public key for the SFTP drop
     SFTP = "sftp"  # the recipient's own SFTP server (sftp_push)
     MAIL = "mail"  # the recipient's registered mailbox and its route
+    # Agreements (``app.flows.agreements``): a new signature or accession, and a transition of
+    # one (notice, suspend, resume, end, withdraw). They are checked against the protocol's
+    # definition and the record, so ``check_change`` does not know them.
+    AGREEMENT = "agreement"
+    AGREEMENT_STATE = "agreement_state"
 
 
 class ChangeProblem(ValueError):
@@ -133,4 +138,8 @@ _CHECKS = {
 
 
 def check_change(kind: ChangeKind, payload: dict[str, Any]) -> Checked:
-    return _CHECKS[kind](payload)
+    """Checks a proposed contact, key, SFTP server or mailbox. Raises ``ChangeProblem``."""
+    check = _CHECKS.get(kind)
+    if check is None:
+        raise ChangeProblem(f"a {kind.value} change is checked by its own flow")
+    return check(payload)

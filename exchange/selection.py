@@ -46,6 +46,10 @@ class SelectionRequest:
     period: Period
     today: date
     lookback_years: int | None = None
+    # The day the recipient's previous list under this protocol was made: a certificate-based
+    # list takes only certificates after it, so no person goes twice to the same municipality
+    # (seed 003 rn. 42), whatever the days the lists were made on.
+    previous_list_on: date | None = None
 
 
 def years_before(day: date, years: int) -> date:
@@ -133,9 +137,12 @@ def _population(
             return conditions, january_first
         case CertificateWithinLookback():
             years = request.lookback_years or rule.default_lookback_years
+            since = years_before(today, years)
+            if request.previous_list_on is not None:
+                since = max(since, request.previous_list_on)
             conditions += [
                 Integree.nis_code == request.recipient_id,
-                Integree.certificate_on > years_before(today, years),
+                Integree.certificate_on > since,
                 Integree.certificate_on <= today,
             ]
             return conditions, today

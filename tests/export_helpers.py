@@ -115,6 +115,13 @@ def four_eyes(kbx: Kbx, *args: str) -> Result:
     return proposed
 
 
+def agree(kbx: Kbx, *args: str) -> Result:
+    """A signature (``protocols sign``), an accession (``accession add``) or an agreement's
+    transition (``agreements ...``) as staff record it: olga proposes, arne approves."""
+    staff(kbx)
+    return four_eyes(kbx, *args)
+
+
 def register_drop_key(kbx: Kbx, recipient: str, key: Path) -> None:
     four_eyes(kbx, "recipients", "key", "add", recipient, "--public-key", f"{key}.pub")
 

@@ -47,6 +47,7 @@ from tests.export_helpers import (
     LOMMEL,
     PASSWORD,
     REQUEST_BODY,
+    agree,
     nn,
     password_from,
     personal_data,
@@ -472,18 +473,11 @@ def test_no_resend_once_the_password_is_destroyed(api: Api, engine: Engine) -> N
 
 
 def _sign(kbx: Kbx, tmp_path: Path, nis: str, phone: str | None) -> None:
-    signed = kbx(
-        "protocols",
-        "sign",
-        "art20-municipal",
-        "--recipient",
-        nis,
-        "--signed-on",
-        "2026-01-15",
-        "--in-force",
-        "2026-02-01",
+    agree(
+        kbx,
+        *("protocols", "sign", "art20-municipal", "--recipient", nis),
+        *("--signed-on", "2026-01-15", "--in-force", "2026-02-01"),
     )
-    assert signed.exit_code == 0, signed.output
     if phone is None:
         return
     key = tmp_path / f"{nis}_ed25519"
@@ -907,9 +901,6 @@ NOT_IN_THE_DOCUMENT = {
     "sms.invalid_callback": "callback",
     "sms.unknown": "callback",
     # the command line's today: agreements, staff accounts, the VDAB round trip
-    "agreement.not_municipality": "cli",
-    "agreement.future": "cli",
-    "agreement.duplicate": "cli",
     "user.weak_password": "cli",
     "user.name_invalid": "cli",
     "user.exists": "cli",
@@ -1026,6 +1017,74 @@ def test_a_puttygen_key_is_accepted_and_a_broken_one_refused_without_its_text(
     assert (refused.status_code, _code(refused)) == (400, "change.invalid_key")
     assert refused.json()["message"] == "an SSH2 (RFC 4716) key whose key lines are not base64"
     assert "85073003328" not in refused.text
+
+
+def test_agreements_through_the_api(api: Api, engine: Engine) -> None:
+    listed = api.get("/agreements", as_="aude")
+    assert listed.status_code == 200, listed.text
+    assert [
+        (a["protocol_id"], a["recipient_id"], a["kind"], a["state"]) for a in listed.json()
+    ] == [
+        ("art20-municipal", LOMMEL, "signature", "in_force"),
+        ("mechelen-amif507", "12025", "signature", "ended"),
+        ("vdab-pillar3", "vdab", "party", "in_force"),
+        ("vsb-care", "vsb", "party", "in_force"),
+    ]
+    lommel = api.get(f"/agreements/art20-municipal/{LOMMEL}", as_="aude").json()
+    assert (lommel["signed_on"], lommel["in_force_on"], lommel["source"]) == (
+        "2024-04-10",
+        "2024-02-01",
+        "definition",
+    )
+    unknown = api.get(f"/agreements/art20-municipal/{GENT}", as_="aude")
+    assert (unknown.status_code, _code(unknown)) == (404, "agreement.unknown")
+
+    suspend = {"transition": "suspend", "reason": "datalek", "article": "Art. 8"}
+    path = f"/agreements/art20-municipal/{LOMMEL}/transitions"
+    by_auditor = api.post(path, as_="aude", json=suspend)
+    assert (by_auditor.status_code, _code(by_auditor)) == (403, "auth.role")
+    no_article = api.post(path, as_="olga", json={"transition": "suspend", "reason": "datalek"})
+    assert (no_article.status_code, _code(no_article)) == (400, "agreement.missing")
+    proposed = api.post(path, as_="olga", json=suspend)
+    assert proposed.status_code == 201, proposed.text
+    change = proposed.json()
+    assert (change["kind"], change["state"]) == ("agreement_state", "pending")
+    assert api.get(f"/agreements/art20-municipal/{LOMMEL}", as_="aude").json()["state"] == (
+        "in_force"
+    ), "not before approval"
+    approved = api.post(f"/recipient-changes/{change['id']}/approve", as_="arne")
+    assert approved.status_code == 200, approved.text
+    after = api.get(f"/agreements/art20-municipal/{LOMMEL}", as_="aude").json()
+    assert (after["state"], after["suspended_on"], after["suspension_article"]) == (
+        "suspended",
+        TODAY.isoformat(),
+        "Art. 8",
+    )
+    assert (after["source"], after["approved_by"]) == ("record", None)
+    checked = api.post("/policy/check", as_="olga", json=REQUEST)
+    assert [r["rule"] for r in checked.json()["reasons"]] == ["agreement.suspended"]
+    twice = api.post(path, as_="olga", json=suspend)
+    assert (twice.status_code, _code(twice)) == (409, "agreement.suspended")
+
+    accession = {
+        "protocol": "vcmp-ceremony",
+        "recipient": GENT,
+        "kind": "accession",
+        "signed_on": "2024-06-01",
+        "document": "GENT-VCMP",
+        "cadence": "two-yearly",
+    }
+    early = api.post("/agreements", as_="olga", json=accession)
+    assert (early.status_code, _code(early)) == (400, "accession.before_deliberation")
+    ok = api.post("/agreements", as_="olga", json={**accession, "signed_on": "2025-02-03"})
+    assert ok.status_code == 201, ok.text
+    own = api.post(f"/recipient-changes/{ok.json()['id']}/approve", as_="olga")
+    assert own.status_code == 403
+    assert api.post(f"/recipient-changes/{ok.json()['id']}/approve", as_="ada").status_code == 200
+    gent = api.get("/agreements", as_="aude", params={"recipient": GENT}).json()
+    assert [(a["protocol_id"], a["cadence"], a["recorded_by"], a["approved_by"]) for a in gent] == [
+        ("vcmp-ceremony", "two-yearly", "olga", "ada")
+    ]
 
 
 def test_a_request_needs_a_way_to_reach_the_recipient_over_its_channel(

@@ -20,7 +20,7 @@ from channels.drop_store import DropStore
 from exchange.exports import RunState
 from exchange.models import ExportRun
 from tests.conftest import Kbx
-from tests.export_helpers import four_eyes, register_contact, requests_file, staff
+from tests.export_helpers import agree, four_eyes, register_contact, requests_file, staff
 from tests.factories import national_number, person, write_extract
 
 PASSWORD = "correct horse battery staple"
@@ -46,11 +46,11 @@ def _prepare(kbx: Kbx, tmp_path: Path) -> None:
         key.write_bytes(public + b"\n")
         four_eyes(kbx, "recipients", "key", "add", nis, "--public-key", str(key))
         register_contact(kbx, nis, f"+3247812345{number}", f"bz{nis}@example.org")
-        signed = kbx(
+        agree(
+            kbx,
             *("protocols", "sign", "art20-municipal", "--recipient", nis),
             *("--signed-on", "2025-01-15", "--in-force", "2025-02-01"),
         )
-        assert signed.exit_code == 0, signed.output
 
 
 def test_a_batch_runs_in_two_worker_processes(

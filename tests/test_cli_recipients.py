@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from exchange.models import RecipientContact, RecipientKey
 from tests.conftest import Kbx
-from tests.export_helpers import REQUEST, four_eyes, staff
+from tests.export_helpers import REQUEST, agree, four_eyes, staff
 
 LOMMEL, GENT = "72020", "44021"
 
@@ -197,18 +197,11 @@ def test_check_follows_signatures_and_accessions(kbx: Kbx) -> None:
     assert [r["rule"] for r in decision["reasons"]] == ["recipient.not_signed"]
     assert decision["definition_hash"].startswith("sha256:")
 
-    signed = kbx(
-        "protocols",
-        "sign",
-        "art20-municipal",
-        "--recipient",
-        GENT,
-        "--signed-on",
-        "2026-01-15",
-        "--in-force",
-        "2026-02-01",
+    agree(
+        kbx,
+        *("protocols", "sign", "art20-municipal", "--recipient", GENT),
+        *("--signed-on", "2026-01-15", "--in-force", "2026-02-01"),
     )
-    assert signed.exit_code == 0, signed.output
     allowed = kbx(
         "check",
         "art20-municipal",
@@ -234,18 +227,12 @@ def test_check_follows_signatures_and_accessions(kbx: Kbx) -> None:
         "zivver",
     ]
     assert kbx(*vcmp).exit_code == 3
-    acceded = kbx(
-        "accession",
-        "add",
-        GENT,
-        "--protocol",
-        "vcmp-ceremony",
-        "--signed-on",
-        "2025-02-03",
-        "--document",
-        "GENT-VCMP-2025-001",
+    agree(
+        kbx,
+        *("accession", "add", GENT, "--protocol", "vcmp-ceremony"),
+        *("--signed-on", "2025-02-03", "--document", "GENT-VCMP-2025-001"),
+        *("--cadence", "two-yearly"),
     )
-    assert acceded.exit_code == 0, acceded.output
     assert kbx(*vcmp, "--lookback-years", "2").exit_code == 0
     expired = kbx(
         "check",
@@ -263,6 +250,7 @@ def test_check_follows_signatures_and_accessions(kbx: Kbx) -> None:
 
 
 def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> None:
+    staff(kbx)
     wrong_kind = kbx(
         "accession",
         "add",
@@ -273,6 +261,10 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "2025-02-03",
         "--document",
         "X",
+        "--cadence",
+        "yearly",
+        "--by",
+        "olga",
     )
     assert wrong_kind.exit_code == 2
     assert "does not work with a accession" in wrong_kind.stderr
@@ -286,6 +278,10 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "2025-02-03",
         "--document",
         "X",
+        "--cadence",
+        "yearly",
+        "--by",
+        "olga",
     )
     assert agency.exit_code == 2
     future = kbx(
@@ -298,6 +294,10 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "2027-01-01",
         "--document",
         "X",
+        "--cadence",
+        "yearly",
+        "--by",
+        "olga",
     )
     assert future.exit_code == 2
     assert "future" in future.stderr
@@ -311,6 +311,10 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "03/02/2025",
         "--document",
         "X",
+        "--cadence",
+        "yearly",
+        "--by",
+        "olga",
     )
     assert bad_date.exit_code == 2
     unknown = kbx(

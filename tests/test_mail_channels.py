@@ -31,6 +31,7 @@ from tests.conftest import Kbx
 from tests.export_helpers import (
     LOMMEL,
     REQUEST,
+    agree,
     expected_art20_rows,
     nn,
     password_from,
@@ -445,18 +446,12 @@ def test_vcmp_ceremony_list_in_2026_is_refused_by_mail_and_delivered_by_zivver(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     prepare(kbx, tmp_path)
-    acceded = kbx(
-        "accession",
-        "add",
-        LOMMEL,
-        "--protocol",
-        "vcmp-ceremony",
-        "--signed-on",
-        "2025-02-03",
-        "--document",
-        "VCMP-TOETREDING-72020",
+    agree(
+        kbx,
+        *("accession", "add", LOMMEL, "--protocol", "vcmp-ceremony"),
+        *("--signed-on", "2025-02-03", "--document", "VCMP-TOETREDING-72020"),
+        *("--cadence", "two-yearly"),
     )
-    assert acceded.exit_code == 0, acceded.output
     register_mailbox(engine, "zivver")
     with (
         smtp_peer("starttls", pki, username=RELAY_USER, password=RELAY_PASSWORD) as mail_relay,

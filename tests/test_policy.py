@@ -116,7 +116,7 @@ class TestArt20Municipal:
     def test_not_yet_in_force(self) -> None:
         assert rules(self.P, self.lommel, "2024", "sftp_drop", today=date(2024, 1, 31)) == [
             "protocol.not_in_force",
-            "recipient.signature_not_in_force",
+            "recipient.not_yet_signed",
             "channel.not_yet_open",
         ]
 
@@ -288,7 +288,7 @@ class TestVcmpCeremony:
 
     def test_accession_counts_from_its_signature(self) -> None:
         assert rules(self.P, self.lommel, "2025", "zivver", today=date(2025, 1, 9)) == [
-            "recipient.no_accession"
+            "recipient.not_yet_signed"
         ]
 
     def test_encrypted_mail_allowed_for_one_year_only(self) -> None:
@@ -316,7 +316,7 @@ class TestVcmpCeremony:
     def test_not_before_the_deliberation(self) -> None:
         assert rules(self.P, self.lommel, "2024", "zivver", today=date(2024, 11, 17)) == [
             "protocol.not_in_force",
-            "recipient.no_accession",
+            "recipient.not_yet_signed",
             "channel.not_yet_open",
         ]
 

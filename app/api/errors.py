@@ -299,6 +299,62 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "This agreement is already on record",
             "Deze overeenkomst is al geregistreerd",
         ),
+        "agreement.unknown": ErrorCode(404, "No such agreement", "Deze overeenkomst bestaat niet"),
+        "agreement.wrong_kind": ErrorCode(
+            400,
+            "The protocol requires another kind of agreement",
+            "Het protocol vereist een ander soort overeenkomst",
+        ),
+        "agreement.missing": ErrorCode(
+            400, "A required value is missing", "Een verplichte waarde ontbreekt"
+        ),
+        "agreement.invalid": ErrorCode(400, "A value is not valid", "Een waarde is ongeldig"),
+        "agreement.invalid_date": ErrorCode(
+            400, "A date is not valid (YYYY-MM-DD)", "Een datum is ongeldig (JJJJ-MM-DD)"
+        ),
+        "agreement.transition": ErrorCode(400, "Unknown transition", "Onbekende overgang"),
+        "agreement.cadence": ErrorCode(
+            400,
+            "The ceremony cadence must be yearly or two-yearly (seed 003 rn. 42)",
+            "De ceremoniefrequentie moet jaarlijks of tweejaarlijks zijn (randnr. 42)",
+        ),
+        "accession.before_deliberation": ErrorCode(
+            400,
+            "The accession is dated before the deliberation",
+            "De toetreding is gedateerd vóór de beraadslaging",
+        ),
+        "recipient.not_covered": ErrorCode(
+            400, "The recipient is not a party to this protocol", "De ontvanger is geen partij"
+        ),
+        "agreement.future_date": ErrorCode(
+            409, "The date lies in the future", "De datum ligt in de toekomst"
+        ),
+        "agreement.before_signature": ErrorCode(
+            409, "The date lies before the signature", "De datum ligt vóór de ondertekening"
+        ),
+        "agreement.ended": ErrorCode(
+            409, "The agreement has ended", "De overeenkomst is beëindigd"
+        ),
+        "agreement.no_notice_period": ErrorCode(
+            409,
+            "This agreement has no notice period",
+            "Deze overeenkomst kent geen opzegtermijn",
+        ),
+        "agreement.notice_given": ErrorCode(
+            409, "Notice was already given", "De overeenkomst werd al opgezegd"
+        ),
+        "agreement.not_accession": ErrorCode(
+            409, "Only an accession is withdrawn", "Enkel een toetreding wordt ingetrokken"
+        ),
+        "agreement.suspended": ErrorCode(
+            409, "The agreement is already suspended", "De overeenkomst is al geschorst"
+        ),
+        "agreement.not_suspended": ErrorCode(
+            409, "The agreement is not suspended", "De overeenkomst is niet geschorst"
+        ),
+        "agreement.before_suspension": ErrorCode(
+            409, "The date lies before the suspension", "De datum ligt vóór de schorsing"
+        ),
         "user.weak_password": ErrorCode(
             400, "The password is too short", "Het wachtwoord is te kort"
         ),

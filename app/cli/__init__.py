@@ -17,6 +17,7 @@ from typer.exceptions import TyperException
 
 from app.cli import (
     accession,
+    agreements,
     audit,
     db,
     demo,
@@ -107,6 +108,7 @@ app.add_typer(demo.demo_app, name="demo")
 app.add_typer(recipients.recipients_app, name="recipients")
 app.add_typer(accession.accession_app, name="accession")
 app.add_typer(protocols.protocols_app, name="protocols")
+app.add_typer(agreements.agreements_app, name="agreements")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(serve.sftp_app, name="sftp")
 app.add_typer(users.users_app, name="users")

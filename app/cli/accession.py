@@ -1,5 +1,6 @@
-"""``kbx accession``: a municipality's signed commitment to a general deliberation. The
-agreement recorded here is also how ``kbx protocols sign`` records a signature."""
+"""``kbx accession``: a municipality's signed commitment to a general deliberation. The proposal
+made here is also how ``kbx protocols sign`` proposes a signature: one staff member proposes,
+another approves (``kbx recipients changes approve N --by OTHER``)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.cli import common
-from app.cli.common import Context, DateOpt, ctx_of, fail
+from app.cli.changes import By, propose_change
+from app.cli.common import Context, DateOpt, ctx_of
 
 if TYPE_CHECKING:
     from exchange.protocols import RecipientRequirement
 
-__all__ = ["accession_app", "record_agreement"]
+__all__ = ["accession_app", "propose_agreement"]
 
 accession_app = typer.Typer(no_args_is_help=True, help="Toetredingen tot een beraadslaging")
 
 
-def record_agreement(
+def propose_agreement(
     c: Context,
     *,
     recipient_id: str,
@@ -28,44 +29,22 @@ def record_agreement(
     signed_on: datetime,
     in_force: datetime | None,
     document: str | None,
+    cadence: str | None,
+    by: str,
 ) -> None:
-    """Record a signature or an accession, with its audit event, in one transaction."""
-    from app.store.audit import record
-    from app.store.db import transaction
-    from app.store.recipients import add_agreement
+    """Propose a signature or an accession; it is recorded once another person approves
+    (``app.flows.agreements``: four eyes, the deliberation date, the ceremony cadence)."""
+    from exchange.recipient_changes import ChangeKind
 
-    definition = c.definition(protocol_id)
-    recipient_id = common.recipient_id(c, recipient_id)
-    if definition.recipients.requires is not kind:
-        fail(
-            f"protocol {protocol_id} does not work with a {kind.value} "
-            f"(it requires: {definition.recipients.requires.value})"
-        )
-    with transaction(c.engine) as session:
-        add_agreement(
-            session,
-            recipient_id=recipient_id,
-            protocol_id=protocol_id,
-            kind=kind,
-            signed_on=signed_on.date(),
-            in_force_on=in_force.date() if in_force else None,
-            document_ref=document,
-            now=c.now(),
-        )
-        record(
-            session,
-            actor=c.actor,
-            action=f"agreement.{kind.value}",
-            subject=f"recipient:{recipient_id}",
-            details={
-                "protocol": protocol_id,
-                "signed_on": signed_on.date().isoformat(),
-                "in_force": in_force.date().isoformat() if in_force else None,
-                "document": document,
-            },
-            now=c.now(),
-        )
-    typer.echo(f"{kind.value} of {recipient_id} for {protocol_id} recorded")
+    payload = {
+        "protocol": c.definition(protocol_id).id,
+        "kind": kind.value,
+        "signed_on": signed_on.date().isoformat(),
+        "in_force_on": in_force.date().isoformat() if in_force else None,
+        "document": document,
+        "cadence": cadence,
+    }
+    propose_change(c, ChangeKind.AGREEMENT, recipient_id, payload, by)
 
 
 @accession_app.command("add")
@@ -75,11 +54,16 @@ def accession_add(
     protocol: Annotated[str, typer.Option(help="The general deliberation, e.g. vcmp-ceremony")],
     signed_on: DateOpt,
     document: Annotated[str, typer.Option(help="Reference of the signed commitment")],
+    by: By,
+    cadence: Annotated[
+        str | None,
+        typer.Option(help="The ceremony cadence the municipality declared: yearly or two-yearly"),
+    ] = None,
 ) -> None:
-    """Record a municipality's signed commitment to a general deliberation."""
+    """Propose a municipality's signed commitment to a general deliberation (four eyes)."""
     from exchange.protocols import RecipientRequirement
 
-    record_agreement(
+    propose_agreement(
         ctx_of(ctx),
         recipient_id=recipient_id,
         protocol_id=protocol,
@@ -87,4 +71,6 @@ def accession_add(
         signed_on=signed_on,
         in_force=None,
         document=document,
+        cadence=cadence,
+        by=by,
     )

@@ -58,7 +58,17 @@ def propose_change(
 
     staff(c, by, Action.PROPOSE_CHANGE)
     recipient_id = common.recipient_id(c, recipient_id)
-    change = propose(c.engine, c.deps.vault, kind, recipient_id, payload, by, c.now())
+    change = propose(
+        c.engine,
+        c.deps.vault,
+        kind,
+        recipient_id,
+        payload,
+        by,
+        c.now(),
+        registry=c.registry,
+        today=c.settings.current_date(),
+    )
     typer.echo(
         f"change {change.id} proposed for {recipient_id}: {change.summary}\n"
         f"  it takes effect once another person approves: "

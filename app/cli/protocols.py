@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from app.cli.accession import record_agreement
+from app.cli.accession import propose_agreement
+from app.cli.changes import By
 from app.cli.common import DateOpt, JsonOpt, ctx_of, emit_json
 
 if TYPE_CHECKING:
@@ -55,13 +57,21 @@ def protocols_show(
     as_json: JsonOpt = False,
 ) -> None:
     """One definition in full: legal basis, fields with their articles, rules, channels."""
+    from app.cli.agreements import describe
+    from app.flows.agreements import list_agreements
     from app.flows.protocol_dates import effective_definition
     from exchange.fields import FIELD_CATALOGUE
 
     c = ctx_of(ctx)
     d = effective_definition(c.engine, c.registry, c.definition(protocol_id).id)
+    agreements = list_agreements(c.engine, c.registry, c.settings.current_date(), protocol_id=d.id)
     if as_json:
-        emit_json(d.model_dump(mode="json", by_alias=True))
+        emit_json(
+            {
+                **d.model_dump(mode="json", by_alias=True),
+                "agreements": [asdict(a) for a in agreements],
+            }
+        )
         return
     v = d.validity
     lines = [
@@ -76,12 +86,11 @@ def protocols_show(
             if v.term is not None and v.until_basis_nl
             else []
         ),
+        f"Opzegtermijn: {v.notice_months} maanden" if v.notice_months else "Opzegtermijn: geen",
         f"Ontvangers: {d.recipients.kind}, vereist: {d.recipients.requires.value}"
         f" [{d.recipients.article}]",
-        *(
-            f"  ondertekend: {i.recipient} op {i.signed_on}, in werking {i.in_force}"
-            for i in d.instances
-        ),
+        "Overeenkomsten:" if agreements else "Overeenkomsten: geen",
+        *(f"  - {a.recipient_id} {a.recipient_name}: {describe(a)}" for a in agreements),
         f"Populatie: {d.population.kind} [{d.population.article}]",
         "Velden:",
         *(f"  - {f.name} ({FIELD_CATALOGUE[f.name].label_nl}) [{f.article}]" for f in d.fields),
@@ -141,12 +150,14 @@ def protocols_sign(
     recipient: Annotated[str, typer.Option(help="NIS code or name of the municipality")],
     signed_on: DateOpt,
     in_force: DateOpt,
+    by: By,
     document: Annotated[str | None, typer.Option(help="Reference of the signed protocol")] = None,
 ) -> None:
-    """Record that a municipality signed the protocol text (e.g. art20-municipal)."""
+    """Propose that a municipality signed the protocol text (e.g. art20-municipal); it is
+    recorded once another person approves."""
     from exchange.protocols import RecipientRequirement
 
-    record_agreement(
+    propose_agreement(
         ctx_of(ctx),
         recipient_id=recipient,
         protocol_id=protocol_id,
@@ -154,4 +165,6 @@ def protocols_sign(
         signed_on=signed_on,
         in_force=in_force,
         document=document,
+        cadence=None,
+        by=by,
     )

@@ -241,7 +241,18 @@ def recipient_overview(view: RecipientOverview) -> None:
     for a in view.agreements:
         force = f", in werking {a['in_force_on']}" if a["in_force_on"] else ""
         document = f", document {a['document']}" if a["document"] else ""
-        typer.echo(f"  {a['protocol']} {a['kind']}: ondertekend {a['signed_on']}{force}{document}")
+        cadence = f", ceremonie {a['cadence']}" if a["cadence"] else ""
+        state = a["state_nl"]
+        if a["notice_on"]:
+            state += f" op {a['notice_on']}"
+        if a["ends_on"]:
+            state += f", einde {a['ends_on']}"
+        if a["suspended_on"]:
+            state += f", geschorst sinds {a['suspended_on']}"
+        typer.echo(
+            f"  {a['protocol']} {a['kind']}: ondertekend {a['signed_on']}{force}{cadence}"
+            f"{document} [{state}]"
+        )
     if not view.agreements:
         typer.echo("  geen / none")
     typer.echo("runs dit jaar:")

@@ -11,7 +11,7 @@ import json
 import logging
 import zlib
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -76,11 +76,16 @@ def seal_file(
     password: str,
     now: datetime,
     sent: list[str] | None = None,
+    previous_list_on: date | None = None,
 ) -> SealedFile:
     parsed = parse_period(run.period)
     assert parsed is not None  # the policy accepted it
     request = SelectionRequest(
-        run.recipient_id, parsed, deps.settings.current_date(), run.lookback_years
+        run.recipient_id,
+        parsed,
+        deps.settings.current_date(),
+        run.lookback_years,
+        previous_list_on=previous_list_on,
     )
     statement = build_selection(definition, request)
     reference = run.reference or ""
@@ -138,12 +143,13 @@ def _build(engine: Engine, deps: ExportDeps, run_id: int) -> tuple[bytes, str] |
         definition = deps.registry.require(run.protocol_id)
         recipient = get_recipient(session, run.recipient_id)
         problem = _still_allowed(session, deps, run, definition)
+        previous = runs.previous_list_on(session, run)
     if problem:
         fail(engine, deps, run_id, problem)
         return None
     password = new_password()
     sent: list[str] | None = [] if definition.profile is not None else None
-    sealed = seal_file(engine, deps, run, definition, recipient, password, now, sent)
+    sealed = seal_file(engine, deps, run, definition, recipient, password, now, sent, previous)
     name = f"{run.reference}{sealed.suffix}"
     with transaction(engine) as session:
         run = runs.load(session, run_id)

@@ -17,13 +17,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
+from app.flows.agreements import views as agreement_views
 from app.store import runs
 from app.store.db import reading
 from app.store.recipients import resolve
 from exchange.clock import BRUSSELS, in_brussels
 from exchange.exports import RunState
 from exchange.models import (
-    Agreement,
     AuditEvent,
     ExportRun,
     PendingChange,
@@ -335,9 +335,7 @@ def recipient_overview(
             .where(PendingChange.recipient_id == rid, PendingChange.state == "pending")
             .order_by(PendingChange.id)
         )
-        agreements = session.scalars(
-            select(Agreement).where(Agreement.recipient_id == rid).order_by(Agreement.signed_on)
-        )
+        agreements = agreement_views(session, registry, today, recipient_id=rid) if registry else []
         this_year = runs.RunFilter(recipient=rid, since=_day_start(date(today.year, 1, 1)))
         year = runs.list_runs(session, this_year, newest_first=False)
         overview = RecipientOverview(
@@ -383,30 +381,24 @@ def recipient_overview(
                 {
                     "protocol": a.protocol_id,
                     "kind": a.kind,
+                    "state": a.state,
+                    "state_nl": a.state_nl,
                     "signed_on": a.signed_on,
                     "in_force_on": a.in_force_on,
                     "document": a.document_ref,
-                    "recorded_at": local(a.recorded_at),
+                    "cadence": a.cadence,
+                    "notice_on": a.notice_on,
+                    "ends_on": a.ends_on,
+                    "end_kind": a.end_kind,
+                    "end_article": a.end_article,
+                    "suspended_on": a.suspended_on,
+                    "suspension_article": a.suspension_article,
+                    "recorded_by": a.recorded_by,
+                    "approved_by": a.approved_by,
+                    "recorded_at": local(a.recorded_at) if a.recorded_at else None,
                 }
                 for a in agreements
             ],
             runs_this_year=[_line(r, recipient.name_nl) for r in year],
         )
-        overview.agreements[:0] = _signed_instances(registry, rid)
         return overview
-
-
-def _signed_instances(registry: Registry | None, recipient_id: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "protocol": definition.id,
-            "kind": "signature",
-            "signed_on": instance.signed_on,
-            "in_force_on": instance.in_force,
-            "document": instance.document,
-            "recorded_at": None,
-        }
-        for definition in (registry or [])
-        for instance in definition.instances
-        if instance.recipient == recipient_id
-    ]

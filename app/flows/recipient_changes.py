@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
+from app.flows import agreements
 from app.store.audit import record
 from app.store.db import transaction
 from app.store.recipients import add_key, check_key_free, get_recipient, set_contact
@@ -21,7 +22,10 @@ from crypto import parse_public_key
 from crypto.vault import SecretBox
 from exchange.exports import FourEyesViolation, check_four_eyes
 from exchange.models import PendingChange, RecipientMail, RecipientSftp
-from exchange.recipient_changes import ChangeKind, ChangeProblem, check_change
+from exchange.recipient_changes import ChangeKind, ChangeProblem, Checked, check_change
+
+if TYPE_CHECKING:
+    from app.registry import Registry
 
 __all__ = ["ChangeOut", "decide", "pending", "propose"]
 
@@ -63,17 +67,32 @@ def propose(
     payload: dict[str, Any],
     by: str,
     now: datetime,
+    *,
+    registry: Registry | None = None,
+    today: date | None = None,
 ) -> ChangeOut:
-    try:
-        checked = check_change(kind, payload)
-    except ChangeProblem as exc:
-        raise InvalidInput(
-            f"change.invalid_{kind.value}",
-            str(exc),
-            f"de voorgestelde wijziging ({kind.value}) is ongeldig: {exc}",
-        ) from exc
+    """Records a proposed change, sealed, with its audit event. An agreement or a transition of
+    one (``ChangeKind.AGREEMENT``, ``AGREEMENT_STATE``) needs the ``registry`` and ``today``
+    (``app.flows.agreements.check_proposal``). Raises ``InvalidInput``, ``NotFound``,
+    ``Conflict``."""
+    checked: Checked | None = None
+    if kind not in agreements.AGREEMENT_KINDS:
+        try:
+            checked = check_change(kind, payload)
+        except ChangeProblem as exc:
+            raise InvalidInput(
+                f"change.invalid_{kind.value}",
+                str(exc),
+                f"de voorgestelde wijziging ({kind.value}) is ongeldig: {exc}",
+            ) from exc
     with transaction(engine) as session:
         get_recipient(session, recipient_id)
+        if checked is None:
+            assert registry is not None
+            assert today is not None
+            checked = agreements.check_proposal(
+                session, registry, kind, recipient_id, payload, today
+            )
         if kind is ChangeKind.KEY:
             fingerprint = parse_public_key(checked.payload["public_key"]).fingerprint
             check_key_free(session, recipient_id, fingerprint)
@@ -154,7 +173,19 @@ def decide(
             payload = json.loads(
                 vault.open(change.payload_sealed, _aad(change.kind, change.recipient_id))
             )
-            _apply(session, vault, kind, change.recipient_id, payload, now)
+            if kind in agreements.AGREEMENT_KINDS:
+                agreements.apply(
+                    session,
+                    kind,
+                    change.recipient_id,
+                    payload,
+                    proposed_by=change.requested_by,
+                    approved_by=by,
+                    change_id=change.id,
+                    now=now,
+                )
+            else:
+                _apply(session, vault, kind, change.recipient_id, payload, now)
         change.state = "applied" if approve else "rejected"
         change.decided_by, change.decided_at = by, now
         # The sealed payload has done its work; a rejected one must not linger either.

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store import runs
 from crypto import PublicKey
+from exchange.agreements import Agreement as PolicyAgreement
+from exchange.agreements import Cadence, EndKind
 from exchange.exports import OwnAgreement
 from exchange.models import Agreement, Recipient, RecipientContact, RecipientKey
-from exchange.policy import Agreement as PolicyAgreement
 from exchange.policy import PastRun, RecipientFacts
 from exchange.protocols import ProtocolDefinition, RecipientRequirement
 from exchange.recipients import ContactProblem, check_contact
@@ -26,6 +27,7 @@ __all__ = [
     "RecipientRow",
     "add_agreement",
     "add_key",
+    "agreement_kind",
     "check_key_free",
     "get_recipient",
     "list_recipients",
@@ -268,16 +270,37 @@ def own_agreement(
     return max(reversed(found), key=lambda a: a.signed_on, default=None)
 
 
+def agreement_kind(kind: str) -> RecipientRequirement:
+    """The requirement an agreement row fulfils: ``party`` (an agency's own party to a protocol)
+    is what a protocol that requires nothing has."""
+    return RecipientRequirement.NONE if kind == "party" else RecipientRequirement(kind)
+
+
 def recipient_facts(session: Session, recipient_id: str) -> RecipientFacts:
+    """What the policy engine knows of a recipient: its kind, whether it is active, and its
+    agreements with their lifecycle."""
     recipient = get_recipient(session, recipient_id)
     agreements = session.scalars(select(Agreement).where(Agreement.recipient_id == recipient_id))
     return RecipientFacts(
         id=recipient.id,
         kind=recipient.kind,
         agreements=tuple(
-            PolicyAgreement(a.protocol_id, RecipientRequirement(a.kind), a.signed_on, a.in_force_on)
+            PolicyAgreement(
+                a.protocol_id,
+                agreement_kind(a.kind),
+                a.signed_on,
+                a.in_force_on,
+                cadence=Cadence(a.cadence) if a.cadence else None,
+                notice_on=a.notice_on,
+                ends_on=a.ends_on,
+                end_kind=EndKind(a.end_kind) if a.end_kind else None,
+                end_article=a.end_article,
+                suspended_on=a.suspended_on,
+                suspension_article=a.suspension_article,
+            )
             for a in agreements
         ),
+        active=recipient.active,
     )
 
 

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
 from app.store.audit import record
+from app.store.db import aware
+from exchange.clock import BRUSSELS
 from exchange.exports import InvalidTransition, RunState, run_reference, transition
-from exchange.models import AuditEvent, ExportRun
+from exchange.models import LIVE_RUN_STATES, AuditEvent, ExportRun
 from exchange.requests import ListRequest
 from exchange.shown import shown
 
@@ -41,6 +43,7 @@ __all__ = [
     "move",
     "note",
     "passwords_to_destroy",
+    "previous_list_on",
     "pushed_to_watch",
     "request_of",
     "run_events",
@@ -336,6 +339,22 @@ def history(session: Session, protocol: str, recipient: str) -> list[tuple[str, 
         )
     )
     return [(period, state) for period, state in rows]
+
+
+def previous_list_on(session: Session, run: ExportRun) -> date | None:
+    """The Brussels day the latest earlier list of ``run``'s protocol to its recipient was
+    delivered (a refused, cancelled or failed run made none), or None."""
+    delivered = session.scalar(
+        select(func.max(ExportRun.delivered_at)).where(
+            ExportRun.protocol_id == run.protocol_id,
+            ExportRun.recipient_id == run.recipient_id,
+            ExportRun.id != run.id,
+            ExportRun.delivered_at.is_not(None),
+            ExportRun.state.in_(LIVE_RUN_STATES),
+        )
+    )
+    moment = aware(delivered)
+    return None if moment is None else moment.astimezone(BRUSSELS).date()
 
 
 def move(

@@ -9,6 +9,7 @@ and left out of the document.
 from fastapi import APIRouter
 
 from app.api.routes import (
+    agreements,
     auth,
     batches,
     changes,
@@ -30,6 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     protocols.router,
     recipients.router,
     changes.router,
+    agreements.router,
     checks.router,
 )
 CALLBACKS: tuple[APIRouter, ...] = (sms.router,)

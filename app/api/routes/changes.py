@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from app.api.deps import PREFIX, ChangeDecider, ChangeProposer, DepsDep, EngineDep, Reader
 from app.api.openapi import endpoint
 from app.api.schemas import ChangeId, RecipientId, Timestamp
-from app.flows import recipient_changes
+from app.flows import agreements, recipient_changes
 from exchange.recipient_changes import ChangeKind
 
 __all__ = ["router"]
@@ -135,6 +135,9 @@ def pending_recipient_changes(_user: Reader, engine: EngineDep) -> list[ChangeOu
         "key.duplicate",
         "key.other_recipient",
         "contact.invalid",
+        "agreement.duplicate",
+        "agreement.unknown",
+        *agreements.TRANSITION_CODES,
     ),
     response_model=ChangeOut,
 )
