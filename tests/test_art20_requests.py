@@ -7,6 +7,7 @@ On SQLite and PostgreSQL, through the real CLI and the real API."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tests.export_helpers import (
     LOMMEL,
     REQUEST,
     REQUEST_BODY,
+    agree,
     four_eyes,
     prepare,
     register_contact,
@@ -44,14 +46,14 @@ def town(kbx: Kbx, tmp_path: Path) -> Path:
 
 
 def _sign_and_route(kbx: Kbx, tmp_path: Path, nis: str, phone: str) -> None:
-    signed = kbx(
+    agree(
+        kbx,
         *("protocols", "sign", "art20-municipal", "--recipient", nis),
         *("--signed-on", "2025-01-15", "--in-force", "2025-02-01"),
     )
-    assert signed.exit_code == 0, signed.output
-    public = tmp_path / f"{nis}.pub"
-    public.write_text((tmp_path / "lommel_ed25519.pub").read_text())
-    four_eyes(kbx, "recipients", "key", "add", nis, "--public-key", str(public))
+    key = tmp_path / f"{nis}_ed25519"  # a key of its own: one key opens one outbox
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    four_eyes(kbx, "recipients", "key", "add", nis, "--public-key", f"{key}.pub")
     register_contact(kbx, nis, phone, f"bz{nis}@example.org")
 
 
@@ -226,7 +228,7 @@ def test_the_api_refuses_a_list_nobody_asked_for_and_records_a_request(api: Api)
         "2026-11-02",
         "BZ/2026/0117",
     )
-    listed = api.get("/exports", as_="olga").json()
+    listed = api.get("/exports", as_="olga", params={"include_refused": "true"}).json()
     assert [(r["state"], r["request_ref"]) for r in listed] == [
         ("requested", "BZ/2026/0117"),
         ("refused", None),

@@ -38,6 +38,8 @@ from exchange.models import ExportRun, RecipientSftp
 from exchange.protocols import DefinitionError, RecipientRequirement, parse_definition
 from tests.conftest import TODAY, Kbx
 from tests.export_helpers import (
+    REQUEST,
+    agree,
     four_eyes,
     password_from,
     register_contact,
@@ -158,7 +160,7 @@ def _assert_truthful_workbook(
 def _drop_run(kbx: Kbx, recipient: str) -> str:
     requested = kbx(
         "export", "request", "art20-municipal", "--recipient", recipient, "--period", "2026",
-        "--channel", "sftp_drop", "--by", "olga",
+        "--channel", "sftp_drop", *REQUEST, "--by", "olga",
     )  # fmt: skip
     assert requested.exit_code == 0, requested.output
     run_id = requested.stdout.strip()
@@ -188,11 +190,10 @@ def test_each_municipality_s_list_names_its_own_signed_protocol(
 ) -> None:
     assert kbx("kbi", "import", str(write_extract(tmp_path / "kbi.csv", PEOPLE))).exit_code == 0
     staff(kbx)
-    signed = kbx(
-        "protocols", "sign", "art20-municipal", "--recipient", GENT, "--signed-on", "2025-01-15",
-        "--in-force", "2025-02-01", "--document", GENT_DOCUMENT,
+    agree(
+        kbx, "protocols", "sign", "art20-municipal", "--recipient", GENT,
+        "--signed-on", "2025-01-15", "--in-force", "2025-02-01", "--document", GENT_DOCUMENT,
     )  # fmt: skip
-    assert signed.exit_code == 0, signed.output
     for nis, phone in ((LOMMEL, "+32478123456"), (GENT, "+32478654321")):
         register_drop_key(kbx, nis, _key(tmp_path, f"key_{nis}"))
         register_contact(kbx, nis, phone, f"burgerzaken@{nis}.example")
@@ -252,11 +253,10 @@ def test_the_ceremony_list_names_the_accession_and_no_internal_note(
 ) -> None:
     assert kbx("kbi", "import", str(write_extract(tmp_path / "kbi.csv", PEOPLE))).exit_code == 0
     staff(kbx)
-    acceded = kbx(
-        "accession", "add", GENT, "--protocol", "vcmp-ceremony", "--signed-on", "2025-02-03",
-        "--document", GENT_ACCESSION,
+    agree(
+        kbx, "accession", "add", GENT, "--protocol", "vcmp-ceremony", "--signed-on", "2025-02-03",
+        "--document", GENT_ACCESSION, "--cadence", "yearly",
     )  # fmt: skip
-    assert acceded.exit_code == 0, acceded.output
     register_contact(kbx, GENT, "+32478654321", "burgerzaken@gent.example")
     four_eyes(
         kbx, "recipients", "mail", "set", GENT, "--address", "ceremonie@gent.example",
@@ -471,11 +471,10 @@ def test_the_latest_signed_copy_is_the_one_a_file_names(
         )
         assert own_agreement(session, GENT, definition) is None
         assert own_agreement(session, "vsb", REGISTRY.require("vsb-care")) is None
-    renewed = kbx(
-        "protocols", "sign", "art20-municipal", "--recipient", LOMMEL, "--signed-on",
+    agree(
+        kbx, "protocols", "sign", "art20-municipal", "--recipient", LOMMEL, "--signed-on",
         "2026-09-01", "--in-force", "2026-09-01", "--document", "Protocol AgII - Lommel, 2026",
     )  # fmt: skip
-    assert renewed.exit_code == 0, renewed.output
     with transaction(engine) as session:
         assert own_agreement(session, LOMMEL, definition) == OwnAgreement(
             RecipientRequirement.SIGNATURE, date(2026, 9, 1), "Protocol AgII - Lommel, 2026"
