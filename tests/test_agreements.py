@@ -33,9 +33,13 @@ def _proposed(result: Result) -> str:
 
 
 def _rules(kbx: Kbx, protocol: str, recipient: str, period: str, channel: str) -> list[str]:
+    # An art. 20 list answers the municipality's request (seed 000, recital C): one made early
+    # in the period's year, so that it is never in the future of the day asked about.
+    asked = ("--requested-on", f"{period[:4]}-01-02", "--request-ref", "BZ/1")
     result = kbx(
         *("check", protocol, "--recipient", recipient, "--period", period),
         *("--channel", channel, "--json"),
+        *(asked if protocol == "art20-municipal" else ()),
     )
     assert result.exit_code in (0, 3), result.output
     return [r["rule"] for r in json.loads(result.stdout)["reasons"]]
