@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from exchange.free_text import may_hold_national_number
+
 __all__ = ["AGENCIES", "ContactProblem", "Municipality", "check_contact"]
 
 
@@ -35,6 +37,8 @@ def check_contact(name: str, phone: str, email: str) -> tuple[str, str, str]:
     name = " ".join(name.split())
     if not name:
         raise ContactProblem("the contact name is empty")
+    if may_hold_national_number(name):
+        raise ContactProblem("the contact name holds a number that could be a national number")
     try:
         number = phonenumbers.parse(phone, "BE")
     except phonenumbers.NumberParseException as exc:

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from exchange.free_text import may_hold_national_number
+
 __all__ = [
     "REFERENCE_MAX",
     "ListRequest",
@@ -33,7 +35,6 @@ __all__ = [
 ]
 
 REFERENCE_MAX = 64
-_LONG_NUMBER = re.compile(r"\d{10}")
 _NIS = re.compile(r"[0-9]{5}")
 _ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 HEADER = ("nis_code", "requested_on", "reference")
@@ -82,12 +83,11 @@ def reference_problem(reference: str) -> tuple[str, str] | None:
             "the request reference holds a character that cannot be printed",
             "de referentie van de aanvraag bevat een teken dat niet afdrukbaar is",
         )
-    if _LONG_NUMBER.search(reference):
+    if may_hold_national_number(reference):
         return (
-            "the request reference holds ten or more digits in a row (it could be a national "
-            "number)",
-            "de referentie van de aanvraag bevat tien of meer cijfers na elkaar (het zou een "
-            "rijksregisternummer kunnen zijn)",
+            "the request reference holds a number that could be a national number",
+            "de referentie van de aanvraag bevat een getal dat een rijksregisternummer zou "
+            "kunnen zijn",
         )
     return None
 

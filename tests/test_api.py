@@ -592,7 +592,7 @@ def test_a_recipient_is_named_by_code_or_name_and_a_vague_name_is_refused(api: A
     vague = checked("Sint")
     assert (vague.status_code, _code(vague)) == (400, "recipient.ambiguous")
     assert vague.json()["message"].startswith(
-        "'Sint' names 9 recipients: Sint-Genesius-Rode (23101)"
+        "'Sint' names 10 recipients: Puurs-Sint-Amands (12041)"
     )
     typo = checked("Gnet")
     assert (typo.status_code, _code(typo)) == (404, "recipient.unknown")

@@ -41,6 +41,7 @@ from exchange.agreements import (
     transition_updates,
 )
 from exchange.clock import BRUSSELS
+from exchange.free_text import may_hold_national_number
 from exchange.models import Agreement as AgreementRow
 from exchange.models import Recipient
 from exchange.protocols import CertificateWithinLookback, ProtocolDefinition, RecipientRequirement
@@ -289,6 +290,14 @@ def _text(payload: dict[str, Any], name: str, *, required: bool) -> str | None:
             "agreement.invalid",
             f"{name} must be a text of at most {_TEXT_MAX} characters",
             f"{_NAMES_NL.get(name, name)} moet een tekst van hoogstens {_TEXT_MAX} tekens zijn",
+        )
+    if may_hold_national_number(value):
+        # It would stay in the audit trail for good (and a document reference on the files).
+        raise InvalidInput(
+            "agreement.invalid",
+            f"{name} holds a number that could be a national number",
+            f"{_NAMES_NL.get(name, name)} bevat een getal dat een rijksregisternummer zou "
+            "kunnen zijn",
         )
     return " ".join(value.split())
 

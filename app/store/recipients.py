@@ -72,10 +72,13 @@ _KIND_NL = {"signature": "ondertekening", "accession": "toetreding"}
 
 
 def resolve(session: Session, text: str) -> Recipient:
-    """The recipient named by ``text``: its id (``72020``, ``vdab``) or its name in any case
-    (``Gent``, ``gent``, ``sint-niklaas``) or the unique start of one (``Sint-Ni``). Raises
-    ``NotFound`` (``recipient.unknown``, suggesting the closest names with their codes, by
-    ``difflib``) or ``InvalidInput`` (``recipient.ambiguous``, listing the names it fits)."""
+    """The recipient named by ``text``: its id (``72020``, ``vdab``) or its whole name in any
+    case, accents and hyphens alike (``Gent``, ``gent``, ``sint-niklaas``). A part of a name
+    never picks a recipient on its own (``Heist`` is Heist-op-den-Berg or Knokke-Heist; a list
+    sent to the wrong municipality cannot be called back): it is refused with the names it could
+    mean. Raises ``InvalidInput`` (``recipient.ambiguous``: a name or part of one that fits
+    several, listed with their codes) or ``NotFound`` (``recipient.unknown``, suggesting the
+    names it starts or resembles, by ``difflib``)."""
     value = text.strip()
     found = session.get(Recipient, value) or session.get(Recipient, value.casefold())
     if found is not None:
@@ -85,13 +88,15 @@ def resolve(session: Session, text: str) -> Recipient:
     exact = [r for r in everyone if _folded(r.name_nl) == wanted]
     if len(exact) == 1:
         return exact[0]
-    named: dict[str, list[Recipient]] = {}
-    for r in everyone:
-        named.setdefault(_folded(r.name_nl), []).append(r)
     asked = shown(value)
-    starts = [r for r in everyone if _folded(r.name_nl).startswith(wanted)] if wanted else []
-    if len(exact) > 1 or len(starts) > 1:
-        many = sorted(exact if len(exact) > 1 else starts, key=lambda r: _folded(r.name_nl))
+    partial = [
+        r
+        for r in everyone
+        if wanted
+        and (_folded(r.name_nl).startswith(wanted) or wanted in _folded(r.name_nl).split())
+    ]
+    if len(exact) > 1 or len(partial) > 1:
+        many = sorted(exact if len(exact) > 1 else partial, key=lambda r: _folded(r.name_nl))
         hint = ", ".join(f"{r.name_nl} ({r.id})" for r in many[:_SUGGESTED])
         more = len(many) - _SUGGESTED
         raise InvalidInput(
@@ -101,10 +106,15 @@ def resolve(session: Session, text: str) -> Recipient:
             f"'{asked}' wijst {len(many)} ontvangers aan: {hint}"
             + (f" en nog {more}" if more > 0 else ""),
         )
-    if len(starts) == 1:
-        return starts[0]
-    close = difflib.get_close_matches(wanted, list(named), n=_SUGGESTED, cutoff=0.6)
-    hint = ", ".join(f"{r.name_nl} ({r.id})" for name in close for r in named[name])
+    named: dict[str, list[Recipient]] = {}
+    for r in everyone:
+        named.setdefault(_folded(r.name_nl), []).append(r)
+    close = partial or [
+        r
+        for name in difflib.get_close_matches(wanted, list(named), n=_SUGGESTED, cutoff=0.6)
+        for r in named[name]
+    ]
+    hint = ", ".join(f"{r.name_nl} ({r.id})" for r in close)
     raise NotFound(
         "recipient.unknown",
         f"unknown recipient '{asked}'" + (f"; did you mean {hint}?" if hint else ""),
