@@ -30,13 +30,17 @@ class Settings(BaseSettings):
     today: date | None = None  # replaces the clock, for tests and demos only
     protocols_dir: Path = PROJECT_ROOT / "protocols"
     http_host: str = "127.0.0.1"
-    http_port: int = 8000
+    http_port: int = Field(default=8000, ge=0, le=65535)
     sftp_host: str = "127.0.0.1"
-    sftp_port: int = 2222
+    sftp_port: int = Field(default=2222, ge=0, le=65535)
     secret_key: str | None = Field(default=None, repr=False)  # base64 of 32 bytes
-    drop_retention_days: int = 14  # a delivered file leaves the drop after this many days
-    key_resend_days: int = 14  # the password is kept (encrypted) this long for a resend
-    worker_interval_seconds: float = 5.0
+    drop_retention_days: int = Field(
+        default=14, ge=1, le=365
+    )  # a delivered file leaves the drop after this many days
+    key_resend_days: int = Field(
+        default=14, ge=0, le=365
+    )  # the password is kept (encrypted) this long for a resend
+    worker_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     # Where kbx is reached from outside (Twilio's status callbacks are signed over this URL).
     public_base_url: str = "http://127.0.0.1:8000"
 
@@ -47,17 +51,17 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str = ""
     twilio_from: str = ""  # a sender id or number, when no messaging service is used
     twilio_base_url: str = ""  # tests only: a local stand-in for https://api.twilio.com
-    twilio_timeout_seconds: float = 10.0
+    twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     # The two mail routes; an empty host means the dev capture (refused in production).
     secure_mail_host: str = ""
-    secure_mail_port: int = 587
+    secure_mail_port: int = Field(default=587, ge=1, le=65535)
     secure_mail_security: str = "starttls"  # "starttls" or "tls" (implicit); never plaintext
     secure_mail_username: str = ""
     secure_mail_password: str | None = Field(default=None, repr=False)
     secure_mail_from: str = "kbx@integratie-inburgering.be"
     zivver_host: str = ""
-    zivver_port: int = 587
+    zivver_port: int = Field(default=587, ge=1, le=65535)
     zivver_security: str = "starttls"
     zivver_username: str = ""
     zivver_password: str | None = Field(default=None, repr=False)
@@ -67,9 +71,9 @@ class Settings(BaseSettings):
     # Pseudonyms for the BI working group: HMAC-SHA-256 key, base64 of 32 bytes (dev: key file).
     pseudonym_key: str | None = Field(default=None, repr=False)
     # VSB individual checks per caller and minute.
-    check_rate_per_minute: int = 60
+    check_rate_per_minute: int = Field(default=60, ge=1)
     # How often kbx looks at a recipient's own SFTP server for removed or returned files.
-    remote_check_minutes: int = 15
+    remote_check_minutes: int = Field(default=15, ge=1)
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

@@ -911,6 +911,7 @@ NOT_IN_THE_DOCUMENT = {
     "run.no_return_leg": "cli",
     "run.not_awaiting_return": "cli",
     # the command line's start: a database it cannot use (the service does not start then)
+    "period.invalid": "cli",  # the API's body validation answers 422 first
     "database.not_migrated": "cli",
     "database.unreachable": "cli",
     "database.url_invalid": "cli",

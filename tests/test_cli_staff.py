@@ -111,6 +111,19 @@ def test_a_channel_kbx_does_not_know_is_a_typing_error_and_records_nothing(kbx: 
     assert kbx("export", "list", "--all", "--json").stdout.strip() == "[]"
 
 
+def test_a_period_that_is_no_period_is_a_typing_error_and_records_nothing(kbx: Kbx) -> None:
+    staff(kbx)
+    typo = kbx(
+        "export", "request", "art20-municipal", "--recipient", "72020", "--period", "26",
+        "--channel", "sftp_drop", "--by", "olga",
+    )  # fmt: skip
+    assert typo.exit_code == 2
+    assert typo.stderr == (
+        "kbx: '26' is not a period: YYYY (2026) or YYYY-H1 / YYYY-H2 [period.invalid]\n"
+    )
+    assert kbx("export", "list", "--all", "--json").stdout.strip() == "[]"
+
+
 def test_the_channel_names_of_the_command_line_are_the_channels() -> None:
     from app.cli.exports import ChannelName
     from exchange.protocols import Channel

@@ -274,6 +274,7 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "(door komma's gescheiden)",
         ),
         # -- the database (the command line's start) -----------------------------------------
+        "period.invalid": ErrorCode(400, "This is not a period", "Dit is geen periode"),
         "database.not_migrated": ErrorCode(
             503, "The database has no kbx schema yet", "De databank heeft nog geen kbx-schema"
         ),

@@ -33,6 +33,7 @@ from exchange.models import (
     RecipientMail,
     RecipientSftp,
 )
+from exchange.periods import parse_period
 from exchange.policy import Allowed, Reason, Refused, evaluate
 from exchange.protocols import Channel, ProtocolDefinition, RecipientRequirement
 from exchange.requests import (
@@ -43,6 +44,7 @@ from exchange.requests import (
     parse_requests,
     reference_problem,
 )
+from exchange.shown import shown
 
 __all__ = [
     "BatchRefused",
@@ -161,6 +163,18 @@ def request_items(items: Sequence[tuple[str, date, str]]) -> list[RequestLine]:
         raise _refused_file(exc, "item", "aanvraag") from exc
 
 
+def _readable_period(period: str) -> None:
+    """Raise ``InvalidInput`` (``period.invalid``) for a text that is no period at all (``26``):
+    a typing error, refused before anything is recorded. A period of the wrong kind for the
+    protocol (``2026-H1`` for a yearly list) is the policy's refusal (``period.form``)."""
+    if parse_period(period) is None:
+        raise InvalidInput(
+            "period.invalid",
+            f"'{shown(period)}' is not a period: YYYY (2026) or YYYY-H1 / YYYY-H2",
+            f"'{shown(period)}' is geen periode: JJJJ (2026) of JJJJ-H1 / JJJJ-H2",
+        )
+
+
 def check(
     engine: Engine,
     deps: ExportDeps,
@@ -177,6 +191,7 @@ def check(
     (``app.store.recipients.resolve``). Raises ``NotFound`` for an unknown protocol or
     recipient, ``InvalidInput`` (``recipient.ambiguous``) for a name that fits several."""
     definition = deps.registry.require(protocol_id)
+    _readable_period(period)
     with transaction(engine) as session:
         recipient_id = resolve(session, recipient_id).id
         decision = _evaluate(
@@ -254,6 +269,7 @@ def request_export(
     unknown protocol or recipient, ``Conflict`` when the recipient cannot be reached over the
     channel (``require_route``)."""
     definition = deps.registry.require(protocol_id)
+    _readable_period(period)
     now, today = deps.settings.now(), deps.settings.current_date()
     refusal: Refused | None = None
 
@@ -434,6 +450,7 @@ def request_batch(
     every recipient's reasons when not one run could be requested; the refusals are recorded as
     refused runs."""
     definition = deps.registry.require(protocol_id)
+    _readable_period(period)
     if definition.recipients.requires is RecipientRequirement.NONE:
         raise InvalidInput(
             "batch.not_applicable",
