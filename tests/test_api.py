@@ -601,6 +601,19 @@ def test_a_recipient_is_named_by_code_or_name_and_a_vague_name_is_refused(api: A
     assert (number.status_code, _code(number)) == (422, "request.invalid")
     assert "85073003328" not in number.text
 
+    # Paths and filters take names and references as the command line does.
+    assert api.get("/recipients/Gent", as_="aude").json()["id"] == GENT
+    assert _code(api.get("/recipients/Heist", as_="aude")) == "recipient.ambiguous"
+    run = _request(api, recipient="Lommel").json()
+    by_reference = api.get(f"/exports/{run['reference'].lower()}", as_="aude")
+    assert by_reference.json()["id"] == run["id"]
+    listed = api.get("/exports", as_="aude", params={"recipient": "lommel"}).json()
+    assert [r["id"] for r in listed] == [run["id"]]
+    unknown = api.get("/exports", as_="aude", params={"recipient": "Gnet"})
+    assert (unknown.status_code, _code(unknown)) == (404, "recipient.unknown")
+    assert api.get("/exports/KBX-2026-999999", as_="aude").status_code == 404
+    assert api.get("/exports/KBX-2026-999999").status_code == 401, "who may not ask learns nothing"
+
 
 def test_the_policy_check_is_a_dry_run(api: Api, engine: Engine) -> None:
     before = (_count(engine, ExportRun), _count(engine, AuditEvent))

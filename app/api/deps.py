@@ -13,11 +13,14 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 
 from app.api.errors import ApiError
+from app.api.schemas import RecipientQuery, RecipientRef, RunRef
 from app.flows.deps import ExportDeps
 from app.flows.roles import ROLES, Action, Role, require
 from app.registry import Registry
 from app.settings import Settings
+from app.store import runs
 from app.store.db import reading
+from app.store.recipients import resolve
 from app.store.users import user_for_token
 from exchange.models import User
 
@@ -32,18 +35,24 @@ __all__ = [
     "EngineDep",
     "ObligationChecker",
     "Reader",
+    "RecipientFilter",
+    "RecipientParam",
     "RegistryDep",
     "Requester",
     "ResendApprover",
     "ResendAsker",
     "RoleGuard",
+    "RunId",
     "SettingsDep",
     "current_user",
     "get_deps",
     "get_engine",
     "get_registry",
     "get_settings",
+    "recipient_filter",
+    "recipient_of",
     "roles_of",
+    "run_id_of",
 ]
 
 PREFIX = "/api/v1"
@@ -91,6 +100,40 @@ def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def run_id_of(run_id: RunRef, _caller: CurrentUser, engine: EngineDep) -> int:
+    """The id of the run a path names by id or by reference (``app.store.runs.find``, 404
+    ``run.unknown``), as the command line takes either. The caller is authenticated first: a
+    client without a token learns nothing of which runs exist."""
+    with reading(engine) as session:
+        return runs.find(session, run_id).id
+
+
+RunId = Annotated[int, Depends(run_id_of)]
+
+
+def recipient_of(recipient_id: RecipientRef, _caller: CurrentUser, engine: EngineDep) -> str:
+    """The id of the recipient a path names by code or by name (``Gent``), as the command line
+    takes either (``app.store.recipients.resolve``: 404 ``recipient.unknown``, 400
+    ``recipient.ambiguous``). The caller is authenticated first."""
+    with reading(engine) as session:
+        return resolve(session, recipient_id).id
+
+
+def recipient_filter(
+    _caller: CurrentUser, engine: EngineDep, recipient: RecipientQuery = None
+) -> str | None:
+    """A ``?recipient=`` filter by code or by name, resolved as ``recipient_of``; an unknown
+    name is a 404, not an empty list."""
+    if recipient is None:
+        return None
+    with reading(engine) as session:
+        return resolve(session, recipient).id
+
+
+RecipientParam = Annotated[str, Depends(recipient_of)]
+RecipientFilter = Annotated[str | None, Depends(recipient_filter)]
 
 
 def roles_of(action: Action) -> list[Role]:

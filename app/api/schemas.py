@@ -14,7 +14,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from app.api.errors import ReasonOut
@@ -30,8 +30,10 @@ __all__ = [
     "PeriodText",
     "ProtocolId",
     "RecipientId",
-    "RunId",
+    "RecipientQuery",
+    "RecipientRef",
     "RunOut",
+    "RunRef",
     "Timestamp",
     "run_out",
     "timestamp",
@@ -103,10 +105,26 @@ RecipientText = Annotated[
 PeriodText = Annotated[
     str, Field(min_length=1, max_length=10, examples=["2026", "2026-H2"]), AfterValidator(_period)
 ]
-RunId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The run's id")]
+RunRef = Annotated[
+    str,
+    Path(
+        pattern=r"^([1-9][0-9]{0,8}|[Kk][Bb][Xx]-[0-9]{4}-[0-9]{6})$",
+        description="The run's id (`17`) or its reference (`KBX-2026-000017`)",
+    ),
+]
 BatchId = Annotated[str, Path(pattern=r"^B-[0-9a-f]{12}$", description="e.g. B-0123456789ab")]
 ProtocolId = Annotated[str, Path(min_length=1, max_length=48), AfterValidator(_identifier)]
 RecipientId = Annotated[str, Path(min_length=1, max_length=48), AfterValidator(_identifier)]
+RecipientRef = Annotated[
+    str,
+    Path(min_length=1, max_length=64, description="NIS code, agency id or name (`Gent`)"),
+    AfterValidator(_recipient),
+]
+RecipientQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="NIS code, agency id or name (`Gent`)"),
+    AfterValidator(lambda v: None if v is None else _recipient(v)),
+]
 ChangeId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The change's id")]
 
 

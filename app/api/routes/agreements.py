@@ -13,10 +13,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from app.api.deps import PREFIX, ChangeProposer, DepsDep, EngineDep, Reader, RegistryDep
+from app.api.deps import (
+    PREFIX,
+    ChangeProposer,
+    DepsDep,
+    EngineDep,
+    Reader,
+    RecipientFilter,
+    RecipientParam,
+    RegistryDep,
+)
 from app.api.openapi import endpoint
 from app.api.routes.changes import ChangeOut
-from app.api.schemas import Identifier, ProtocolId, RecipientId, timestamp
+from app.api.schemas import Identifier, ProtocolId, timestamp
 from app.flows import agreements, recipient_changes
 from exchange.recipient_changes import ChangeKind
 
@@ -116,7 +125,7 @@ def list_agreements(
     registry: RegistryDep,
     deps: DepsDep,
     protocol: Annotated[str | None, Query(max_length=48)] = None,
-    recipient: Annotated[str | None, Query(max_length=48)] = None,
+    recipient: RecipientFilter = None,
 ) -> list[AgreementOut]:
     rows = agreements.list_agreements(
         engine,
@@ -138,7 +147,7 @@ def list_agreements(
 )
 def show_agreement(
     protocol_id: ProtocolId,
-    recipient_id: RecipientId,
+    recipient_id: RecipientParam,
     _user: Reader,
     engine: EngineDep,
     registry: RegistryDep,
@@ -207,7 +216,7 @@ def propose_agreement(
 )
 def propose_transition(
     protocol_id: ProtocolId,
-    recipient_id: RecipientId,
+    recipient_id: RecipientParam,
     body: TransitionProposal,
     user: ChangeProposer,
     engine: EngineDep,

@@ -13,12 +13,14 @@ from app.api.deps import (
     DepsDep,
     EngineDep,
     Reader,
+    RecipientFilter,
     Requester,
     ResendApprover,
     ResendAsker,
+    RunId,
 )
 from app.api.openapi import endpoint
-from app.api.schemas import ExportRequest, RunId, RunOut, run_out
+from app.api.schemas import ExportRequest, RunOut, run_out
 from app.flows.exports import approve, cancel, make_request, request_export
 from app.flows.key_sms import approve_resend, request_resend
 from app.store import runs
@@ -78,6 +80,7 @@ def create_export(body: ExportRequest, user: Requester, engine: EngineDep, deps:
     summary="List export runs",
     description="Newest first; optionally filtered. Refused requests are left out unless "
     "`include_refused=true` or `state=refused`, as in `kbx export list`.",
+    raises=("recipient.unknown", "recipient.ambiguous"),
     response_model=list[RunOut],
 )
 def list_exports(
@@ -85,7 +88,7 @@ def list_exports(
     engine: EngineDep,
     state: RunState | None = None,
     protocol: Annotated[str | None, Query(max_length=48)] = None,
-    recipient: Annotated[str | None, Query(max_length=48)] = None,
+    recipient: RecipientFilter = None,
     batch: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     include_refused: bool = False,

@@ -6,11 +6,10 @@ is never shown, only whether there is one; a recipient changes only by four eyes
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from app.api.deps import PREFIX, EngineDep, Reader
+from app.api.deps import PREFIX, EngineDep, Reader, RecipientParam
 from app.api.openapi import endpoint
-from app.api.schemas import RecipientId
-from app.store.db import transaction
-from app.store.recipients import RecipientRow, get_recipient, list_recipients
+from app.store.db import reading, transaction
+from app.store.recipients import RecipientRow, list_recipients
 
 __all__ = ["router"]
 
@@ -56,11 +55,10 @@ def recipients(_user: Reader, engine: EngineDep) -> list[RecipientOut]:
     "/recipients/{recipient_id}",
     summary="Show one recipient",
     description="The contact itself (a person) is never shown, only whether there is one.",
-    raises=("recipient.unknown",),
+    raises=("recipient.unknown", "recipient.ambiguous"),
     response_model=RecipientOut,
 )
-def recipient(recipient_id: RecipientId, _user: Reader, engine: EngineDep) -> RecipientOut:
-    with transaction(engine) as session:
-        get_recipient(session, recipient_id)
+def recipient(recipient_id: RecipientParam, _user: Reader, engine: EngineDep) -> RecipientOut:
+    with reading(engine) as session:
         [row] = [r for r in list_recipients(session) if r.id == recipient_id]
     return _out(row)
