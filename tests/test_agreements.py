@@ -19,7 +19,7 @@ from exchange.models import Agreement, AuditEvent, Recipient
 from exchange.periods import parse_period
 from exchange.selection import SelectionRequest, build_selection
 from tests.conftest import Kbx
-from tests.export_helpers import PASSWORD, agree, register_contact, staff
+from tests.export_helpers import PASSWORD, REQUEST, agree, prepare, register_contact, staff
 from tests.factories import national_number, person, write_extract
 
 LOMMEL, GENT, MECHELEN = "72020", "44021", "12025"
@@ -367,3 +367,27 @@ def test_a_yearly_list_never_repeats_a_person_whatever_the_days_it_is_made_on(
             text("SELECT period, state, row_count FROM export_runs ORDER BY period")
         ).all()
     assert [tuple(r) for r in rows] == [("2025", "key_sent", 2), ("2026", "key_sent", 1)]
+
+
+def test_an_approval_asks_the_policy_again(kbx: Kbx, tmp_path: Path) -> None:
+    prepare(kbx, tmp_path)
+    requested = kbx(
+        *("export", "request", "art20-municipal", "--recipient", LOMMEL, "--period", "2026"),
+        *("--channel", "sftp_drop", *REQUEST, "--by", "olga"),
+    )
+    assert requested.exit_code == 0, requested.output
+    run_id = requested.stdout.strip()
+    agree(
+        kbx,
+        *("agreements", "suspend", "art20-municipal", "--recipient", LOMMEL),
+        *("--reason", "datalek niet gemeld", "--article", "Art. 8"),
+    )
+    refused = kbx("export", "approve", run_id, "--by", "arne")
+    assert refused.exit_code == 3, refused.output
+    assert refused.stderr.splitlines()[:2] == [
+        f"kbx: GEWEIGERD / REFUSED: run {run_id} is not approved",
+        "- [agreement.suspended] " + refused.stderr.splitlines()[1].split("] ", 1)[1],
+    ]
+    assert "(Art. 8)" in refused.stderr
+    shown = json.loads(kbx("export", "show", run_id, "--json").stdout)
+    assert shown["line"]["state"] == "requested", "not approved: still the requester's to cancel"

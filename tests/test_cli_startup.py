@@ -151,7 +151,7 @@ def test_a_port_out_of_range_is_one_line(tmp_path: Path) -> None:
 def test_a_data_directory_without_a_database_is_one_line_and_stays_empty(tmp_path: Path) -> None:
     line = _one_line(_kbx(tmp_path, "export", "list"))
     assert line == (
-        "kbx: the database has no kbx schema yet: run `kbx db upgrade` (or `make run`) "
+        "kbx: the database does not have this kbx's schema: run `kbx db upgrade` (or `make run`) "
         "[database.not_migrated]"
     )
     assert not (tmp_path / "var" / "kbx.sqlite3").exists()

@@ -245,16 +245,23 @@ def export_approve(
     run: Annotated[str, typer.Argument(help="A run id, or a batch id (B-...)")],
     by: Annotated[str, typer.Option(help="The approver (not the requester)")],
 ) -> None:
-    """Approve a run or a whole batch (four eyes: never the requester)."""
-    from app.flows.exports import approve, approve_batch
+    """Approve a run or a whole batch (four eyes: never the requester); the policy is asked
+    again first (exit 3 with the reasons when it no longer allows the run)."""
+    from app.flows.exports import PolicyRefusal, approve, approve_batch
     from app.flows.roles import Action
 
     c = ctx_of(ctx)
     staff(c, by, Action.APPROVE)
-    if run.startswith("B-"):
-        approved = approve_batch(c.engine, c.deps, run, by)
-    else:
-        approved = [approve(c.engine, c.deps, _run_id(c, run), by)]
+    try:
+        if run.startswith("B-"):
+            approved = approve_batch(c.engine, c.deps, run, by)
+        else:
+            approved = [approve(c.engine, c.deps, _run_id(c, run), by)]
+    except PolicyRefusal as exc:
+        # Asked again today: the protocol no longer allows what was requested.
+        typer.echo(f"kbx: GEWEIGERD / REFUSED: run {exc.run_id} is not approved", err=True)
+        _print_refusal(exc.reasons)
+        raise typer.Exit(EXIT_REFUSED) from exc
     for one in approved:
         typer.echo(f"run {one.id} ({one.reference}) approved")
 

@@ -17,10 +17,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.flows.deps import ExportDeps, crash_point
+from app.flows.exports import still_allowed
 from app.flows.key_sms import send_key
-from app.store import protocol_dates, runs
+from app.store import runs
 from app.store.db import READ_ONLY, aware, transaction
-from app.store.recipients import get_recipient, own_agreement, recipient_facts, run_history
+from app.store.recipients import get_recipient, own_agreement
 from app.store.run_lock import exclusive_run
 from crypto.passwords import new_password
 from crypto.sealing import Column, SealedFile, build_csv, build_xlsx, seal
@@ -28,7 +29,6 @@ from exchange.exports import RunState, expiry, info_sheet, readme_text
 from exchange.fields import FIELD_CATALOGUE
 from exchange.models import ExportRun, Recipient
 from exchange.periods import parse_period
-from exchange.policy import Refused, evaluate
 from exchange.ports import ChannelError, ChannelUnavailable, Parcel
 from exchange.protocols import Channel, ProtocolDefinition
 from exchange.selection import SelectionRequest, build_count, build_selection
@@ -181,21 +181,8 @@ def _still_allowed(
     """The protocol may have changed or ended between request and build: check again."""
     if definition.content_hash != run.definition_hash:
         return "the protocol definition changed after the request; request again"
-    # This run holds the period's slot itself; other runs of the period cannot exist.
-    history = [
-        h for h in run_history(session, run.protocol_id, run.recipient_id) if h.period != run.period
-    ]
-    decision = evaluate(
-        protocol_dates.effective(session, definition),
-        recipient_facts(session, run.recipient_id),
-        run.period,
-        run.channel,
-        deps.settings.current_date(),
-        history,
-        run.lookback_years,
-        runs.request_of(run),
-    )
-    if isinstance(decision, Refused):
+    decision = still_allowed(session, deps, run)
+    if decision is not None:
         return "refused at build time: " + ", ".join(r.rule for r in decision.reasons)
     return None
 

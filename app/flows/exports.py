@@ -62,11 +62,15 @@ __all__ = [
     "request_items",
     "require_route",
     "signed_recipients",
+    "still_allowed",
 ]
 
 
 class PolicyRefusal(Conflict):
-    """A request the protocol forbids; carries every reason (rule, article, Dutch, English)."""
+    """A request the protocol forbids; carries every reason (rule, article, Dutch, English).
+    CLI exit 3, HTTP 409 ``policy.refused``."""
+
+    exit_code = 3
 
     def __init__(self, reasons: Sequence[Reason], run_id: int | None = None) -> None:
         super().__init__(
@@ -342,7 +346,7 @@ def request_export(
     return run
 
 
-def _approve(session: Session, run: ExportRun, by: str, now: datetime) -> None:
+def _approve(session: Session, deps: ExportDeps, run: ExportRun, by: str, now: datetime) -> None:
     try:
         check_four_eyes(run.requested_by, by)
     except FourEyesViolation as exc:
@@ -351,17 +355,49 @@ def _approve(session: Session, run: ExportRun, by: str, now: datetime) -> None:
             str(exc),
             f"{by} vroeg run {run.id} zelf aan en kan ze niet goedkeuren",
         ) from exc
+    if run.state == RunState.REQUESTED:  # else the move below says why it cannot be approved
+        _approvable(session, deps, run)
     run.approved_by = by
     runs.move(session, run, RunState.APPROVED, actor=by, action="export.approved", now=now)
 
 
+def still_allowed(session: Session, deps: ExportDeps, run: ExportRun) -> Refused | None:
+    """The policy asked again for a run already requested: between the request and its approval
+    or its build, an agreement may have been suspended or ended, the protocol or the period may
+    have run out. This run holds its period's slot itself, so the other runs of the period are
+    left out of the history. ``None`` when it is still allowed."""
+    definition = protocol_dates.effective(session, deps.registry.require(run.protocol_id))
+    history = [
+        h for h in run_history(session, run.protocol_id, run.recipient_id) if h.period != run.period
+    ]
+    decision = evaluate(
+        definition,
+        recipient_facts(session, run.recipient_id),
+        run.period,
+        run.channel,
+        deps.settings.current_date(),
+        history,
+        run.lookback_years,
+        runs.request_of(run),
+    )
+    return decision if isinstance(decision, Refused) else None
+
+
+def _approvable(session: Session, deps: ExportDeps, run: ExportRun) -> None:
+    refusal = still_allowed(session, deps, run)
+    if refusal is not None:
+        raise PolicyRefusal(refusal.reasons, run_id=run.id)
+
+
 def approve(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> ExportRun:
-    """Approve a requested run (four-eyes: never by its requester). Raises ``NotFound``
-    (``run.unknown``), ``Conflict`` (``run.four_eyes``, ``run.invalid_transition``)."""
+    """Approve a requested run (four-eyes: never by its requester), if the policy still allows
+    it today (``still_allowed``). Raises ``NotFound`` (``run.unknown``), ``Conflict``
+    (``run.four_eyes``, ``run.invalid_transition``), ``PolicyRefusal`` with every reason (the
+    run stays requested: its requester may cancel it)."""
     now = deps.settings.now()
     with transaction(engine) as session:
         run = runs.load(session, run_id)
-        _approve(session, run, by, now)
+        _approve(session, deps, run, by, now)
     return run
 
 
@@ -385,7 +421,8 @@ def approve_batch(engine: Engine, deps: ExportDeps, batch_id: str, by: str) -> l
                 f"reeks {batch_id} heeft geen run die op goedkeuring wacht",
             )
         for run in waiting:
-            _approve(session, run, by, now)
+            # One refused (``PolicyRefusal``): none is approved, the transaction rolls back.
+            _approve(session, deps, run, by, now)
     return waiting
 
 

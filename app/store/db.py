@@ -65,12 +65,15 @@ def make_engine(settings: Settings, url: str | None = None) -> Engine:
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
+_MISSING_ON_POSTGRESQL = ("UndefinedTable", "UndefinedColumn")
+
+
 def not_migrated() -> Unavailable:
     """The error of a database without kbx's schema (exit 1, HTTP 503)."""
     return Unavailable(
         "database.not_migrated",
-        "the database has no kbx schema yet: run `kbx db upgrade` (or `make run`)",
-        "de databank heeft nog geen kbx-schema: voer `kbx db upgrade` (of `make run`) uit",
+        "the database does not have this kbx's schema: run `kbx db upgrade` (or `make run`)",
+        "de databank heeft het schema van deze kbx niet: voer `kbx db upgrade` (of `make run`) uit",
     )
 
 
@@ -88,10 +91,11 @@ def database_problem(exc: BaseException) -> Unavailable | None:
             "KBX_DATABASE_URL is geen databank-URL die kbx kan gebruiken "
             "(sqlite:///PAD of postgresql+psycopg://GEBRUIKER@HOST:POORT/DB)",
         )
-    if isinstance(exc, ProgrammingError) and type(exc.orig).__name__ == "UndefinedTable":
+    # A table or a column that is not there: no schema yet, or an older one than this kbx's.
+    if isinstance(exc, ProgrammingError) and type(exc.orig).__name__ in _MISSING_ON_POSTGRESQL:
         return not_migrated()
     if isinstance(exc, OperationalError):
-        if "no such table" in str(exc.orig):
+        if any(missing in str(exc.orig) for missing in ("no such table", "no such column")):
             return not_migrated()
         if exc.connection_invalidated or exc.statement is None or "connect" in str(exc.orig):
             return Unavailable(

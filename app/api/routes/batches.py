@@ -99,7 +99,13 @@ def create_batch(body: BatchRequest, user: Requester, engine: EngineDep, deps: D
     summary="Approve every requested run of a batch (four-eyes)",
     description="All or none, never by a person who requested any of them (409 "
     "`run.four_eyes`); 409 `batch.nothing_to_approve` when no run of the batch waits.",
-    raises=("batch.unknown", "batch.nothing_to_approve", "run.four_eyes", "run.invalid_transition"),
+    raises=(
+        "batch.unknown",
+        "batch.nothing_to_approve",
+        "run.four_eyes",
+        "run.invalid_transition",
+        "policy.refused",
+    ),
     response_model=list[RunOut],
 )
 def approve_whole_batch(

@@ -125,7 +125,7 @@ def show_export(run_id: RunId, _user: Reader, engine: EngineDep) -> RunOut:
     summary="Approve a requested run (four-eyes)",
     description="Never by the person who requested it (409 `run.four_eyes`). The worker then "
     "builds, seals and delivers the file and sends the key.",
-    raises=("run.unknown", "run.four_eyes", "run.invalid_transition"),
+    raises=("run.unknown", "run.four_eyes", "run.invalid_transition", "policy.refused"),
     response_model=RunOut,
 )
 def approve_export(run_id: RunId, user: Approver, engine: EngineDep, deps: DepsDep) -> RunOut:
