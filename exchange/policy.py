@@ -236,7 +236,7 @@ def _agreement_of(
 def _signature(
     definition: ProtocolDefinition, recipient: RecipientFacts, today: date
 ) -> list[Reason]:
-    article = definition.recipients.article
+    article = definition.recipients.signature_article
     signature = _agreement_of(definition, recipient, RecipientRequirement.SIGNATURE)
     if signature is None:
         return [
@@ -247,11 +247,13 @@ def _signature(
                 f"Recipient {recipient.id} has not signed this protocol.",
             )
         ]
-    if today < signature.signed_on:
-        return [_not_yet_signed(recipient, signature, article)]
+    # Every reason at once: a signature not yet in force may also have been ended already.
+    reasons: list[Reason] = []
     start = signature.starts_on
-    if today < start:
-        return [
+    if today < signature.signed_on:
+        reasons.append(_not_yet_signed(recipient, signature, article))
+    elif today < start:
+        reasons.append(
             Reason(
                 "recipient.signature_not_in_force",
                 article,
@@ -259,8 +261,8 @@ def _signature(
                 f"{_d(start)}.",
                 f"The protocol signed by {recipient.id} only enters into force on {start}.",
             )
-        ]
-    return _lifecycle(definition, recipient, signature, today)
+        )
+    return reasons + _lifecycle(definition, recipient, signature, today)
 
 
 def _not_yet_signed(recipient: RecipientFacts, agreement: Agreement, article: str) -> Reason:

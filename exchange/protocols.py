@@ -190,6 +190,14 @@ class Recipients(_Strict):
         description="Only people with a national register number (no bis number) may be listed"
     )
     article: str
+    # Where the need for a signature and its entry into force come from, when that is not the
+    # article naming the recipients (seed 000: art. 3 names them, art. 12 the entry into force).
+    agreement_article: str | None = None
+
+    @property
+    def signature_article(self) -> str:
+        """The article a refusal about the recipient's signature cites."""
+        return self.agreement_article or self.article
 
 
 class SignedInstance(_Strict):

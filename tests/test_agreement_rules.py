@@ -101,6 +101,17 @@ def test_ended_at_once_under_art_8() -> None:
     assert problem.value.code == "agreement.ended"
 
 
+def test_a_signature_ended_before_its_entry_into_force_gives_both_reasons() -> None:
+    # Signed 01.10.2026 for an entry into force on 01.12.2026, ended on 30.11.2026: "wait a
+    # day" would be wrong; the refusal names the end as well.
+    later = Agreement(ART20, SIGN, date(2026, 10, 1), date(2026, 12, 1))
+    ended = _applied(later, Transition.END, date(2026, 11, 30), reason="inbreuk", article="Art. 8")
+    assert rules(ART20, recipient(GENT, ended), "2026", "sftp_drop", today=date(2026, 11, 30)) == [
+        "recipient.signature_not_in_force",
+        "agreement.ended",
+    ]
+
+
 def test_a_withdrawn_accession_allows_nothing() -> None:
     withdrawn = _applied(GENT_ACCEDED, Transition.WITHDRAW, date(2026, 2, 1))
     assert withdrawn.state_on(date(2026, 2, 1)) is AgreementState.WITHDRAWN

@@ -93,7 +93,7 @@ def test_a_refusal_asked_for_as_json_is_json_with_every_reason(kbx: Kbx) -> None
     assert isinstance(answer["run"], int)
     assert [r["rule"] for r in answer["reasons"]] == ["recipient.not_signed"]
     assert answer["reasons"][0]["nl"] == "Ontvanger 44021 heeft dit protocol niet ondertekend."
-    assert answer["reasons"][0]["article"].startswith("Art. 3, 1°")
+    assert answer["reasons"][0]["article"].startswith("Art. 12 (inwerkingtreding")
 
 
 def test_a_channel_kbx_does_not_know_is_a_typing_error_and_records_nothing(kbx: Kbx) -> None:
