@@ -15,8 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from exchange.fields import FIELD_CATALOGUE
-from exchange.protocols import ProtocolDefinition, RecipientRequirement
-from exchange.selection import years_before
+from exchange.protocols import ProtocolDefinition, RecipientRequirement, term_end
 
 __all__ = [
     "FourEyesViolation",
@@ -105,14 +104,16 @@ def run_reference(run_id: int, requested_on: date) -> str:
 
 
 def retention_deadline(definition: ProtocolDefinition, made_on: date) -> date | None:
-    """The last day the recipient may keep a file made on ``made_on`` (a Brussels date): the
-    same calendar day ``[retention] years`` later (29 February: 28 February). ``None`` when the
-    source text gives no period, or counts it from an event kbx does not know (seed 001 art. 3:
-    the end of the cooperation agreement)."""
+    """The last day the recipient may keep a file made on ``made_on`` (a Brussels date): "niet
+    langer dan vijf jaar" is a term of ``[retention] years`` that begins that day, so it ends the
+    day before the same calendar day ``years`` later (``exchange.protocols.term_end``, the one
+    reading of a term kbx has: 23.11.2026 keeps up to and including 22.11.2031). ``None`` when
+    the source text gives no period, or counts it from an event kbx does not know (seed 001
+    art. 3: the end of the cooperation agreement)."""
     retention = definition.retention
     if retention.years is None or retention.counted_from != "file":
         return None
-    return years_before(made_on, -retention.years)
+    return term_end(made_on, retention.years)
 
 
 def retention_line(definition: ProtocolDefinition, made_on: date) -> str:

@@ -267,7 +267,7 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "olga",
     )
     assert wrong_kind.exit_code == 2
-    assert "does not work with a accession" in wrong_kind.stderr
+    assert "does not work with an accession" in wrong_kind.stderr
     agency = kbx(
         "accession",
         "add",

@@ -213,7 +213,7 @@ def test_each_municipality_s_list_names_its_own_signed_protocol(
             count=2 if nis == LOMMEL else 3,  # Lommel: _nn(1), _nn(2); Gent: _nn(3) to _nn(5)
             columns=3,
             retention=(
-                "bewaren tot uiterlijk 23.11.2031: De gemeente bewaart de gegevens niet langer "
+                "bewaren tot uiterlijk 22.11.2031: De gemeente bewaart de gegevens niet langer "
                 "dan vijf jaar in een vorm die identificatie mogelijk maakt. "
                 "[Art. 3; decreet art. 20, §1, derde lid]"
             ),
@@ -390,14 +390,15 @@ def test_retention_deadlines_follow_each_seed() -> None:
     made = date(2026, 11, 23)
     deadlines = {d.id: retention_deadline(d, made) for d in REGISTRY}
     assert deadlines == {
-        "art20-municipal": date(2031, 11, 23),  # seed 000 art. 3: five years
-        "mechelen-amif507": date(2031, 11, 23),  # seed 004 art. 2: five years
+        "art20-municipal": date(2031, 11, 22),  # seed 000 art. 3: five years, day one included
+        "mechelen-amif507": date(2031, 11, 22),  # seed 004 art. 2: five years
         "vcmp-ceremony": None,  # seed 003: randnr. 41 is not in the text
         "vdab-pillar3": None,  # seed 001 art. 3: five years after the cooperation ends
         "vsb-care": None,  # seed 002 art. 3: until the person's death
     }
     leap = REGISTRY.require("art20-municipal")
     assert retention_deadline(leap, date(2028, 2, 29)) == date(2033, 2, 28)
+    assert retention_deadline(leap, date(2028, 3, 1)) == date(2033, 2, 28)
 
 
 def test_nothing_a_definition_puts_in_a_file_is_a_path_or_an_internal_note() -> None:
@@ -447,7 +448,7 @@ def test_the_mechelen_pilot_names_its_own_protocol_and_a_five_year_deadline() ->
     assert made.tzinfo is None  # a cell has no zone: Brussels time, written as such
     assert made.isoformat() == "2022-03-02T00:30:00"
     assert rows["Aantal personen"] == 4
-    assert str(rows["Bewaartermijn"]).startswith("bewaren tot uiterlijk 02.03.2027: ")
+    assert str(rows["Bewaartermijn"]).startswith("bewaren tot uiterlijk 01.03.2027: ")
 
 
 def test_a_definition_with_a_path_as_its_document_is_refused() -> None:

@@ -190,8 +190,8 @@ def test_a_date_before_the_condition_began_is_not_answered(api: Api, engine: Eng
     assert refused.status_code == 422
     assert refused.json() == {
         "code": "check.date_out_of_scope",
-        "message": "the integration condition applies from 2022-01-01 on (seed 002, recital D); "
-        "an earlier date is not answered",
+        "message": "the integration condition applies from 2022-01-01 on "
+        "(VSB protocol, recital D); an earlier date is not answered",
         "message_nl": "de inburgeringsvoorwaarde geldt pas vanaf 01.01.2022 (overweging D van "
         "het protocol); een vroegere datum wordt niet beantwoord",
     }

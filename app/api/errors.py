@@ -223,7 +223,7 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         ),
         "check.date_out_of_scope": ErrorCode(
             422,
-            "The integration condition applies from 2022-01-01 on (seed 002, recital D); "
+            "The integration condition applies from 2022-01-01 on (VSB protocol, recital D); "
             "an earlier date is not answered",
             "De inburgeringsvoorwaarde geldt pas vanaf 01.01.2022 (overweging D); "
             "een vroegere datum wordt niet beantwoord",
@@ -316,7 +316,7 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "agreement.transition": ErrorCode(400, "Unknown transition", "Onbekende overgang"),
         "agreement.cadence": ErrorCode(
             400,
-            "The ceremony cadence must be yearly or two-yearly (seed 003 rn. 42)",
+            "The ceremony cadence must be yearly or two-yearly (VCMP deliberation 05/2024, rn. 42)",
             "De ceremoniefrequentie moet jaarlijks of tweejaarlijks zijn (randnr. 42)",
         ),
         "accession.before_deliberation": ErrorCode(

@@ -302,6 +302,11 @@ def _text(payload: dict[str, Any], name: str, *, required: bool) -> str | None:
     return " ".join(value.split())
 
 
+def _a(word: str) -> str:
+    """``word`` with its English indefinite article: "a signature", "an accession"."""
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 _NAMES_NL = {
     "reason": "de reden",
     "article": "het artikel",
@@ -373,7 +378,7 @@ def _check_new(
     if rule.requires is not kind:
         raise InvalidInput(
             "agreement.wrong_kind",
-            f"protocol {definition.id} does not work with a {kind.value} "
+            f"protocol {definition.id} does not work with {_a(kind.value)} "
             f"(it requires: {rule.requires.value})",
             f"protocol {definition.id} werkt niet met een {_KIND_NL.get(kind.value, kind.value)} "
             f"(vereist: {_KIND_NL.get(rule.requires.value, rule.requires.value)})",
@@ -405,7 +410,8 @@ def _check_new(
         except ValueError as exc:
             raise InvalidInput(
                 "agreement.cadence",
-                "the ceremony cadence must be yearly or two-yearly (seed 003 rn. 42)",
+                "the ceremony cadence must be yearly or two-yearly "
+                "(VCMP deliberation 05/2024, rn. 42)",
                 "de ceremoniefrequentie moet yearly (jaarlijks) of two-yearly (tweejaarlijks) "
                 "zijn (randnr. 42)",
             ) from exc
@@ -419,7 +425,7 @@ def _check_new(
     if _row(session, definition.id, recipient_id) is not None:
         raise Conflict(
             "agreement.duplicate",
-            f"{recipient_id} already has a {kind.value} on record",
+            f"{recipient_id} already has {_a(kind.value)} on record",
             f"voor {recipient_id} is al een {_KIND_NL[kind.value]} geregistreerd",
         )
     if signed_on > today:

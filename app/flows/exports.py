@@ -127,9 +127,10 @@ def make_request(requested_on: date | None, reference: str | None) -> ListReques
     if requested_on is None or reference is None:
         raise InvalidInput(
             "request.incomplete",
-            "a request needs both its date (--requested-on) and its reference (--request-ref)",
-            "een aanvraag heeft zowel een datum (--requested-on) als een referentie "
-            "(--request-ref) nodig",
+            "a request needs both its date (requested_on, --requested-on) and its reference "
+            "(request_ref, --request-ref)",
+            "een aanvraag heeft zowel een datum (requested_on, --requested-on) als een "
+            "referentie (request_ref, --request-ref) nodig",
         )
     problem = reference_problem(reference)
     if problem is not None:

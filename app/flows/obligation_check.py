@@ -87,7 +87,7 @@ def check_integration_obligation(
         raise DateOutOfScope(
             "check.date_out_of_scope",
             f"the integration condition applies from {start.isoformat()} on "
-            "(seed 002, recital D); an earlier date is not answered",
+            "(VSB protocol, recital D); an earlier date is not answered",
             f"de inburgeringsvoorwaarde geldt pas vanaf {start.strftime('%d.%m.%Y')} "
             "(overweging D van het protocol); een vroegere datum wordt niet beantwoord",
         )
