@@ -101,4 +101,6 @@ def test_rejected_and_invalid_changes_leave_nothing(kbx: Kbx, engine: Engine) ->
     assert kbx("recipients", "changes", "reject", "1", "--by", "ada").exit_code == 0
     with Session(engine) as session:
         assert session.get(RecipientMail, "72020") is None
-    assert kbx("recipients", "changes", "list").stdout == ""
+    assert kbx("recipients", "changes", "list").stdout == (
+        "geen wijzigingen die op goedkeuring wachten / no change waits for approval\n"
+    )

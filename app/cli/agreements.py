@@ -70,8 +70,9 @@ def agreements_list(
     if as_json:
         emit_json([asdict(r) for r in rows])
         return
-    for r in rows:
-        typer.echo(f"{r.protocol_id:<18} {r.recipient_id:<12} {r.recipient_name:<28} {describe(r)}")
+    from app.cli import render
+
+    render.agreement_rows(rows, describe)
 
 
 @agreements_app.command("show")

@@ -80,7 +80,9 @@ def propose_change(
 @contact_app.command("set")
 def contact_set(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
+    recipient_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
+    ],
     name: Annotated[str, typer.Option(help="Name of the contact person")],
     phone: Annotated[str, typer.Option(help="Belgian mobile number, receives the key SMS")],
     email: Annotated[str, typer.Option(help="E-mail address of the contact person")],
@@ -96,7 +98,9 @@ def contact_set(
 @key_app.command("add")
 def key_add(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
+    recipient_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
+    ],
     public_key: Annotated[Path, typer.Option("--public-key", help="OpenSSH public key file")],
     by: By,
 ) -> None:
@@ -110,7 +114,9 @@ def key_add(
 @sftp_app.command("set")
 def sftp_set(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
+    recipient_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
+    ],
     host: Annotated[str, typer.Option()],
     username: Annotated[str, typer.Option()],
     private_key: Annotated[Path, typer.Option(help="kbx's OpenSSH private key for this server")],
@@ -142,7 +148,9 @@ def sftp_set(
 @mail_app.command("set")
 def mail_set(
     ctx: typer.Context,
-    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
+    recipient_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
+    ],
     address: Annotated[str, typer.Option(help="The recipient's functional mailbox")],
     route: Annotated[str, typer.Option(help="secure_mail or zivver")],
     by: By,
@@ -163,8 +171,9 @@ def changes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json([asdict(r) for r in rows])
         return
-    for r in rows:
-        typer.echo(f"{r.id:>5} {r.recipient_id:<10} {r.kind:<8} {r.requested_by:<16} {r.summary}")
+    from app.cli import render
+
+    render.change_rows(rows)
 
 
 def _decide(ctx: typer.Context, change_id: int, by: str, *, approve: bool) -> None:
@@ -180,7 +189,9 @@ def _decide(ctx: typer.Context, change_id: int, by: str, *, approve: bool) -> No
 @changes_app.command("approve")
 def changes_approve(
     ctx: typer.Context,
-    change_id: Annotated[int, typer.Argument(metavar="ID", help="NIS code or name")],
+    change_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
+    ],
     by: By,
 ) -> None:
     """Apply a proposed change (never by the person who proposed it)."""
@@ -190,7 +201,9 @@ def changes_approve(
 @changes_app.command("reject")
 def changes_reject(
     ctx: typer.Context,
-    change_id: Annotated[int, typer.Argument(metavar="ID", help="NIS code or name")],
+    change_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
+    ],
     by: By,
 ) -> None:
     """Reject a proposed change; nothing of it is kept."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +19,16 @@ import typer
 from exchange.clock import in_brussels
 
 if TYPE_CHECKING:
+    from app.flows.agreements import AgreementView
     from app.flows.history import EventLine, RecipientOverview, RunLine, RunStory
+    from app.flows.recipient_changes import ChangeOut
     from app.flows.staff import StaffRow
 
 
 __all__ = [
+    "agreement_rows",
     "as_json",
+    "change_rows",
     "emit",
     "event_lines",
     "recipient_overview",
@@ -75,16 +79,24 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    # On a terminal narrower than the table, cells wrap inside their column (never cut, never a
-    # column dropped); on a pipe or in a file the table is as wide as it needs.
+    # On a terminal narrower than the table, the text columns wrap inside their width (never
+    # cut, never a column dropped) while identifiers stay whole: a reference or a sequence
+    # number broken over two lines cannot be copied. On a pipe or in a file the table is as
+    # wide as it needs.
     wrap = sys.stdout.isatty()
     for header in headers:
-        table.add_column(header, no_wrap=not wrap, overflow="fold")
+        whole = not wrap or header in _WHOLE
+        table.add_column(header, no_wrap=whole, overflow="fold")
     for row in rows:
         table.add_row(*("-" if cell is None else str(cell) for cell in row))
-    # On a pipe or in a file there is no terminal width to respect: never cut a column.
-    width = None if wrap else 400
+    width = None if wrap else 100_000
     Console(width=width, highlight=False, soft_wrap=False).print(table)
+
+
+# Columns that hold identifiers a person copies into the next command.
+_WHOLE = frozenset(
+    {"referentie", "protocol", "seq", "periode", "kanaal", "toestand", "actie", "id"}
+)
 
 
 def run_lines(lines: Sequence[RunLine]) -> None:
@@ -260,3 +272,30 @@ def recipient_overview(view: RecipientOverview) -> None:
         run_lines(view.runs_this_year)
     else:
         typer.echo("  geen / none")
+
+
+def agreement_rows(
+    views: Sequence[AgreementView], describe: Callable[[AgreementView], str]
+) -> None:
+    """``kbx agreements list``: one row per agreement, its state and dates described in Dutch."""
+    if not views:
+        typer.echo("geen overeenkomsten / no agreements")
+        return
+    _table(
+        ["protocol", "id", "ontvanger", "soort", "toestand en data"],
+        ([v.protocol_id, v.recipient_id, v.recipient_name, v.kind, describe(v)] for v in views),
+    )
+
+
+def change_rows(changes: Sequence[ChangeOut]) -> None:
+    """``kbx recipients changes list``: the changes waiting for a second person."""
+    if not changes:
+        typer.echo("geen wijzigingen die op goedkeuring wachten / no change waits for approval")
+        return
+    _table(
+        ["id", "ontvanger", "soort", "voorgesteld door", "voorgesteld op", "samenvatting"],
+        (
+            [c.id, c.recipient_id, c.kind, c.requested_by, short_time(c.requested_at), c.summary]
+            for c in changes
+        ),
+    )
