@@ -80,9 +80,7 @@ def propose_change(
 @contact_app.command("set")
 def contact_set(
     ctx: typer.Context,
-    recipient_id: Annotated[
-        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
-    ],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     name: Annotated[str, typer.Option(help="Name of the contact person")],
     phone: Annotated[str, typer.Option(help="Belgian mobile number, receives the key SMS")],
     email: Annotated[str, typer.Option(help="E-mail address of the contact person")],
@@ -98,9 +96,7 @@ def contact_set(
 @key_app.command("add")
 def key_add(
     ctx: typer.Context,
-    recipient_id: Annotated[
-        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
-    ],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     public_key: Annotated[Path, typer.Option("--public-key", help="OpenSSH public key file")],
     by: By,
 ) -> None:
@@ -114,9 +110,7 @@ def key_add(
 @sftp_app.command("set")
 def sftp_set(
     ctx: typer.Context,
-    recipient_id: Annotated[
-        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
-    ],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     host: Annotated[str, typer.Option()],
     username: Annotated[str, typer.Option()],
     private_key: Annotated[Path, typer.Option(help="kbx's OpenSSH private key for this server")],
@@ -148,9 +142,7 @@ def sftp_set(
 @mail_app.command("set")
 def mail_set(
     ctx: typer.Context,
-    recipient_id: Annotated[
-        str, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
-    ],
+    recipient_id: Annotated[str, typer.Argument(metavar="ID", help="NIS code or name")],
     address: Annotated[str, typer.Option(help="The recipient's functional mailbox")],
     route: Annotated[str, typer.Option(help="secure_mail or zivver")],
     by: By,
