@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from exchange.agreements import Agreement, AgreementState, Cadence
+from exchange.agreements import Agreement, AgreementState, Cadence, add_months
 from exchange.periods import Period, PeriodUnit, parse_period
 from exchange.protocols import (
     CertificateWithinLookback,
@@ -152,8 +152,10 @@ def _on_request(
     definition: ProtocolDefinition, request: ListRequest | None, today: date
 ) -> list[Reason]:
     """Seed 000, overweging C: "kunnen gemeenten deze lijsten maximaal 1 keer per jaar opvragen":
-    a list answers a request of the municipality, made on or before today. A protocol whose
-    lists do not go on request takes none."""
+    a list answers a request of the municipality, made on or before today, not before the
+    protocol entered into force, and within the past twelve months (a yearly list answers a
+    request of its year, not one made for an earlier list). A protocol whose lists do not go on
+    request takes none."""
     rule = definition.on_request
     if rule is None:
         if request is None:
@@ -177,13 +179,38 @@ def _on_request(
                 "reference of its request.",
             )
         ]
-    if request.requested_on > today:
+    asked = request.requested_on
+    if asked > today:
         return [
             Reason(
                 "request.date_in_future",
                 rule.article,
-                f"De aanvraag is gedateerd op {_d(request.requested_on)}, na vandaag.",
-                f"The request is dated {request.requested_on}, after today.",
+                f"De aanvraag is gedateerd op {_d(asked)}, na vandaag.",
+                f"The request is dated {asked}, after today.",
+            )
+        ]
+    if asked < definition.validity.valid_from:
+        return [
+            Reason(
+                "request.before_protocol",
+                rule.article,
+                f"De aanvraag van {_d(asked)} is ouder dan het protocol "
+                f"(in werking op {_d(definition.validity.valid_from)}).",
+                f"The request of {asked} is older than the protocol "
+                f"(in force on {definition.validity.valid_from}).",
+            )
+        ]
+    # At most one list a year, on request: a request answers this year's list, not a later one.
+    oldest = add_months(today, -12)
+    if asked < oldest:
+        return [
+            Reason(
+                "request.too_old",
+                rule.article,
+                f"De aanvraag van {_d(asked)} is meer dan een jaar oud (vóór {_d(oldest)}); "
+                "een jaarlijkse lijst beantwoordt een aanvraag van het voorbije jaar.",
+                f"The request of {asked} is more than a year old (before {oldest}); a yearly "
+                "list answers a request of the past year.",
             )
         ]
     return []

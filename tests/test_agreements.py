@@ -34,8 +34,10 @@ def _proposed(result: Result) -> str:
 
 def _rules(kbx: Kbx, protocol: str, recipient: str, period: str, channel: str) -> list[str]:
     # An art. 20 list answers the municipality's request (seed 000, recital C): one made early
-    # in the period's year, so that it is never in the future of the day asked about.
-    asked = ("--requested-on", f"{period[:4]}-01-02", "--request-ref", "BZ/1")
+    # in the period's year (never in the future of the day asked about), and not before the
+    # protocol entered into force on 01.02.2024.
+    day = "2024-02-01" if period.startswith("2024") else f"{period[:4]}-01-02"
+    asked = ("--requested-on", day, "--request-ref", "BZ/1")
     result = kbx(
         *("check", protocol, "--recipient", recipient, "--period", period),
         *("--channel", channel, "--json"),

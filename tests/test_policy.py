@@ -116,6 +116,7 @@ class TestArt20Municipal:
     def test_not_yet_in_force(self) -> None:
         assert rules(self.P, self.lommel, "2024", "sftp_drop", today=date(2024, 1, 31)) == [
             "protocol.not_in_force",
+            "request.before_protocol",  # asked today, before the protocol
             "recipient.not_yet_signed",
             "channel.not_yet_open",
         ]
@@ -175,6 +176,16 @@ class TestArt20Municipal:
         assert rules(self.P, self.lommel, "2026", "sftp_drop", request=tomorrow) == [
             "request.date_in_future"
         ]
+
+    def test_a_request_from_before_the_protocol_or_over_a_year_old_is_refused(self) -> None:
+        # TODAY is 2026-11-23: a request answers this year's list, made in the past twelve months.
+        def asked(day: date) -> list[str]:
+            request = ListRequest(day, "BZ/1")
+            return rules(self.P, self.lommel, "2026", "sftp_drop", request=request)
+
+        assert asked(date(2025, 11, 23)) == []
+        assert asked(date(2025, 11, 22)) == ["request.too_old"]
+        assert asked(date(1990, 1, 1)) == ["request.before_protocol"]
 
     def test_other_protocols_take_no_request(self) -> None:
         assert rules("vsb-care", recipient("vsb"), "2026", "sftp_push", request=ASKED) == [
