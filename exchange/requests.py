@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from exchange.csv_input import uses_semicolons
 from exchange.free_text import may_hold_national_number
 
 __all__ = [
@@ -107,7 +108,32 @@ def parse_requests(text: str) -> list[RequestLine]:
     of five digits, a date YYYY-MM-DD, an acceptable reference (``reference_problem``), no
     municipality twice. Raises ``RequestsFileError`` with every problem and its line number, so
     that nothing is requested from a file with one bad line."""
-    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
+    # strict: a quote left open (``72020,2027-02-01,"LOM``) is an error, not a cell
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
+    rows: list[list[str]] = []
+    try:
+        rows.extend(reader)
+    except csv.Error:
+        raise RequestsFileError(
+            [
+                (
+                    len(rows) + 1,
+                    "not valid CSV from this line on (a quote left open?)",
+                    "geen geldige CSV vanaf deze regel (een aanhalingsteken niet gesloten?)",
+                )
+            ]
+        ) from None
+    if rows and uses_semicolons(rows[0], HEADER):
+        raise RequestsFileError(
+            [
+                (
+                    1,
+                    "the file uses ';' as separator: save it as CSV UTF-8 (comma delimited)",
+                    "het bestand gebruikt ';' als scheidingsteken: sla op als CSV UTF-8 "
+                    "(door komma's gescheiden)",
+                )
+            ]
+        )
     if not rows or tuple(c.strip() for c in rows[0]) != HEADER:
         raise RequestsFileError(
             [

@@ -262,3 +262,25 @@ def test_the_api_batch_takes_the_requests_received(
     assert [(r["recipient"], r["requested_on"], r["request_ref"]) for r in made.json()["runs"]] == [
         (GENT, "2026-11-20", "GENT-BZ-77")
     ]
+
+
+def test_a_requests_file_with_semicolons_or_an_open_quote_is_refused_with_its_line() -> None:
+    from exchange.requests import RequestsFileError, parse_requests
+
+    with pytest.raises(RequestsFileError) as semicolons:
+        parse_requests("nis_code;requested_on;reference\r\n72020;2026-11-02;BZ/1\r\n")
+    assert semicolons.value.problems == [
+        (
+            1,
+            "the file uses ';' as separator: save it as CSV UTF-8 (comma delimited)",
+            "het bestand gebruikt ';' als scheidingsteken: sla op als CSV UTF-8 "
+            "(door komma's gescheiden)",
+        )
+    ]
+    with pytest.raises(RequestsFileError) as open_quote:
+        parse_requests(
+            'nis_code,requested_on,reference\n44021,2026-11-02,G/1\n72020,2026-11-02,"LOM\n'
+        )
+    assert [(n, en) for n, en, _ in open_quote.value.problems] == [
+        (3, "not valid CSV from this line on (a quote left open?)")
+    ]
