@@ -292,6 +292,7 @@ def test_a_byte_that_is_not_utf8_is_reported_at_its_own_line(
     result = kbx("kbi", "import", str(path))
     assert result.exit_code == 2
     assert "cp1252.csv: line 5, column (file): file.not_utf8" in result.stderr
+    assert "save it as CSV UTF-8 (comma delimited)" in result.stderr
     assert "Dupr" not in result.output
 
 

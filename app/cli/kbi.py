@@ -29,6 +29,12 @@ def import_extract_file(c: Context, path: Path, *, as_json: bool = False) -> Non
             typer.echo(f"kbx: {path.name}: {problem}", err=True)
         if exc.total > len(exc.problems):
             typer.echo(f"kbx: ... and {exc.total - MAX_REPORTED} more problem(s)", err=True)
+        if any(p.rule == "file.not_utf8" for p in exc.problems):
+            typer.echo(
+                "kbx: sla het bestand op als CSV UTF-8 (door komma's gescheiden) / "
+                "save it as CSV UTF-8 (comma delimited)",
+                err=True,
+            )
         fail(f"{path.name} refused: {exc.total} problem(s); nothing was written")
     if as_json:
         emit_json(
