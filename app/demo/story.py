@@ -19,9 +19,10 @@ from app.cli.common import Context
 from app.flows.execution import execute
 from app.flows.exports import approve, request_export
 from app.flows.recipient_changes import decide, propose
+from app.flows.staff import add
 from app.store import runs
 from app.store.db import transaction
-from app.store.users import Role, add_user, find_user
+from app.store.users import Role, find_user
 from app.wiring import host_key_file, sms_outbox_path
 from channels.sftp_drop import host_public_key
 from crypto import parse_public_key
@@ -58,12 +59,13 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _staff(c: Context, credentials: Path) -> None:
     lines = []
-    with transaction(c.engine) as session:
-        for name, role in ((OPERATOR, Role.OPERATOR), (APPROVER, Role.APPROVER)):
-            if find_user(session, name) is None:
-                password = secrets.token_urlsafe(12)
-                add_user(session, name, role, password, c.now())
-                lines.append(f"{name} ({role.value}): {password}\n")
+    for name, role in ((OPERATOR, Role.OPERATOR), (APPROVER, Role.APPROVER)):
+        with transaction(c.engine) as session:
+            known = find_user(session, name) is not None
+        if not known:
+            password = secrets.token_urlsafe(12)
+            add(c.engine, name, role, password, c.actor, c.now())  # audited, as `kbx users add`
+            lines.append(f"{name} ({role.value}): {password}\n")
     if lines:
         _write_private(credentials, "".join(lines).encode())
 
