@@ -215,6 +215,11 @@ def test_check_follows_signatures_and_accessions(kbx: Kbx) -> None:
     )
     assert allowed.exit_code == 0
     assert "TOEGESTAAN" in allowed.stdout
+    # Allowed by the protocol, but a request would still be refused: Gent has no contact yet.
+    assert allowed.stdout.splitlines()[1] == (
+        "  maar nog niet klaar / but not ready: ontvanger 44021 heeft geen geregistreerde "
+        "contactpersoon voor de sleutel-sms [recipient.no_contact]"
+    )
 
     vcmp = [
         "check",

@@ -68,10 +68,22 @@ def check(
                 "channel": channel,
                 "today": result.today,
                 "reasons": [asdict(r) for r in result.reasons],
+                "not_ready": None
+                if result.not_ready is None
+                else {
+                    "code": result.not_ready.code,
+                    "message": result.not_ready.message,
+                    "message_nl": result.not_ready.message_nl,
+                },
             }
         )
     elif result.allowed:
         typer.echo(f"TOEGESTAAN / ALLOWED: {protocol_id} -> {recipient}, {period}, {channel}")
+        if result.not_ready is not None:
+            typer.echo(
+                f"  maar nog niet klaar / but not ready: {result.not_ready.message_nl} "
+                f"[{result.not_ready.code}]"
+            )
     else:
         typer.echo(f"GEWEIGERD / REFUSED: {protocol_id} -> {recipient}, {period}, {channel}")
         for r in result.reasons:

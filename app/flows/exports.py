@@ -90,6 +90,9 @@ class Check:
     decision: Allowed | Refused
     definition: ProtocolDefinition
     today: date
+    # Allowed, but kbx cannot reach the recipient over that channel yet (``require_route``):
+    # a request would be refused with this error until the set-up is done.
+    not_ready: Conflict | None = None
 
     @property
     def allowed(self) -> bool:
@@ -193,8 +196,10 @@ def check(
 ) -> Check:
     """Would this request be allowed today? Evaluates every rule as ``request_export`` does;
     nothing is claimed or recorded. The recipient may be named by id or name
-    (``app.store.recipients.resolve``). Raises ``NotFound`` for an unknown protocol or
-    recipient, ``InvalidInput`` (``recipient.ambiguous``) for a name that fits several."""
+    (``app.store.recipients.resolve``). An allowed request that kbx could not yet deliver (no
+    contact for the key SMS, no key, server or mailbox for the channel) says so in
+    ``not_ready``. Raises ``NotFound`` for an unknown protocol or recipient, ``InvalidInput``
+    (``recipient.ambiguous``) for a name that fits several."""
     definition = deps.registry.require(protocol_id)
     _readable_period(period)
     with transaction(engine) as session:
@@ -202,7 +207,13 @@ def check(
         decision = _evaluate(
             session, definition, deps, recipient_id, period, channel, lookback_years, request
         )
-    return Check(decision, definition, deps.settings.current_date())
+        not_ready = None
+        if isinstance(decision, Allowed):
+            try:
+                require_route(session, deps, recipient_id, decision.channel)
+            except Conflict as exc:
+                not_ready = exc
+    return Check(decision, definition, deps.settings.current_date(), not_ready)
 
 
 def require_route(session: Session, deps: ExportDeps, recipient_id: str, channel: Channel) -> None:

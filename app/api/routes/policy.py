@@ -15,10 +15,20 @@ __all__ = ["router"]
 router = APIRouter(prefix=PREFIX, tags=["policy"])
 
 
+class NotReadyOut(BaseModel):
+    """Why a request the policy allows would still be refused today: kbx cannot reach the
+    recipient over that channel yet (no contact for the key SMS, no key, server or mailbox)."""
+
+    code: str
+    message: str
+    message_nl: str | None
+
+
 class CheckOut(BaseModel):
     allowed: bool
     definition_hash: str
     reasons: list[ReasonOut]
+    not_ready: NotReadyOut | None = None
 
 
 @endpoint(
@@ -51,4 +61,11 @@ def policy_check(body: ExportRequest, _user: Reader, engine: EngineDep, deps: De
         allowed=answer.allowed,
         definition_hash=answer.definition.content_hash,
         reasons=[reason_out(r) for r in answer.reasons],
+        not_ready=None
+        if answer.not_ready is None
+        else NotReadyOut(
+            code=answer.not_ready.code,
+            message=answer.not_ready.message,
+            message_nl=answer.not_ready.message_nl,
+        ),
     )
