@@ -433,3 +433,15 @@ def test_htmx_is_served_here_and_no_page_names_another_host(
         assert not re.search(r"(https?:)?//[a-z0-9.-]+", page.replace("http-equiv", "")), (
             "a page names another host"
         )
+
+
+def test_bad_filters_and_unknown_runs_answer_in_dutch(browser: Console) -> None:
+    browser.login("aude")
+    bad = browser.get("/exports?since=gisteren")
+    assert bad.status_code == 200
+    assert "Een datum (JJJJ-MM-DD) of het aantal jaren terug is ongeldig." in bad.text
+    typed = browser.get("/exports?recipient=%3Cscript%3Ex%3C/script%3E")
+    assert "<script>x</script>" not in typed.text, "what is typed is escaped"
+    unknown = browser.get("/exports/KBX-2026-999999")
+    assert unknown.status_code == 404
+    assert "Niet mogelijk" in unknown.text

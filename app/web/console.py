@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from app.api.routes.checks import SlidingWindow
-from app.errors import InvalidInput, KbxError
+from app.errors import KbxError
 from app.flows import exports as export_flows
 from app.flows.deps import ExportDeps
 from app.flows.history import RunLine, run_lines, run_story
@@ -334,12 +334,11 @@ def overview(request: Request, me: CurrentViewer) -> Response:
 
 
 def _optional_date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        raise InvalidInput(
-            "console.date_invalid", "not a date", "geen geldige datum (JJJJ-MM-DD)"
-        ) from None
+    """A date typed as JJJJ-MM-DD (the date field's value), or None; raises ``ValueError``."""
+    return date.fromisoformat(text) if text else None
+
+
+_NOT_A_VALUE = "Een datum (JJJJ-MM-DD) of het aantal jaren terug is ongeldig."
 
 
 @router.get("/exports")
@@ -367,6 +366,8 @@ def export_list(
         )
     except KbxError as exc:
         error = _dutch(exc)
+    except ValueError:
+        error = _NOT_A_VALUE
     protocols = [d.id for d in _deps(request).registry]
     return _page(
         request,
@@ -437,7 +438,7 @@ def _ask_policy(request: Request, form: dict[str, str]) -> PolicyAnswer:
     except KbxError as exc:
         return PolicyAnswer(False, [], error=_dutch(exc))
     except ValueError:
-        return PolicyAnswer(False, [], error="Het aantal jaren terug is geen getal.")
+        return PolicyAnswer(False, [], error=_NOT_A_VALUE)
     return PolicyAnswer(answer.allowed, answer.reasons, answer.today)
 
 
@@ -534,7 +535,7 @@ def new_export(
             request, me, form, status=exc.status, answer=PolicyAnswer(False, [], error=_dutch(exc))
         )
     except ValueError:
-        answer = PolicyAnswer(False, [], error="Het aantal jaren terug is geen getal.")
+        answer = PolicyAnswer(False, [], error=_NOT_A_VALUE)
         return _new_page(request, me, form, status=400, answer=answer)
     return RedirectResponse(f"/exports/{run.reference or run.id}", status_code=303)
 
@@ -566,11 +567,11 @@ def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
 
 def _act(request: Request, ref: str, do: Callable[[int], object]) -> Response:
     try:
-        run_id = run_story(_engine(request), ref).line.id
-        do(run_id)
+        line = run_story(_engine(request), ref).line
+        do(line.id)
     except KbxError as exc:
         raise ConsoleRefused(exc.status, _dutch(exc)) from exc
-    return RedirectResponse(f"/exports/{ref}", status_code=303)
+    return RedirectResponse(f"/exports/{line.reference or line.id}", status_code=303)
 
 
 @router.post("/exports/{ref}/approve", dependencies=[Csrf])
