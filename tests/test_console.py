@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from app.api.app import create_app
 from app.registry import load_registry
 from app.settings import Environment, Settings
-from app.web.console import HEADERS, LOGIN_ATTEMPTS
+from app.web.console import HEADERS, LOGIN_ATTEMPTS, SESSION_HOURS
 from app.web.session import COOKIE, open_session, seal
 from app.wiring import build_deps
 from exchange.models import AuditEvent, ExportRun
@@ -221,6 +221,15 @@ def test_an_idle_session_ends(app_for: Harness, settings: Settings) -> None:
     assert "Uw sessie is verlopen" in expired.text
     assert browser.get("/").url.path == "/login", "not logged in again by the next request"
 
+    # However busy, a session ends SESSION_HOURS after its login.
+    busy = app_for.browser()
+    assert busy.login("olga").url.path == "/"
+    session = open_session(vault, busy.client.cookies.get(COOKIE))
+    assert session is not None
+    session.started -= SESSION_HOURS * 3600 + 1
+    busy.client.cookies.set(COOKIE, seal(vault, session))
+    assert busy.get("/").url.path == "/login"
+
 
 def test_a_forged_cookie_is_no_session(browser: Console) -> None:
     browser.client.cookies.set(COOKIE, "AAAA" + "B" * 80)
@@ -297,6 +306,7 @@ def _request_lommel(browser: Console) -> httpx.Response:
     form = browser.get("/exports/new")
     assert form.status_code == 200
     assert 'hx-post="/exports/check"' in form.text
+    assert f'<option value="{LOMMEL}">Lommel</option>' in form.text, "recipients to pick from"
     checked = browser.post("/exports/new", {**LOMMEL_YEARLY, "action": "check"})
     assert checked.status_code == 200
     assert "Toegestaan" in checked.text

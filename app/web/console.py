@@ -32,13 +32,20 @@ from app.flows.roles import Action, may
 from app.settings import Environment, Settings
 from app.store.audit import record
 from app.store.db import reading, transaction
+from app.store.recipients import list_recipients
 from app.store.users import account_named, active_user, password_matches
 from app.web.session import COOKIE, ConsoleSession, csrf_matches, new_session, open_session, seal
 from exchange.exports import RunState
 from exchange.policy import Reason
 from exchange.protocols import Channel
 
-__all__ = ["HEADERS", "LOGIN_ATTEMPTS", "LOGIN_WINDOW_SECONDS", "install_console"]
+__all__ = [
+    "HEADERS",
+    "LOGIN_ATTEMPTS",
+    "LOGIN_WINDOW_SECONDS",
+    "SESSION_HOURS",
+    "install_console",
+]
 
 log = logging.getLogger("kbx.web")
 
@@ -52,6 +59,8 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+# A session ends this long after its login however busy it is (idle: KBX_CONSOLE_IDLE_MINUTES).
+SESSION_HOURS = 12
 # Failed logins per account name and source address in any 15 minutes, before refusing.
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW_SECONDS = 15 * 60.0
@@ -187,13 +196,15 @@ class Viewer:
 
 def viewer(request: Request) -> Viewer:
     """The logged-in, active account of the session; raises ``LoginRequired`` without one, when
-    the session was idle longer than ``KBX_CONSOLE_IDLE_MINUTES`` or its account is disabled."""
+    the session was idle longer than ``KBX_CONSOLE_IDLE_MINUTES``, began more than
+    ``SESSION_HOURS`` ago, or its account is disabled."""
     session = _session(request)
     settings = _settings(request)
     if session.user_id is None:
         raise LoginRequired()
     now = settings.now().timestamp()
-    if now - session.last_seen > settings.console_idle_minutes * 60:
+    idle = now - session.last_seen > settings.console_idle_minutes * 60
+    if idle or now - session.started > SESSION_HOURS * 3600:
         session.user_id = None
         raise LoginRequired(expired=True)
     with reading(_engine(request)) as db:
@@ -293,7 +304,7 @@ def login(
         return _page(request, "login.html", None, status=401, error="Onjuiste naam of wachtwoord.")
     fresh = new_session()  # a new CSRF token with every login: no fixation
     fresh.user_id = active.id
-    fresh.last_seen = settings.now().timestamp()
+    fresh.started = fresh.last_seen = settings.now().timestamp()
     request.state.console_session = fresh
     with transaction(engine) as db:
         record(
@@ -328,7 +339,11 @@ def overview(request: Request, me: CurrentViewer) -> Response:
             for line in run_lines(engine, state=RunState.REQUESTED)
             if line.requested_by != me.name
         ]
-    busy = [line for line in run_lines(engine, limit=200) if line.state in _IN_PROGRESS]
+    busy = sorted(
+        (line for state in _IN_PROGRESS for line in run_lines(engine, state=state)),
+        key=lambda line: line.id,
+        reverse=True,
+    )
     refused = run_lines(engine, state=RunState.REFUSED, limit=10)
     return _page(request, "overview.html", me, waiting=waiting, busy=busy, refused=refused)
 
@@ -400,6 +415,8 @@ def _new_page(
     **values: Any,
 ) -> Response:
     definitions = list(_deps(request).registry)
+    with reading(_engine(request)) as db:
+        recipients = [(r.id, r.name_nl) for r in list_recipients(db)]
     return _page(
         request,
         "new_export.html",
@@ -408,6 +425,7 @@ def _new_page(
         form=form,
         definitions=definitions,
         channels=list(Channel),
+        recipients=recipients,
         **values,
     )
 

@@ -1,6 +1,7 @@
 """The console's session: a cookie sealed with the service key (AES-256-GCM, ``crypto.vault``).
 
-The cookie holds the account id, the time of the last request (for the idle timeout) and the
+The cookie holds the account id, the times of the login and of the last request (for the
+session's lifetime and idle timeout) and the
 CSRF token bound to the session; sealing makes it unreadable and unforgeable without the service
 key. Nothing is kept on the server: each request re-reads the account (``app.store.users``), so a
 disabled account loses access at once.
@@ -26,11 +27,13 @@ _CONTEXT = b"kbx console session v1"
 
 @dataclass(slots=True)
 class ConsoleSession:
-    """``user_id``: the logged-in account, or ``None`` before login; ``last_seen``: POSIX
-    seconds of the last request (``Settings.now``); ``csrf``: the token every form carries."""
+    """``user_id``: the logged-in account, or ``None`` before login; ``started`` and
+    ``last_seen``: POSIX seconds of the login and of the last request (``Settings.now``);
+    ``csrf``: the token every form carries."""
 
     csrf: str
     user_id: int | None = None
+    started: float = 0.0
     last_seen: float = 0.0
 
 
@@ -55,6 +58,7 @@ def open_session(vault: SecretBox, value: str | None) -> ConsoleSession | None:
         return ConsoleSession(
             csrf=str(data["csrf"]),
             user_id=None if data["user_id"] is None else int(data["user_id"]),
+            started=float(data["started"]),
             last_seen=float(data["last_seen"]),
         )
     except (VaultError, binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
