@@ -10,6 +10,7 @@ form carries the session's CSRF token, and a POST without it is refused with 403
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -281,20 +282,22 @@ def login(
     settings, engine = _settings(request), _engine(request)
     limiter: SlidingWindow = request.app.state.console_login_failures
     source = request.client.host if request.client else "-"
-    key = f"{username}\n{source}"
+    key = f"{username[:64]}\n{source}"  # no account name is longer (check_name)
     with reading(engine) as db:
         account = account_named(db, username)
     exists = account is not None
     active = account if account is not None and account.active else None
-    if limiter.wait(key, LOGIN_ATTEMPTS, time.monotonic()) is not None:
+    wait = limiter.wait(key, LOGIN_ATTEMPTS, time.monotonic())
+    if wait is not None:
         _login_failed(engine, settings, username, exists, "throttled")
         log.warning("console login refused: too many failures from one source")
+        minutes = max(1, math.ceil(wait / 60))
         return _page(
             request,
             "login.html",
             None,
             status=429,
-            error="Te veel mislukte pogingen. Probeer het over 15 minuten opnieuw.",
+            error=f"Te veel mislukte pogingen. Probeer het over {minutes} minuten opnieuw.",
         )
     if not password_matches(active, password) or active is None:
         limiter.hit(key, LOGIN_ATTEMPTS, time.monotonic())
