@@ -147,7 +147,7 @@ def test_login_logout_and_the_overview(browser: Console, engine: Engine) -> None
     assert page.url.path == "/"
     assert "Overzicht" in page.text
     assert "Wachten op mijn goedkeuring" in page.text
-    assert "arne (approver)" in page.text
+    assert "arne (goedkeurder)" in page.text
     assert [e.actor for e in _events(engine, "console.login")] == ["arne"]
 
     out = browser.post("/logout")
@@ -346,7 +346,7 @@ def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine:
     [run] = _runs(engine)
     assert (run.state, run.approved_by) == ("approved", "arne")
     timeline = approved.text.split("Tijdlijn", 1)[1]
-    assert "export.requested" in timeline
+    assert 'aangevraagd <span class="code">export.requested</span>' in timeline
     assert "export.approved" in timeline
     assert re.search(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}</td><td>arne</td>", timeline)
     listed = arne.get("/exports?protocol=art20-municipal&recipient=72020")

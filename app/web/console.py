@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from app.api.errors import ERRORS
 from app.api.routes.checks import SlidingWindow
 from app.errors import KbxError
 from app.flows import exports as export_flows
@@ -86,6 +87,39 @@ CHANNELS_NL = {
     Channel.SECURE_MAIL: "beveiligde e-mail",
     Channel.ZIVVER: "Zivver",
 }
+ROLES_NL = {
+    "operator": "aanvrager",
+    "approver": "goedkeurder",
+    "auditor": "auditor",
+    "admin": "beheerder",
+    "vsb": "VSB",
+}
+# What the timeline says of an audit event; an action not listed is shown by its code.
+EVENTS_NL = {
+    "export.requested": "aangevraagd",
+    "export.refused": "geweigerd door het protocol",
+    "export.approved": "goedgekeurd",
+    "export.cancelled": "geannuleerd",
+    "export.built": "bestand aangemaakt en versleuteld",
+    "export.delivered": "afgeleverd",
+    "export.delivery_deferred": "aflevering uitgesteld",
+    "export.key_sent": "sleutel per sms verstuurd",
+    "export.key_delivered": "sleutel-sms afgeleverd",
+    "export.key_undelivered": "sleutel-sms niet afgeleverd",
+    "export.key_refused": "sleutel-sms geweigerd",
+    "export.key_reconciled": "sleutel-sms nagekeken",
+    "export.key_resend_requested": "herzending van de sleutel gevraagd",
+    "export.key_resent": "sleutel opnieuw verstuurd",
+    "export.password_destroyed": "wachtwoord vernietigd",
+    "export.expired": "bestand vervallen",
+    "export.removed_by_recipient": "bestand verwijderd door de ontvanger",
+    "export.failed": "mislukt",
+    "export.derived": "afgeleid bestand gemaakt",
+    "export.returned": "teruggekomen bestand ontvangen",
+    "export.return_refused": "teruggekomen bestand geweigerd",
+    "sftp.downloaded": "opgehaald door de ontvanger",
+    "sftp.deleted": "verwijderd door de ontvanger",
+}
 _IN_PROGRESS = (RunState.APPROVED, RunState.BUILT, RunState.DELIVERED, RunState.KEY_SENT)
 _CANCELLABLE = (RunState.REQUESTED, RunState.APPROVED)
 
@@ -102,6 +136,8 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["when"] = _when
 templates.env.globals["STATES_NL"] = STATES_NL
 templates.env.globals["CHANNELS_NL"] = CHANNELS_NL
+templates.env.globals["ROLES_NL"] = ROLES_NL
+templates.env.globals["EVENTS_NL"] = EVENTS_NL
 
 
 # -- errors the console answers as pages ---------------------------------------------------------
@@ -126,7 +162,11 @@ class ConsoleRefused(Exception):
 
 
 def _dutch(exc: KbxError) -> str:
-    return exc.message_nl or exc.message
+    """The Dutch message of a flow's error, else the catalogue's Dutch line for its code."""
+    if exc.message_nl:
+        return exc.message_nl
+    known = ERRORS.get(exc.code)
+    return known.nl if known is not None else "Dit kan niet."
 
 
 # -- the session, per request --------------------------------------------------------------------
@@ -233,7 +273,8 @@ Csrf = Depends(csrf_checked)
 
 def _require(person: Viewer, action: Action) -> None:
     if not person.may(action):
-        raise ConsoleRefused(403, f"U ({person.name}, {person.role}) mag dit niet doen.")
+        role = ROLES_NL.get(person.role, person.role)
+        raise ConsoleRefused(403, f"U ({person.name}, {role}) mag dit niet doen.")
 
 
 def _page(
