@@ -202,6 +202,11 @@ def test_a_disabled_account_cannot_log_in_and_loses_its_session(
     [event] = _events(engine, "console.login_failed")
     assert (event.actor, json.loads(event.details)["reason"]) == ("otto", "disabled")
     assert olga.login("olga").url.path == "/"
+    new_password = "a new password of some length"
+    reset = kbx("users", "reset-password", "olga", "--by", "ada", input=new_password + "\n")
+    assert reset.exit_code == 0, reset.output
+    assert olga.get("/exports").url.path == "/login", "a reset password ends the session"
+    assert olga.login("olga", new_password).url.path == "/"
 
 
 def test_an_idle_session_ends(app_for: Harness, settings: Settings) -> None:
@@ -352,6 +357,9 @@ def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine:
     listed = arne.get("/exports?protocol=art20-municipal&recipient=72020")
     assert str(run.reference) in listed.text
     assert "Lommel" in listed.text
+    assert "Laatste stap" in listed.text
+    times = re.findall(r"<td>(\d{2}-\d{2}-\d{4} \d{2}:\d{2})</td>", listed.text)
+    assert len(times) == 2, "requested and approved, in Brussels time"
 
 
 def test_the_requester_cannot_approve_by_a_forged_post(

@@ -36,7 +36,15 @@ from app.store.audit import record
 from app.store.db import reading, transaction
 from app.store.recipients import list_recipients
 from app.store.users import account_named, active_user, password_matches
-from app.web.session import COOKIE, ConsoleSession, csrf_matches, new_session, open_session, seal
+from app.web.session import (
+    COOKIE,
+    ConsoleSession,
+    credential_tag,
+    csrf_matches,
+    new_session,
+    open_session,
+    seal,
+)
 from exchange.exports import RunState
 from exchange.policy import Reason
 from exchange.protocols import Channel
@@ -238,7 +246,7 @@ class Viewer:
 def viewer(request: Request) -> Viewer:
     """The logged-in, active account of the session; raises ``LoginRequired`` without one, when
     the session was idle longer than ``KBX_CONSOLE_IDLE_MINUTES``, began more than
-    ``SESSION_HOURS`` ago, or its account is disabled."""
+    ``SESSION_HOURS`` ago, or its account is disabled or has had its password reset since."""
     session = _session(request)
     settings = _settings(request)
     if session.user_id is None:
@@ -250,7 +258,7 @@ def viewer(request: Request) -> Viewer:
         raise LoginRequired(expired=True)
     with reading(_engine(request)) as db:
         user = active_user(db, session.user_id)
-    if user is None:
+    if user is None or credential_tag(user.password_hash) != session.credential:
         session.user_id = None
         raise LoginRequired()
     session.last_seen = now
@@ -349,6 +357,7 @@ def login(
     fresh = new_session()  # a new CSRF token with every login: no fixation
     fresh.user_id = active.id
     fresh.started = fresh.last_seen = settings.now().timestamp()
+    fresh.credential = credential_tag(active.password_hash)
     request.state.console_session = fresh
     with transaction(engine) as db:
         record(

@@ -4,13 +4,14 @@ The cookie holds the account id, the times of the login and of the last request 
 session's lifetime and idle timeout) and the
 CSRF token bound to the session; sealing makes it unreadable and unforgeable without the service
 key. Nothing is kept on the server: each request re-reads the account (``app.store.users``), so a
-disabled account loses access at once.
+disabled account, or one whose password was reset, loses access at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import secrets
@@ -18,7 +19,15 @@ from dataclasses import asdict, dataclass
 
 from crypto.vault import SecretBox, VaultError
 
-__all__ = ["COOKIE", "ConsoleSession", "csrf_matches", "new_session", "open_session", "seal"]
+__all__ = [
+    "COOKIE",
+    "ConsoleSession",
+    "credential_tag",
+    "csrf_matches",
+    "new_session",
+    "open_session",
+    "seal",
+]
 
 COOKIE = "kbx_console"
 # The associated data binds a sealed value to this use: a sealed file password never opens here.
@@ -35,6 +44,7 @@ class ConsoleSession:
     user_id: int | None = None
     started: float = 0.0
     last_seen: float = 0.0
+    credential: str = ""  # ``credential_tag`` of the password the session was opened with
 
 
 def new_session() -> ConsoleSession:
@@ -59,10 +69,17 @@ def open_session(vault: SecretBox, value: str | None) -> ConsoleSession | None:
             csrf=str(data["csrf"]),
             user_id=None if data["user_id"] is None else int(data["user_id"]),
             started=float(data["started"]),
+            credential=str(data["credential"]),
             last_seen=float(data["last_seen"]),
         )
     except (VaultError, binascii.Error, ValueError, KeyError, TypeError, UnicodeError):
         return None
+
+
+def credential_tag(password_hash: str) -> str:
+    """A short digest of an account's password hash: a session opened before the password was
+    reset no longer matches it and ends."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
 def csrf_matches(session: ConsoleSession, sent: str) -> bool:
