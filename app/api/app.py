@@ -1,4 +1,5 @@
-"""The HTTP service (FastAPI): ``/health`` (open) and ``/api/v1`` (bearer tokens)."""
+"""The HTTP service (FastAPI): ``/health`` (open), ``/api/v1`` (bearer tokens) and the staff
+console (``/``, ``/login``, ``/exports``: a session cookie; ``app.web``)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations at runtime.
 import logging
@@ -17,6 +18,7 @@ from app.flows.deps import ExportDeps
 from app.registry import Registry
 from app.settings import Environment, Settings
 from app.store.db import make_engine
+from app.web import install_console
 from app.wiring import build_deps
 
 __all__ = ["create_app"]
@@ -95,6 +97,7 @@ def create_app(
     api.state.deps = deps or build_deps(settings, registry)
     checks.prepare(api)  # the VSB check's pseudonymiser and rate limiter
     install_handlers(api)  # every error in one shape (app/api/errors.py)
+    install_console(api)  # the staff console (app/web/): Dutch pages, its own session
     for router in ROUTERS:  # /api/v1, one module per group (app/api/routes/)
         api.include_router(router)
     for router in CALLBACKS:  # Twilio's signed callbacks; no bearer token

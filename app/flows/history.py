@@ -92,6 +92,7 @@ class RunLine:
     purged_at: datetime | None
     requested_on: date | None = None  # the municipality's request this run answers
     request_ref: str | None = None
+    requested_by: str = ""  # the staff member who asked (four-eyes: never its approver)
 
 
 def _line(run: ExportRun, name: str) -> RunLine:
@@ -113,6 +114,7 @@ def _line(run: ExportRun, name: str) -> RunLine:
         purged_at=local(run.purged_at),
         requested_on=run.requested_on,
         request_ref=run.request_ref,
+        requested_by=run.requested_by,
     )
 
 

@@ -20,6 +20,8 @@ from exchange.models import ApiToken, User
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "Role",
+    "account_named",
+    "active_user",
     "add_user",
     "authenticate",
     "check_name",
@@ -99,6 +101,20 @@ def find_user(session: Session, name: str) -> User | None:
     """The active account of that name, if any."""
     user: User | None = session.scalar(select(User).where(User.name == name, User.active.is_(True)))
     return user
+
+
+def account_named(session: Session, name: str) -> User | None:
+    """The account of that name, active or disabled, if any (the console audits a failed login
+    under the name of an account that exists, never under a name that does not)."""
+    user: User | None = session.scalar(select(User).where(User.name == name))
+    return user
+
+
+def active_user(session: Session, user_id: int) -> User | None:
+    """The account with that id if it is still active, else ``None`` (the console re-reads its
+    user on every request: a disabled account loses access at once)."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
 
 
 def password_matches(user: User | None, password: str) -> bool:

@@ -67,6 +67,17 @@ class SlidingWindow:
             hits.append(now)
             return None
 
+    def wait(self, key: str, limit: int, now: float) -> int | None:
+        """Whether ``key`` has used up its ``limit`` in the window: the whole seconds to wait,
+        or None. Counts nothing (the console counts only failed logins, with ``hit``)."""
+        with self._lock:
+            hits = self._hits.get(key)
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if hits is None or len(hits) < limit:
+                return None
+            return max(1, math.ceil(hits[0] + self.window - now))
+
 
 # -- dependencies -----------------------------------------------------------------------------
 

@@ -1,0 +1,694 @@
+"""The staff console: Dutch pages served by the API's own application (``install_console``).
+
+Login (``/login``, ``/logout``), the overview (``/``), the runs (``/exports``, ``/exports/{ref}``)
+and the request form (``/exports/new``). Every rule is a flow's: the pages read through
+``app.flows.history``, act through ``app.flows.exports`` and ask ``app.flows.roles.may`` what a
+role may do, so a form is rendered only for a role that may use it and a forged POST is refused
+(403) by the same table. Every console answer carries the security headers (``HEADERS``); every
+form carries the session's CSRF token, and a POST without it is refused with 403.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from app.api.errors import ERRORS
+from app.api.routes.checks import SlidingWindow
+from app.errors import KbxError
+from app.flows import exports as export_flows
+from app.flows.deps import ExportDeps
+from app.flows.history import RunLine, run_lines, run_story
+from app.flows.roles import Action, may
+from app.settings import Environment, Settings
+from app.store.audit import record
+from app.store.db import reading, transaction
+from app.store.recipients import list_recipients
+from app.store.users import account_named, active_user, password_matches
+from app.web.session import (
+    COOKIE,
+    ConsoleSession,
+    credential_tag,
+    csrf_matches,
+    new_session,
+    open_session,
+    seal,
+)
+from exchange.exports import RunState
+from exchange.policy import Reason
+from exchange.protocols import Channel
+
+__all__ = [
+    "HEADERS",
+    "LOGIN_ATTEMPTS",
+    "LOGIN_WINDOW_SECONDS",
+    "SESSION_HOURS",
+    "install_console",
+]
+
+log = logging.getLogger("kbx.web")
+
+HERE = Path(__file__).resolve().parent
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+# A session ends this long after its login however busy it is (idle: KBX_CONSOLE_IDLE_MINUTES).
+SESSION_HOURS = 12
+# Failed logins per account name and source address in any 15 minutes, before refusing.
+LOGIN_ATTEMPTS = 5
+LOGIN_WINDOW_SECONDS = 15 * 60.0
+_CONSOLE_PATHS = ("/login", "/logout", "/exports", "/static/")
+
+STATES_NL = {
+    RunState.REQUESTED: "aangevraagd",
+    RunState.APPROVED: "goedgekeurd",
+    RunState.BUILT: "aangemaakt",
+    RunState.DELIVERED: "afgeleverd",
+    RunState.KEY_SENT: "sleutel verstuurd",
+    RunState.FETCHED: "opgehaald",
+    RunState.PURGED: "verwijderd",
+    RunState.REFUSED: "geweigerd",
+    RunState.CANCELLED: "geannuleerd",
+    RunState.FAILED: "mislukt",
+    RunState.RETURNED: "teruggekomen",
+}
+CHANNELS_NL = {
+    Channel.SFTP_DROP: "SFTP-drop van AgII",
+    Channel.SFTP_PUSH: "SFTP-server van de ontvanger",
+    Channel.SECURE_MAIL: "beveiligde e-mail",
+    Channel.ZIVVER: "Zivver",
+}
+ROLES_NL = {
+    "operator": "aanvrager",
+    "approver": "goedkeurder",
+    "auditor": "auditor",
+    "admin": "beheerder",
+    "vsb": "VSB",
+}
+# What the timeline says of an audit event; an action not listed is shown by its code.
+EVENTS_NL = {
+    "export.requested": "aangevraagd",
+    "export.refused": "geweigerd door het protocol",
+    "export.approved": "goedgekeurd",
+    "export.cancelled": "geannuleerd",
+    "export.built": "bestand aangemaakt en versleuteld",
+    "export.delivered": "afgeleverd",
+    "export.delivery_deferred": "aflevering uitgesteld",
+    "export.key_sent": "sleutel per sms verstuurd",
+    "export.key_delivered": "sleutel-sms afgeleverd",
+    "export.key_undelivered": "sleutel-sms niet afgeleverd",
+    "export.key_refused": "sleutel-sms geweigerd",
+    "export.key_reconciled": "sleutel-sms nagekeken",
+    "export.key_resend_requested": "herzending van de sleutel gevraagd",
+    "export.key_resent": "sleutel opnieuw verstuurd",
+    "export.password_destroyed": "wachtwoord vernietigd",
+    "export.expired": "bestand vervallen",
+    "export.removed_by_recipient": "bestand verwijderd door de ontvanger",
+    "export.failed": "mislukt",
+    "export.derived": "afgeleid bestand gemaakt",
+    "export.returned": "teruggekomen bestand ontvangen",
+    "export.return_refused": "teruggekomen bestand geweigerd",
+    "sftp.downloaded": "opgehaald door de ontvanger",
+    "sftp.deleted": "verwijderd door de ontvanger",
+}
+_IN_PROGRESS = (RunState.APPROVED, RunState.BUILT, RunState.DELIVERED, RunState.KEY_SENT)
+_CANCELLABLE = (RunState.REQUESTED, RunState.APPROVED)
+
+
+def _is_console(path: str) -> bool:
+    return path == "/" or path.startswith(_CONSOLE_PATHS)
+
+
+def _when(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%d-%m-%Y %H:%M")
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["when"] = _when
+templates.env.globals["STATES_NL"] = STATES_NL
+templates.env.globals["CHANNELS_NL"] = CHANNELS_NL
+templates.env.globals["ROLES_NL"] = ROLES_NL
+templates.env.globals["EVENTS_NL"] = EVENTS_NL
+
+
+# -- errors the console answers as pages ---------------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """No logged-in session (or it expired): the console sends the person to ``/login``."""
+
+    def __init__(self, expired: bool = False) -> None:
+        super().__init__("login required")
+        self.expired = expired
+
+
+class ConsoleRefused(Exception):
+    """A request the console refuses with ``status`` and a Dutch message (403 for a role or a
+    CSRF token, 404, 409 for a flow's conflict)."""
+
+    def __init__(self, status: int, message_nl: str) -> None:
+        super().__init__(message_nl)
+        self.status = status
+        self.message_nl = message_nl
+
+
+def _dutch(exc: KbxError) -> str:
+    """The Dutch message of a flow's error, else the catalogue's Dutch line for its code."""
+    if exc.message_nl:
+        return exc.message_nl
+    known = ERRORS.get(exc.code)
+    return known.nl if known is not None else "Dit kan niet."
+
+
+# -- the session, per request --------------------------------------------------------------------
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _deps(request: Request) -> ExportDeps:
+    deps: ExportDeps = request.app.state.deps
+    return deps
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _session(request: Request) -> ConsoleSession:
+    session: ConsoleSession = request.state.console_session
+    return session
+
+
+async def _console_middleware(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Opens the session cookie before a console route, seals it back after, and puts the
+    security headers on every console answer."""
+    if not _is_console(request.url.path):
+        return await call_next(request)
+    deps = _deps(request)
+    opened = open_session(deps.vault, request.cookies.get(COOKIE))
+    request.state.console_session = opened or new_session()
+    response = await call_next(request)
+    settings = _settings(request)
+    production = settings.env is Environment.PRODUCTION
+    for name, value in HEADERS.items():
+        response.headers[name] = value
+    if production:
+        response.headers["Strict-Transport-Security"] = HSTS
+    if not request.url.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.set_cookie(
+            COOKIE,
+            seal(deps.vault, _session(request)),
+            httponly=True,
+            secure=production,
+            samesite="strict",
+            path="/",
+        )
+    return response
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The logged-in staff member of a request, as re-read from the database."""
+
+    name: str
+    role: str
+    csrf: str
+
+    def may(self, action: Action) -> bool:
+        """Whether this person's role may do ``action`` (``app.flows.roles``)."""
+        return may(self.role, action)
+
+
+def viewer(request: Request) -> Viewer:
+    """The logged-in, active account of the session; raises ``LoginRequired`` without one, when
+    the session was idle longer than ``KBX_CONSOLE_IDLE_MINUTES``, began more than
+    ``SESSION_HOURS`` ago, or its account is disabled or has had its password reset since."""
+    session = _session(request)
+    settings = _settings(request)
+    if session.user_id is None:
+        raise LoginRequired()
+    now = settings.now().timestamp()
+    idle = now - session.last_seen > settings.console_idle_minutes * 60
+    if idle or now - session.started > SESSION_HOURS * 3600:
+        session.user_id = None
+        raise LoginRequired(expired=True)
+    with reading(_engine(request)) as db:
+        user = active_user(db, session.user_id)
+    if user is None or credential_tag(user.password_hash) != session.credential:
+        session.user_id = None
+        raise LoginRequired()
+    session.last_seen = now
+    return Viewer(user.name, user.role, session.csrf)
+
+
+def csrf_checked(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    """Refuses (403) a form whose token is not the session's."""
+    if not csrf_matches(_session(request), csrf_token):
+        raise ConsoleRefused(
+            403,
+            "Dit formulier is verlopen of ongeldig. "
+            "Laad de pagina opnieuw en probeer het nog eens.",
+        )
+
+
+CurrentViewer = Annotated[Viewer, Depends(viewer)]
+Csrf = Depends(csrf_checked)
+
+
+def _require(person: Viewer, action: Action) -> None:
+    if not person.may(action):
+        role = ROLES_NL.get(person.role, person.role)
+        raise ConsoleRefused(403, f"U ({person.name}, {role}) mag dit niet doen.")
+
+
+def _page(
+    request: Request, template: str, person: Viewer | None, status: int = 200, **values: Any
+) -> HTMLResponse:
+    context = {"me": person, "csrf": _session(request).csrf, "Action": Action, **values}
+    return templates.TemplateResponse(request, template, context, status_code=status)
+
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+
+# -- login ---------------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_form(request: Request, verlopen: int = 0) -> Response:
+    """The login form; ``verlopen=1`` says the session ended after idling."""
+    notice = "Uw sessie is verlopen. Meld u opnieuw aan." if verlopen else None
+    return _page(request, "login.html", None, notice=notice)
+
+
+def _login_failed(engine: Engine, settings: Settings, name: str, exists: bool, reason: str) -> None:
+    # The typed name is recorded only when such an account exists: a name that is not one may
+    # be anything (a password typed in the wrong field, a person's name).
+    with transaction(engine) as db:
+        record(
+            db,
+            actor=name if exists else "anonymous",
+            action="console.login_failed",
+            subject=f"user:{name}" if exists else "user:unknown",
+            details={"reason": reason},
+            now=settings.now(),
+        )
+
+
+@router.post("/login", dependencies=[Csrf])
+def login(
+    request: Request,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Checks the name and password (argon2); a wrong one, a disabled account and too many
+    failures (``LOGIN_ATTEMPTS`` per ``LOGIN_WINDOW_SECONDS``, per name and source address)
+    all get the same Dutch answer and an audit event ``console.login_failed``."""
+    settings, engine = _settings(request), _engine(request)
+    limiter: SlidingWindow = request.app.state.console_login_failures
+    source = request.client.host if request.client else "-"
+    key = f"{username[:64]}\n{source}"  # no account name is longer (check_name)
+    with reading(engine) as db:
+        account = account_named(db, username)
+    exists = account is not None
+    active = account if account is not None and account.active else None
+    wait = limiter.wait(key, LOGIN_ATTEMPTS, time.monotonic())
+    if wait is not None:
+        _login_failed(engine, settings, username, exists, "throttled")
+        log.warning("console login refused: too many failures from one source")
+        minutes = max(1, math.ceil(wait / 60))
+        return _page(
+            request,
+            "login.html",
+            None,
+            status=429,
+            error=f"Te veel mislukte pogingen. Probeer het over {minutes} minuten opnieuw.",
+        )
+    if not password_matches(active, password) or active is None:
+        limiter.hit(key, LOGIN_ATTEMPTS, time.monotonic())
+        reason = "password" if active is not None else "disabled" if exists else "unknown"
+        _login_failed(engine, settings, username, exists, reason)
+        log.info("console login failed")
+        return _page(request, "login.html", None, status=401, error="Onjuiste naam of wachtwoord.")
+    fresh = new_session()  # a new CSRF token with every login: no fixation
+    fresh.user_id = active.id
+    fresh.started = fresh.last_seen = settings.now().timestamp()
+    fresh.credential = credential_tag(active.password_hash)
+    request.state.console_session = fresh
+    with transaction(engine) as db:
+        record(
+            db,
+            actor=active.name,
+            action="console.login",
+            subject=f"user:{active.name}",
+            details={},
+            now=settings.now(),
+        )
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout", dependencies=[Csrf])
+def logout(request: Request) -> Response:
+    """Ends the session (the cookie is sealed back without an account)."""
+    request.state.console_session = new_session()
+    return RedirectResponse("/login", status_code=303)
+
+
+# -- overview and runs ---------------------------------------------------------------------------
+
+
+@router.get("/")
+def overview(request: Request, me: CurrentViewer) -> Response:
+    """Runs waiting for my approval (never my own), runs in progress, recent refusals."""
+    engine = _engine(request)
+    waiting: list[RunLine] = []
+    if me.may(Action.APPROVE):
+        waiting = [
+            line
+            for line in run_lines(engine, state=RunState.REQUESTED)
+            if line.requested_by != me.name
+        ]
+    busy = sorted(
+        (line for state in _IN_PROGRESS for line in run_lines(engine, state=state)),
+        key=lambda line: line.id,
+        reverse=True,
+    )
+    refused = run_lines(engine, state=RunState.REFUSED, limit=10)
+    return _page(request, "overview.html", me, waiting=waiting, busy=busy, refused=refused)
+
+
+def _optional_date(text: str) -> date | None:
+    """A date typed as JJJJ-MM-DD (the date field's value), or None; raises ``ValueError``."""
+    return date.fromisoformat(text) if text else None
+
+
+_NOT_A_VALUE = "Een datum (JJJJ-MM-DD) of het aantal jaren terug is ongeldig."
+
+
+@router.get("/exports")
+def export_list(
+    request: Request,
+    me: CurrentViewer,
+    protocol: str = "",
+    recipient: str = "",
+    state: str = "",
+    since: str = "",
+) -> Response:
+    """Every run, newest first, with filters on protocol, recipient (name or code), state and
+    the first day requested; refused requests only when that state is asked for."""
+    filters = {"protocol": protocol, "recipient": recipient, "state": state, "since": since}
+    error = None
+    lines: list[RunLine] = []
+    try:
+        lines = run_lines(
+            _engine(request),
+            protocol=protocol or None,
+            recipient=recipient or None,
+            state=RunState(state) if state in RunState.__members__.values() else None,
+            since=_optional_date(since),
+            limit=500,
+        )
+    except KbxError as exc:
+        error = _dutch(exc)
+    except ValueError:
+        error = _NOT_A_VALUE
+    protocols = [d.id for d in _deps(request).registry]
+    return _page(
+        request,
+        "exports.html",
+        me,
+        lines=lines,
+        filters=filters,
+        error=error,
+        protocols=protocols,
+    )
+
+
+def _form_defaults() -> dict[str, str]:
+    keys = ("protocol", "recipient", "period", "channel", "lookback_years", "requested_on")
+    return dict.fromkeys((*keys, "request_ref"), "")
+
+
+@router.get("/exports/new")
+def new_export_form(request: Request, me: CurrentViewer) -> Response:
+    """The request form; rendered only for a role that may request."""
+    _require(me, Action.REQUEST)
+    return _new_page(request, me, _form_defaults())
+
+
+def _new_page(
+    request: Request,
+    me: Viewer,
+    form: dict[str, str],
+    status: int = 200,
+    **values: Any,
+) -> Response:
+    definitions = list(_deps(request).registry)
+    with reading(_engine(request)) as db:
+        recipients = [(r.id, r.name_nl) for r in list_recipients(db)]
+    return _page(
+        request,
+        "new_export.html",
+        me,
+        status=status,
+        form=form,
+        definitions=definitions,
+        channels=list(Channel),
+        recipients=recipients,
+        **values,
+    )
+
+
+@dataclass(frozen=True)
+class PolicyAnswer:
+    """What the page shows of ``app.flows.exports.check``: allowed, or every reason."""
+
+    allowed: bool
+    reasons: list[Reason]
+    today: date | None = None
+    error: str | None = None
+
+
+def _ask_policy(request: Request, form: dict[str, str]) -> PolicyAnswer:
+    try:
+        lookback = int(form["lookback_years"]) if form["lookback_years"] else None
+        answer = export_flows.check(
+            _engine(request),
+            _deps(request),
+            protocol_id=form["protocol"],
+            recipient_id=form["recipient"],
+            period=form["period"],
+            channel=form["channel"],
+            lookback_years=lookback,
+            request=_list_request(form),
+        )
+    except KbxError as exc:
+        return PolicyAnswer(False, [], error=_dutch(exc))
+    except ValueError:
+        return PolicyAnswer(False, [], error=_NOT_A_VALUE)
+    return PolicyAnswer(answer.allowed, answer.reasons, answer.today)
+
+
+def _list_request(form: dict[str, str]) -> Any:
+    return export_flows.make_request(
+        _optional_date(form["requested_on"]), form["request_ref"] or None
+    )
+
+
+def _read_form(
+    protocol: str,
+    recipient: str,
+    period: str,
+    channel: str,
+    lookback_years: str,
+    requested_on: str,
+    request_ref: str,
+) -> dict[str, str]:
+    return {
+        "protocol": protocol.strip(),
+        "recipient": recipient.strip(),
+        "period": period.strip(),
+        "channel": channel.strip(),
+        "lookback_years": lookback_years.strip(),
+        "requested_on": requested_on.strip(),
+        "request_ref": request_ref.strip(),
+    }
+
+
+Field = Annotated[str, Form()]
+
+
+@router.post("/exports/check", dependencies=[Csrf])
+def check_partial(
+    request: Request,
+    me: CurrentViewer,
+    protocol: Field = "",
+    recipient: Field = "",
+    period: Field = "",
+    channel: Field = "",
+    lookback_years: Field = "",
+    requested_on: Field = "",
+    request_ref: Field = "",
+) -> Response:
+    """The policy's answer as a fragment of the form (htmx, on every change)."""
+    _require(me, Action.REQUEST)
+    form = _read_form(
+        protocol, recipient, period, channel, lookback_years, requested_on, request_ref
+    )
+    answer = _ask_policy(request, form)
+    return _page(request, "_policy.html", me, answer=answer)
+
+
+@router.post("/exports/new", dependencies=[Csrf])
+def new_export(
+    request: Request,
+    me: CurrentViewer,
+    protocol: Field = "",
+    recipient: Field = "",
+    period: Field = "",
+    channel: Field = "",
+    lookback_years: Field = "",
+    requested_on: Field = "",
+    request_ref: Field = "",
+    action: Field = "check",
+) -> Response:
+    """``action=check`` ("Controleer"): the form again with the policy's answer, without
+    JavaScript; ``action=request``: ``request_export``, then the new run's page (or the form
+    with every reason of a refusal, rule and article)."""
+    _require(me, Action.REQUEST)
+    form = _read_form(
+        protocol, recipient, period, channel, lookback_years, requested_on, request_ref
+    )
+    if action != "request":
+        return _new_page(request, me, form, answer=_ask_policy(request, form))
+    try:
+        lookback = int(form["lookback_years"]) if form["lookback_years"] else None
+        run = export_flows.request_export(
+            _engine(request),
+            _deps(request),
+            protocol_id=form["protocol"],
+            recipient_id=form["recipient"],
+            period=form["period"],
+            channel=form["channel"],
+            lookback_years=lookback,
+            by=me.name,
+            request=_list_request(form),
+        )
+    except export_flows.PolicyRefusal as exc:
+        answer = PolicyAnswer(False, exc.reasons)
+        return _new_page(request, me, form, status=409, answer=answer, refused_run=exc.run_id)
+    except KbxError as exc:
+        return _new_page(
+            request, me, form, status=exc.status, answer=PolicyAnswer(False, [], error=_dutch(exc))
+        )
+    except ValueError:
+        answer = PolicyAnswer(False, [], error=_NOT_A_VALUE)
+        return _new_page(request, me, form, status=400, answer=answer)
+    return RedirectResponse(f"/exports/{run.reference or run.id}", status_code=303)
+
+
+@router.get("/exports/{ref}")
+def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """One run: its facts, its timeline, the reasons of a refusal, and the buttons this person
+    may use on it (approve or reject for an approver who did not ask for it, cancel for the
+    requester)."""
+    try:
+        story = run_story(_engine(request), ref)
+    except KbxError as exc:
+        raise ConsoleRefused(exc.status, _dutch(exc)) from exc
+    state = story.line.state
+    mine = story.requested_by == me.name
+    can_approve = state == RunState.REQUESTED and me.may(Action.APPROVE) and not mine
+    can_cancel = state in _CANCELLABLE and me.may(Action.CANCEL) and (mine or can_approve)
+    return _page(
+        request,
+        "export.html",
+        me,
+        story=story,
+        ref=ref,
+        can_approve=can_approve,
+        can_cancel=can_cancel,
+        mine=mine,
+    )
+
+
+def _act(request: Request, ref: str, do: Callable[[int], object]) -> Response:
+    try:
+        line = run_story(_engine(request), ref).line
+        do(line.id)
+    except KbxError as exc:
+        raise ConsoleRefused(exc.status, _dutch(exc)) from exc
+    return RedirectResponse(f"/exports/{line.reference or line.id}", status_code=303)
+
+
+@router.post("/exports/{ref}/approve", dependencies=[Csrf])
+def approve_run(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """Approve (``app.flows.exports.approve``: four-eyes refuses the requester, 409)."""
+    _require(me, Action.APPROVE)
+    return _act(
+        request,
+        ref,
+        lambda run_id: export_flows.approve(_engine(request), _deps(request), run_id, me.name),
+    )
+
+
+@router.post("/exports/{ref}/cancel", dependencies=[Csrf])
+def cancel_run(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """Cancel, or reject as an approver (``app.flows.exports.cancel``)."""
+    _require(me, Action.CANCEL)
+    return _act(
+        request,
+        ref,
+        lambda run_id: export_flows.cancel(_engine(request), _deps(request), run_id, me.name),
+    )
+
+
+# -- mounting ------------------------------------------------------------------------------------
+
+
+def _login_required(request: Request, exc: Exception) -> Response:
+    expired = isinstance(exc, LoginRequired) and exc.expired
+    target = "/login?verlopen=1" if expired else "/login"
+    if request.headers.get("HX-Request"):
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleRefused)
+    return _page(request, "error.html", None, status=exc.status, message=exc.message_nl)
+
+
+def install_console(api: FastAPI) -> None:
+    """Mount the console on ``api`` (built by ``app.api.app.create_app``, its settings, engine
+    and deps on ``api.state``): the routes, ``/static`` and the session middleware."""
+    api.state.console_login_failures = SlidingWindow(LOGIN_WINDOW_SECONDS)
+    api.add_exception_handler(LoginRequired, _login_required)
+    api.add_exception_handler(ConsoleRefused, _refused)
+    api.middleware("http")(_console_middleware)
+    api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    api.include_router(router)
