@@ -91,5 +91,7 @@ test: lint
 BENCH_PERSONS ?= 200000
 bench: env
 	.venv/bin/python -m bench.cli_startup
+	@command -v hey >/dev/null || { apt-get update -qq && apt-get install -y -qq hey >/dev/null; }
+	.venv/bin/python -m bench.console
 	.venv/bin/python -m bench.import_and_select
 	.venv/bin/python -m bench.annual_run --persons $(BENCH_PERSONS)

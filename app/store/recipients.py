@@ -122,7 +122,9 @@ def resolve(session: Session, text: str) -> Recipient:
     )
 
 
-def list_recipients(session: Session) -> list[RecipientRow]:
+def list_recipients(session: Session, only: str | None = None) -> list[RecipientRow]:
+    """Every recipient (agencies first, then by code) with whether a contact is registered and
+    how many drop keys; ``only`` narrows it to one recipient's id."""
     keys = (
         select(RecipientKey.recipient_id, func.count().label("n"))
         .group_by(RecipientKey.recipient_id)
@@ -134,6 +136,8 @@ def list_recipients(session: Session) -> list[RecipientRow]:
         .outerjoin(keys, keys.c.recipient_id == Recipient.id)
         .order_by(Recipient.kind.desc(), Recipient.id)
     )
+    if only is not None:
+        stmt = stmt.where(Recipient.id == only)
     return [
         RecipientRow(r.id, r.kind, r.name_nl, r.province_nl, contact is not None, n or 0)
         for r, contact, n in session.execute(stmt)

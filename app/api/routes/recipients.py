@@ -60,5 +60,5 @@ def recipients(_user: Reader, engine: EngineDep) -> list[RecipientOut]:
 )
 def recipient(recipient_id: RecipientParam, _user: Reader, engine: EngineDep) -> RecipientOut:
     with reading(engine) as session:
-        [row] = [r for r in list_recipients(session) if r.id == recipient_id]
+        [row] = list_recipients(session, only=recipient_id)
     return _out(row)

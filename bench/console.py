@@ -1,0 +1,240 @@
+"""Benchmark: the staff console's pages and the API's reads under a fixed request rate.
+
+Builds a store of 5,000 export runs and 100,000 audit events in a temporary data directory
+(SQLite), starts ``kbx serve`` on free ports, logs in (a bearer token for the API, a session
+cookie for the console) and drives each target for ``--seconds`` at each rate of ``--rates`` with
+``hey`` (Debian's package: ``-q`` requests per second per worker, ``-c`` workers), one target at a
+time. Prints p50 and p99 latency per target and rate, and PASS or MISS against the targets of
+issue 10: p99 < 50 ms at 200 requests per second for the API reads, < 150 ms for the pages. The
+load client shares the machine's cores with the server: the figures include that. Asserts
+nothing.
+
+    .venv/bin/python -m bench.console [--rates 50,100,200] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+KBX = str(Path(sys.executable).parent / "kbx")
+RUNS, EVENTS = 5_000, 100_000
+PASSWORD = "bench-password-of-staff"  # noqa: S105 (a throw-away store's accounts)
+TARGET_API_MS, TARGET_PAGE_MS = 50.0, 150.0
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    path: str
+    api: bool
+
+
+TARGETS = (
+    Target("API GET /api/v1/exports", "/api/v1/exports", api=True),
+    Target("API GET /api/v1/recipients/72020", "/api/v1/recipients/72020", api=True),
+    Target("page / (Overzicht)", "/", api=False),
+    Target("page /exports", "/exports", api=False),
+    Target("page /audit", "/audit", api=False),
+)
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _store(env: dict[str, str]) -> None:
+    """5,000 runs (through ``runs.claim``, each with its audit event) and the rest of the
+    100,000 audit events appended to the chain in bulk, hashed by ``exchange.audit``."""
+    from sqlalchemy import insert, select
+
+    from app.flows.staff import add
+    from app.settings import Settings
+    from app.store import runs
+    from app.store.db import make_engine, transaction
+    from app.store.migrate import upgrade
+    from app.store.users import Role
+    from exchange.audit import GENESIS, canonical, chain_hash
+    from exchange.exports import RunState
+    from exchange.models import AuditEvent, ExportRun, Recipient
+
+    started = time.perf_counter()
+    settings = Settings(data_dir=Path(env["KBX_DATA_DIR"]))
+    engine = make_engine(settings)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    for name, role in (("bench.operator", Role.OPERATOR), ("bench.auditor", Role.AUDITOR)):
+        add(engine, name, role, PASSWORD, "bench", now)
+    with transaction(engine) as session:
+        towns = list(session.scalars(select(Recipient.id).where(Recipient.kind == "municipality")))
+        slots = [(str(year), town) for year in range(2026, 2000, -1) for town in towns]
+        for n, (period, town) in enumerate(slots[:RUNS]):
+            run = ExportRun(
+                protocol_id="art20-municipal",
+                recipient_id=town,
+                period=period,
+                channel="sftp_drop",
+                definition_hash="sha256:bench",
+                requested_by="bench.operator",
+                requested_at=now - timedelta(minutes=n),
+            )
+            state = RunState.REFUSED if n % 7 == 0 else RunState.REQUESTED
+            runs.claim(
+                session, run, state, actor="bench.operator", action="export.requested",
+                now=now, today=now.date(),
+            )  # fmt: skip
+    with transaction(engine) as session:
+        head = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+        seq, prev = head.seq, head.hash or GENESIS
+        at = now.isoformat(timespec="seconds")
+        rows: list[dict[str, object]] = []
+        while seq < EVENTS:
+            seq += 1
+            details = {"bench": seq}
+            digest = chain_hash(
+                prev, canonical(seq, at, "bench.auditor", "audit.read", "audit", details)
+            )
+            rows.append(
+                {
+                    "seq": seq, "at": at, "actor": "bench.auditor", "action": "audit.read",
+                    "subject": "audit", "details": json.dumps(details, separators=(",", ":")),
+                    "prev_hash": prev, "hash": digest,
+                }
+            )  # fmt: skip
+            prev = digest
+            if len(rows) == 5000 or seq == EVENTS:
+                session.execute(insert(AuditEvent), rows)
+                rows = []
+    engine.dispose()
+    print(
+        f"store: {RUNS:,} runs and {EVENTS:,} audit events in {env['KBX_DATA_DIR']}, "
+        f"made in {time.perf_counter() - started:.1f} s"
+    )
+
+
+def _serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [KBX, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{env['KBX_HTTP_PORT']}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    server.terminate()
+    raise SystemExit("kbx serve did not answer /health within 60 s")
+
+
+def _credentials(base: str) -> tuple[str, str]:
+    """A bearer token (operator) and a console session cookie (auditor)."""
+    token = httpx.post(
+        f"{base}/api/v1/auth/token",
+        data={"username": "bench.operator", "password": PASSWORD},
+    ).json()["access_token"]
+    with httpx.Client(base_url=base, follow_redirects=False) as client:
+        form = client.get("/login").text
+        match = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        if match is None:
+            raise SystemExit("the login page has no CSRF token")
+        done = client.post(
+            "/login",
+            data={"csrf_token": match.group(1), "username": "bench.auditor", "password": PASSWORD},
+        )
+        if done.status_code != 303:
+            raise SystemExit(f"console login failed: {done.status_code}")
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    return token, cookie
+
+
+def _hey(url: str, header: str, rate: int, seconds: int) -> tuple[float, float, int]:
+    """p50 and p99 in milliseconds, and the number of non-2xx answers."""
+    workers = max(1, min(20, rate // 10))
+    command = ["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", str(rate / workers)]
+    done = subprocess.run(
+        [*command, "-H", header, url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    quantiles = dict(re.findall(r"(\d+)% in ([0-9.]+) secs", done.stdout))
+    codes = re.findall(r"\[(\d{3})\]\s+(\d+) responses", done.stdout)
+    failed = sum(int(n) for code, n in codes if not code.startswith("2"))
+    _, marker, tail = done.stdout.partition("Error distribution:")
+    errors = sum(int(n) for n in re.findall(r"^\s+\[(\d+)\]", tail, re.M)) if marker else 0
+    if "50" not in quantiles or "99" not in quantiles:  # no answer came back in time
+        return math.nan, math.nan, failed + errors
+    return float(quantiles["50"]) * 1000, float(quantiles["99"]) * 1000, failed + errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rates", default="50,100,200")
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    if shutil.which("hey") is None:
+        raise SystemExit("bench.console needs hey: apt-get install hey (Debian)")
+    rates = [int(r) for r in args.rates.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="kbx-console-bench-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KBX_")}
+        env |= {
+            "KBX_DATA_DIR": tmp,
+            "KBX_HTTP_PORT": str(_free_port()),
+            "KBX_SFTP_PORT": str(_free_port()),
+            "KBX_WORKER_INTERVAL_SECONDS": "3600",  # the worker sleeps: only the reads count
+        }
+        _store(env)
+        server = _serve(env)
+        try:
+            base = f"http://127.0.0.1:{env['KBX_HTTP_PORT']}"
+            token, cookie = _credentials(base)
+            load = os.getloadavg()
+            print(
+                f"{args.seconds} s per rate, one target at a time; load average "
+                f"{load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}; at "
+                f"{datetime.now(UTC) + timedelta(hours=1):%Y-%m-%d %H:%M} Brussels"
+            )
+            print(f"{'target':<36}{'rate/s':>8}{'p50':>10}{'p99':>10}{'non-2xx':>9}  target")
+            for target in TARGETS:
+                header = f"Authorization: Bearer {token}" if target.api else f"Cookie: {cookie}"
+                limit = TARGET_API_MS if target.api else TARGET_PAGE_MS
+                name, value = header.split(": ", 1)
+                first = httpx.get(base + target.path, headers={name: value})
+                if first.status_code != 200:
+                    print(f"{target.label:<36}  answers {first.status_code}: not measured")
+                    continue
+                for rate in rates:
+                    p50, p99, failed = _hey(base + target.path, header, rate, args.seconds)
+                    verdict = ""
+                    if rate == 200:
+                        verdict = f"p99 < {limit:.0f} ms " + ("PASS" if p99 < limit else "MISS")
+                    print(
+                        f"{target.label:<36}{rate:>8}{p50:>8.1f}ms{p99:>8.1f}ms{failed:>9}  "
+                        f"{verdict}"
+                    )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
