@@ -5,7 +5,9 @@ and the request form (``/exports/new``). Every rule is a flow's: the pages read 
 ``app.flows.history``, act through ``app.flows.exports`` and ask ``app.flows.roles.may`` what a
 role may do, so a form is rendered only for a role that may use it and a forged POST is refused
 (403) by the same table. Every console answer carries the security headers (``HEADERS``); every
-form carries the session's CSRF token, and a POST without it is refused with 403.
+form carries the session's CSRF token, and a POST without it is refused with 403. The other
+page groups (``audit_pages``, ``recipient_pages``, ``protocol_pages``, ``staff_pages``) have
+their own routers, built on ``app.web.common``, and are mounted here with this one.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
