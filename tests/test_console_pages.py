@@ -73,15 +73,19 @@ def test_the_audit_trail_with_filters_and_details(app_for: Harness) -> None:
     assert aude.get("/audit/999999").status_code == 404
 
 
-def test_the_chain_check_is_intact_on_a_fresh_store(app_for: Harness, engine: Engine) -> None:
+def test_the_chain_check_is_intact_on_a_fresh_store(
+    app_for: Harness, engine: Engine, kbx: Kbx
+) -> None:
     aude = app_for.browser()
     aude.login("aude")
     aude.get("/audit")
     checked = aude.post("/audit/verify")
     assert checked.status_code == 200
-    assert f"De keten is intact: {_event_count(engine)} gebeurtenissen gecontroleerd." in (
-        checked.text
-    )
+    events = _event_count(engine)
+    assert f"De keten is intact: {events} gebeurtenissen gecontroleerd." in checked.text
+    cli = kbx("audit", "verify")
+    assert cli.exit_code == 0, cli.output
+    assert f"audit trail intact: {events} event(s)" in cli.stdout, "the check kbx audit verify runs"
 
 
 def test_the_audit_pages_are_refused_without_the_role_or_the_token(app_for: Harness) -> None:
