@@ -178,6 +178,13 @@ def test_the_approval_queue_keeps_four_eyes(app_for: Harness, kbx: Kbx, engine: 
     assert ada.post(f"/changes/{second}/approve").status_code == 409
     with Session(engine) as session:
         assert session.get(PendingChange, second).state == "pending"  # type: ignore[union-attr]
+    arne.get("/changes")
+    assert arne.post(f"/changes/{second}/reject").url.path == "/changes"
+    with Session(engine) as session:
+        assert session.get(PendingChange, second).state == "rejected"  # type: ignore[union-attr]
+    assert "+32 4••••••77" in arne.get("/recipients/72020").text, (
+        "the rejected change is not applied"
+    )
 
 
 # -- protocols -------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def change_queue(request: Request, me: CurrentViewer) -> Response:
     )
 
 
-def _decide(request: Request, change_id: int, do: Callable[[], object]) -> Response:
+def _decide(do: Callable[[], object]) -> Response:
     try:
         do()
     except KbxError as exc:
@@ -103,8 +103,6 @@ def approve_change(request: Request, me: CurrentViewer, change_id: int) -> Respo
     require(me, Action.DECIDE_CHANGE)
     engine, deps = engine_of(request), deps_of(request)
     return _decide(
-        request,
-        change_id,
         lambda: recipient_changes.decide(
             engine, deps.vault, change_id, me.name, approve=True, now=settings_of(request).now()
         ),
@@ -117,8 +115,6 @@ def reject_change(request: Request, me: CurrentViewer, change_id: int) -> Respon
     require(me, Action.DECIDE_CHANGE)
     engine, deps = engine_of(request), deps_of(request)
     return _decide(
-        request,
-        change_id,
         lambda: recipient_changes.decide(
             engine, deps.vault, change_id, me.name, approve=False, now=settings_of(request).now()
         ),
