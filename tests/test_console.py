@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -30,12 +27,11 @@ from app.web.console import HEADERS, LOGIN_ATTEMPTS, SESSION_HOURS
 from app.web.session import COOKIE, open_session, seal
 from app.wiring import build_deps
 from exchange.models import AuditEvent, ExportRun
-from tests.api_helpers import TestClient, add_staff, make_app
+from tests.api_helpers import TestClient
 from tests.conftest import Kbx
-from tests.export_helpers import LOMMEL, PASSWORD, personal_data, prepare
+from tests.console_helpers import NOBODY, Console, Harness, open_console, post_forms
+from tests.export_helpers import LOMMEL, PASSWORD
 
-# A login name no account has; it must never reach the audit trail or a log line.
-NOBODY = "zz.nobody-typed-this"
 LOMMEL_YEARLY = {
     "protocol": "art20-municipal",
     "recipient": "Lommel",
@@ -45,75 +41,13 @@ LOMMEL_YEARLY = {
     "requested_on": "2026-11-02",
     "request_ref": "BZ/2026/0117",
 }
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-class Console:
-    """A browser: one cookie jar, the CSRF token of the last page, forms posted as a person
-    would post them."""
-
-    def __init__(self, client: TestClient) -> None:
-        self.client = client
-        self.csrf = ""
-        self.pages: list[str] = []
-
-    def get(self, path: str) -> httpx.Response:
-        response: httpx.Response = self.client.get(path, follow_redirects=True)
-        self._saw(response)
-        return response
-
-    def post(
-        self, path: str, data: dict[str, str] | None = None, csrf: bool = True
-    ) -> httpx.Response:
-        form = dict(data or {})
-        if csrf:
-            form["csrf_token"] = self.csrf
-        response: httpx.Response = self.client.post(path, data=form, follow_redirects=True)
-        self._saw(response)
-        return response
-
-    def _saw(self, response: httpx.Response) -> None:
-        if response.headers.get("content-type", "").startswith("text/html"):
-            self.pages.append(response.text)
-            found = _CSRF.search(response.text)
-            if found:
-                self.csrf = found.group(1)
-
-    def login(self, name: str, password: str = PASSWORD) -> httpx.Response:
-        self.get("/login")
-        return self.post("/login", {"username": name, "password": password})
-
-
-@dataclass
-class Harness:
-    """The application under test and every browser opened on it (their pages are checked for
-    leaks when the test ends)."""
-
-    app: FastAPI
-    consoles: list[Console] = field(default_factory=list)
-
-    def browser(self) -> Console:
-        console = Console(TestClient(self.app))
-        self.consoles.append(console)
-        return console
 
 
 @pytest.fixture
 def app_for(
     kbx: Kbx, engine: Engine, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> Iterator[Harness]:
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.WARNING, logger="httpx")
-    prepare(kbx, tmp_path)
-    add_staff(kbx)
-    harness = Harness(make_app(engine, settings))
-    yield harness
-    # Invariant 6 and the brief: no personal data, password or unknown login name in a page
-    # or a log line.
-    seen = "\n".join([caplog.text, *(p for c in harness.consoles for p in c.pages)])
-    for value in [*personal_data(), PASSWORD]:
-        assert value not in seen, "personal data or a password leaked"
-    assert NOBODY not in caplog.text
+    yield from open_console(kbx, engine, settings, tmp_path, caplog)
 
 
 @pytest.fixture
@@ -129,10 +63,6 @@ def _events(engine: Engine, action: str) -> list[AuditEvent]:
 def _runs(engine: Engine) -> list[ExportRun]:
     with Session(engine) as session:
         return list(session.scalars(select(ExportRun).order_by(ExportRun.id)))
-
-
-def _post_forms(html: str) -> list[str]:
-    return re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', html)
 
 
 # -- login, logout, idle ---------------------------------------------------------------------
@@ -335,14 +265,14 @@ def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine:
     assert page.url.path == f"/exports/{run.reference}"
     assert "aangevraagd" in page.text
     assert "Goedkeuren" not in page.text, "never a button to approve one's own run"
-    assert f"/exports/{run.reference}/approve" not in _post_forms(page.text)
-    assert f"/exports/{run.reference}/cancel" in _post_forms(page.text), "the requester cancels"
+    assert f"/exports/{run.reference}/approve" not in post_forms(page.text)
+    assert f"/exports/{run.reference}/cancel" in post_forms(page.text), "the requester cancels"
 
     arne.login("arne")
     overview = arne.get("/")
     assert str(run.reference) in overview.text, "waiting for arne's approval"
     shown = arne.get(f"/exports/{run.reference}")
-    assert f"/exports/{run.reference}/approve" in _post_forms(shown.text)
+    assert f"/exports/{run.reference}/approve" in post_forms(shown.text)
     assert "Afwijzen" in shown.text
     approved = arne.post(f"/exports/{run.reference}/approve")
     assert approved.status_code == 200
@@ -391,7 +321,7 @@ def test_an_auditor_is_shown_no_form_and_may_not_act(app_for: Harness, engine: E
     for path in ("/", "/exports", f"/exports/{run.reference}"):
         page = aude.get(path)
         assert page.status_code == 200, path
-        assert _post_forms(page.text) == ["/logout"], path
+        assert post_forms(page.text) == ["/logout"], path
         assert "Nieuwe export" not in page.text
     assert aude.get("/exports/new").status_code == 403
     for action in ("approve", "cancel"):

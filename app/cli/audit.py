@@ -20,12 +20,9 @@ audit_app = typer.Typer(no_args_is_help=True, help="Audittrail")
 def audit_verify(ctx: typer.Context) -> None:
     """Walk the hash chain; exit 4 naming the first broken link if any event was edited, deleted
     or reordered."""
-    from app.store.audit import read_chain
-    from app.store.db import transaction
-    from exchange.audit import verify_chain
+    from app.flows.history import verify_trail
 
-    with transaction(ctx_of(ctx).engine) as session:
-        report = verify_chain(read_chain(session))
+    report = verify_trail(ctx_of(ctx).engine)
     if report.broken is not None:
         fail(f"audit trail broken at {report.broken}", code=EXIT_TAMPERED)
     typer.echo(f"audit trail intact: {report.events} event(s), head {report.head}")

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from app.errors import NotFound
 from app.flows.agreements import views as agreement_views
 from app.store import runs
-from app.store.db import reading
+from app.store.audit import read_chain
+from app.store.db import reading, transaction
 from app.store.recipients import resolve
+from exchange.audit import ChainReport, verify_chain
 from exchange.clock import BRUSSELS, in_brussels
 from exchange.exports import RunState
 from exchange.models import (
@@ -51,6 +53,7 @@ __all__ = [
     "recipient_overview",
     "run_lines",
     "run_story",
+    "verify_trail",
 ]
 
 
@@ -293,6 +296,13 @@ def audit_event(engine: Engine, seq: int) -> EventLine:
         if event is None:
             raise NotFound("audit.unknown", f"no audit event {seq}", f"geen auditgebeurtenis {seq}")
         return _event_line(event)
+
+
+def verify_trail(engine: Engine) -> ChainReport:
+    """Walk the audit trail's hash chain (``kbx audit verify``, the console's "Controleer de
+    keten"): how many events hold, the head's hash, and the first broken link if any."""
+    with transaction(engine) as session:
+        return verify_chain(read_chain(session))
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ __all__ = [
     "recipient_facts",
     "resolve",
     "run_history",
+    "search_recipients",
     "set_contact",
 ]
 
@@ -141,6 +142,19 @@ def list_recipients(session: Session, only: str | None = None) -> list[Recipient
     return [
         RecipientRow(r.id, r.kind, r.name_nl, r.province_nl, contact is not None, n or 0)
         for r, contact, n in session.execute(stmt)
+    ]
+
+
+def search_recipients(session: Session, text: str) -> list[RecipientRow]:
+    """The recipients ``text`` may mean, for a person to choose from (``resolve`` picks one):
+    its id or NIS code (or its beginning, ``720``), or a part of its name in any case, accents
+    and hyphens alike (``heist``: Heist-op-den-Berg and Knokke-Heist). Empty text: all."""
+    wanted = _folded(text)
+    code = text.strip().casefold()
+    return [
+        row
+        for row in list_recipients(session)
+        if not wanted or row.id.casefold().startswith(code) or wanted in _folded(row.name_nl)
     ]
 
 

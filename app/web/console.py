@@ -5,7 +5,9 @@ and the request form (``/exports/new``). Every rule is a flow's: the pages read 
 ``app.flows.history``, act through ``app.flows.exports`` and ask ``app.flows.roles.may`` what a
 role may do, so a form is rendered only for a role that may use it and a forged POST is refused
 (403) by the same table. Every console answer carries the security headers (``HEADERS``); every
-form carries the session's CSRF token, and a POST without it is refused with 403.
+form carries the session's CSRF token, and a POST without it is refused with 403. The other
+page groups (``audit_pages``, ``recipient_pages``, ``protocol_pages``, ``staff_pages``) have
+their own routers, built on ``app.web.common``, and are mounted here with this one.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
@@ -14,37 +16,45 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from app.api.errors import ERRORS
 from app.api.routes.checks import SlidingWindow
 from app.errors import KbxError
 from app.flows import exports as export_flows
-from app.flows.deps import ExportDeps
 from app.flows.history import RunLine, run_lines, run_story
-from app.flows.roles import Action, may
+from app.flows.roles import Action
 from app.settings import Environment, Settings
 from app.store.audit import record
 from app.store.db import reading, transaction
 from app.store.recipients import list_recipients
-from app.store.users import account_named, active_user, password_matches
-from app.web.session import (
-    COOKIE,
-    ConsoleSession,
-    credential_tag,
-    csrf_matches,
-    new_session,
-    open_session,
-    seal,
+from app.store.users import account_named, password_matches
+from app.web import audit_pages, protocol_pages, recipient_pages, staff_pages
+from app.web.common import (
+    HERE,
+    NOT_A_VALUE,
+    SESSION_HOURS,
+    ConsoleRefused,
+    Csrf,
+    CurrentViewer,
+    LoginRequired,
+    Viewer,
+    deps_of,
+    dutch,
+    engine_of,
+    new_router,
+    optional_date,
+    page,
+    require,
+    session_of,
+    settings_of,
 )
+from app.web.session import COOKIE, credential_tag, new_session, open_session, seal
 from exchange.exports import RunState
 from exchange.policy import Reason
 from exchange.protocols import Channel
@@ -59,7 +69,6 @@ __all__ = [
 
 log = logging.getLogger("kbx.web")
 
-HERE = Path(__file__).resolve().parent
 HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -69,65 +78,21 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 HSTS = "max-age=31536000; includeSubDomains"
-# A session ends this long after its login however busy it is (idle: KBX_CONSOLE_IDLE_MINUTES).
-SESSION_HOURS = 12
 # Failed logins per account name and source address in any 15 minutes, before refusing.
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW_SECONDS = 15 * 60.0
-_CONSOLE_PATHS = ("/login", "/logout", "/exports", "/static/")
+_CONSOLE_PATHS = (
+    "/login",
+    "/logout",
+    "/exports",
+    "/audit",
+    "/recipients",
+    "/changes",
+    "/protocols",
+    "/users",
+    "/static/",
+)
 
-STATES_NL = {
-    RunState.REQUESTED: "aangevraagd",
-    RunState.APPROVED: "goedgekeurd",
-    RunState.BUILT: "aangemaakt",
-    RunState.DELIVERED: "afgeleverd",
-    RunState.KEY_SENT: "sleutel verstuurd",
-    RunState.FETCHED: "opgehaald",
-    RunState.PURGED: "verwijderd",
-    RunState.REFUSED: "geweigerd",
-    RunState.CANCELLED: "geannuleerd",
-    RunState.FAILED: "mislukt",
-    RunState.RETURNED: "teruggekomen",
-}
-CHANNELS_NL = {
-    Channel.SFTP_DROP: "SFTP-drop van AgII",
-    Channel.SFTP_PUSH: "SFTP-server van de ontvanger",
-    Channel.SECURE_MAIL: "beveiligde e-mail",
-    Channel.ZIVVER: "Zivver",
-}
-ROLES_NL = {
-    "operator": "aanvrager",
-    "approver": "goedkeurder",
-    "auditor": "auditor",
-    "admin": "beheerder",
-    "vsb": "VSB",
-}
-# What the timeline says of an audit event; an action not listed is shown by its code.
-EVENTS_NL = {
-    "export.requested": "aangevraagd",
-    "export.refused": "geweigerd door het protocol",
-    "export.approved": "goedgekeurd",
-    "export.cancelled": "geannuleerd",
-    "export.built": "bestand aangemaakt en versleuteld",
-    "export.delivered": "afgeleverd",
-    "export.delivery_deferred": "aflevering uitgesteld",
-    "export.key_sent": "sleutel per sms verstuurd",
-    "export.key_delivered": "sleutel-sms afgeleverd",
-    "export.key_undelivered": "sleutel-sms niet afgeleverd",
-    "export.key_refused": "sleutel-sms geweigerd",
-    "export.key_reconciled": "sleutel-sms nagekeken",
-    "export.key_resend_requested": "herzending van de sleutel gevraagd",
-    "export.key_resent": "sleutel opnieuw verstuurd",
-    "export.password_destroyed": "wachtwoord vernietigd",
-    "export.expired": "bestand vervallen",
-    "export.removed_by_recipient": "bestand verwijderd door de ontvanger",
-    "export.failed": "mislukt",
-    "export.derived": "afgeleid bestand gemaakt",
-    "export.returned": "teruggekomen bestand ontvangen",
-    "export.return_refused": "teruggekomen bestand geweigerd",
-    "sftp.downloaded": "opgehaald door de ontvanger",
-    "sftp.deleted": "verwijderd door de ontvanger",
-}
 _IN_PROGRESS = (RunState.APPROVED, RunState.BUILT, RunState.DELIVERED, RunState.KEY_SENT)
 _CANCELLABLE = (RunState.REQUESTED, RunState.APPROVED)
 
@@ -136,68 +101,7 @@ def _is_console(path: str) -> bool:
     return path == "/" or path.startswith(_CONSOLE_PATHS)
 
 
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.strftime("%d-%m-%Y %H:%M")
-
-
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["when"] = _when
-templates.env.globals["STATES_NL"] = STATES_NL
-templates.env.globals["CHANNELS_NL"] = CHANNELS_NL
-templates.env.globals["ROLES_NL"] = ROLES_NL
-templates.env.globals["EVENTS_NL"] = EVENTS_NL
-
-
-# -- errors the console answers as pages ---------------------------------------------------------
-
-
-class LoginRequired(Exception):
-    """No logged-in session (or it expired): the console sends the person to ``/login``."""
-
-    def __init__(self, expired: bool = False) -> None:
-        super().__init__("login required")
-        self.expired = expired
-
-
-class ConsoleRefused(Exception):
-    """A request the console refuses with ``status`` and a Dutch message (403 for a role or a
-    CSRF token, 404, 409 for a flow's conflict)."""
-
-    def __init__(self, status: int, message_nl: str) -> None:
-        super().__init__(message_nl)
-        self.status = status
-        self.message_nl = message_nl
-
-
-def _dutch(exc: KbxError) -> str:
-    """The Dutch message of a flow's error, else the catalogue's Dutch line for its code."""
-    if exc.message_nl:
-        return exc.message_nl
-    known = ERRORS.get(exc.code)
-    return known.nl if known is not None else "Dit kan niet."
-
-
 # -- the session, per request --------------------------------------------------------------------
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _deps(request: Request) -> ExportDeps:
-    deps: ExportDeps = request.app.state.deps
-    return deps
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _session(request: Request) -> ConsoleSession:
-    session: ConsoleSession = request.state.console_session
-    return session
 
 
 async def _console_middleware(
@@ -207,11 +111,11 @@ async def _console_middleware(
     security headers on every console answer."""
     if not _is_console(request.url.path):
         return await call_next(request)
-    deps = _deps(request)
+    deps = deps_of(request)
     opened = open_session(deps.vault, request.cookies.get(COOKIE))
     request.state.console_session = opened or new_session()
     response = await call_next(request)
-    settings = _settings(request)
+    settings = settings_of(request)
     production = settings.env is Environment.PRODUCTION
     for name, value in HEADERS.items():
         response.headers[name] = value
@@ -221,7 +125,7 @@ async def _console_middleware(
         response.headers["Cache-Control"] = "no-store"
         response.set_cookie(
             COOKIE,
-            seal(deps.vault, _session(request)),
+            seal(deps.vault, session_of(request)),
             httponly=True,
             secure=production,
             samesite="strict",
@@ -230,69 +134,7 @@ async def _console_middleware(
     return response
 
 
-@dataclass(frozen=True)
-class Viewer:
-    """The logged-in staff member of a request, as re-read from the database."""
-
-    name: str
-    role: str
-    csrf: str
-
-    def may(self, action: Action) -> bool:
-        """Whether this person's role may do ``action`` (``app.flows.roles``)."""
-        return may(self.role, action)
-
-
-def viewer(request: Request) -> Viewer:
-    """The logged-in, active account of the session; raises ``LoginRequired`` without one, when
-    the session was idle longer than ``KBX_CONSOLE_IDLE_MINUTES``, began more than
-    ``SESSION_HOURS`` ago, or its account is disabled or has had its password reset since."""
-    session = _session(request)
-    settings = _settings(request)
-    if session.user_id is None:
-        raise LoginRequired()
-    now = settings.now().timestamp()
-    idle = now - session.last_seen > settings.console_idle_minutes * 60
-    if idle or now - session.started > SESSION_HOURS * 3600:
-        session.user_id = None
-        raise LoginRequired(expired=True)
-    with reading(_engine(request)) as db:
-        user = active_user(db, session.user_id)
-    if user is None or credential_tag(user.password_hash) != session.credential:
-        session.user_id = None
-        raise LoginRequired()
-    session.last_seen = now
-    return Viewer(user.name, user.role, session.csrf)
-
-
-def csrf_checked(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
-    """Refuses (403) a form whose token is not the session's."""
-    if not csrf_matches(_session(request), csrf_token):
-        raise ConsoleRefused(
-            403,
-            "Dit formulier is verlopen of ongeldig. "
-            "Laad de pagina opnieuw en probeer het nog eens.",
-        )
-
-
-CurrentViewer = Annotated[Viewer, Depends(viewer)]
-Csrf = Depends(csrf_checked)
-
-
-def _require(person: Viewer, action: Action) -> None:
-    if not person.may(action):
-        role = ROLES_NL.get(person.role, person.role)
-        raise ConsoleRefused(403, f"U ({person.name}, {role}) mag dit niet doen.")
-
-
-def _page(
-    request: Request, template: str, person: Viewer | None, status: int = 200, **values: Any
-) -> HTMLResponse:
-    context = {"me": person, "csrf": _session(request).csrf, "Action": Action, **values}
-    return templates.TemplateResponse(request, template, context, status_code=status)
-
-
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = new_router()
 
 
 # -- login ---------------------------------------------------------------------------------------
@@ -302,7 +144,7 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 def login_form(request: Request, verlopen: int = 0) -> Response:
     """The login form; ``verlopen=1`` says the session ended after idling."""
     notice = "Uw sessie is verlopen. Meld u opnieuw aan." if verlopen else None
-    return _page(request, "login.html", None, notice=notice)
+    return page(request, "login.html", None, notice=notice)
 
 
 def _login_failed(engine: Engine, settings: Settings, name: str, exists: bool, reason: str) -> None:
@@ -328,7 +170,7 @@ def login(
     """Checks the name and password (argon2); a wrong one, a disabled account and too many
     failures (``LOGIN_ATTEMPTS`` per ``LOGIN_WINDOW_SECONDS``, per name and source address)
     all get the same Dutch answer and an audit event ``console.login_failed``."""
-    settings, engine = _settings(request), _engine(request)
+    settings, engine = settings_of(request), engine_of(request)
     limiter: SlidingWindow = request.app.state.console_login_failures
     source = request.client.host if request.client else "-"
     key = f"{username[:64]}\n{source}"  # no account name is longer (check_name)
@@ -341,7 +183,7 @@ def login(
         _login_failed(engine, settings, username, exists, "throttled")
         log.warning("console login refused: too many failures from one source")
         minutes = max(1, math.ceil(wait / 60))
-        return _page(
+        return page(
             request,
             "login.html",
             None,
@@ -353,7 +195,7 @@ def login(
         reason = "password" if active is not None else "disabled" if exists else "unknown"
         _login_failed(engine, settings, username, exists, reason)
         log.info("console login failed")
-        return _page(request, "login.html", None, status=401, error="Onjuiste naam of wachtwoord.")
+        return page(request, "login.html", None, status=401, error="Onjuiste naam of wachtwoord.")
     fresh = new_session()  # a new CSRF token with every login: no fixation
     fresh.user_id = active.id
     fresh.started = fresh.last_seen = settings.now().timestamp()
@@ -384,7 +226,7 @@ def logout(request: Request) -> Response:
 @router.get("/")
 def overview(request: Request, me: CurrentViewer) -> Response:
     """Runs waiting for my approval (never my own), runs in progress, recent refusals."""
-    engine = _engine(request)
+    engine = engine_of(request)
     waiting: list[RunLine] = []
     if me.may(Action.APPROVE):
         waiting = [
@@ -398,15 +240,7 @@ def overview(request: Request, me: CurrentViewer) -> Response:
         reverse=True,
     )
     refused = run_lines(engine, state=RunState.REFUSED, limit=10)
-    return _page(request, "overview.html", me, waiting=waiting, busy=busy, refused=refused)
-
-
-def _optional_date(text: str) -> date | None:
-    """A date typed as JJJJ-MM-DD (the date field's value), or None; raises ``ValueError``."""
-    return date.fromisoformat(text) if text else None
-
-
-_NOT_A_VALUE = "Een datum (JJJJ-MM-DD) of het aantal jaren terug is ongeldig."
+    return page(request, "overview.html", me, waiting=waiting, busy=busy, refused=refused)
 
 
 @router.get("/exports")
@@ -425,19 +259,19 @@ def export_list(
     lines: list[RunLine] = []
     try:
         lines = run_lines(
-            _engine(request),
+            engine_of(request),
             protocol=protocol or None,
             recipient=recipient or None,
             state=RunState(state) if state in RunState.__members__.values() else None,
-            since=_optional_date(since),
+            since=optional_date(since),
             limit=500,
         )
     except KbxError as exc:
-        error = _dutch(exc)
+        error = dutch(exc)
     except ValueError:
-        error = _NOT_A_VALUE
-    protocols = [d.id for d in _deps(request).registry]
-    return _page(
+        error = NOT_A_VALUE
+    protocols = [d.id for d in deps_of(request).registry]
+    return page(
         request,
         "exports.html",
         me,
@@ -456,7 +290,7 @@ def _form_defaults() -> dict[str, str]:
 @router.get("/exports/new")
 def new_export_form(request: Request, me: CurrentViewer) -> Response:
     """The request form; rendered only for a role that may request."""
-    _require(me, Action.REQUEST)
+    require(me, Action.REQUEST)
     return _new_page(request, me, _form_defaults())
 
 
@@ -467,10 +301,10 @@ def _new_page(
     status: int = 200,
     **values: Any,
 ) -> Response:
-    definitions = list(_deps(request).registry)
-    with reading(_engine(request)) as db:
+    definitions = list(deps_of(request).registry)
+    with reading(engine_of(request)) as db:
         recipients = [(r.id, r.name_nl) for r in list_recipients(db)]
-    return _page(
+    return page(
         request,
         "new_export.html",
         me,
@@ -497,8 +331,8 @@ def _ask_policy(request: Request, form: dict[str, str]) -> PolicyAnswer:
     try:
         lookback = int(form["lookback_years"]) if form["lookback_years"] else None
         answer = export_flows.check(
-            _engine(request),
-            _deps(request),
+            engine_of(request),
+            deps_of(request),
             protocol_id=form["protocol"],
             recipient_id=form["recipient"],
             period=form["period"],
@@ -507,15 +341,15 @@ def _ask_policy(request: Request, form: dict[str, str]) -> PolicyAnswer:
             request=_list_request(form),
         )
     except KbxError as exc:
-        return PolicyAnswer(False, [], error=_dutch(exc))
+        return PolicyAnswer(False, [], error=dutch(exc))
     except ValueError:
-        return PolicyAnswer(False, [], error=_NOT_A_VALUE)
+        return PolicyAnswer(False, [], error=NOT_A_VALUE)
     return PolicyAnswer(answer.allowed, answer.reasons, answer.today)
 
 
 def _list_request(form: dict[str, str]) -> Any:
     return export_flows.make_request(
-        _optional_date(form["requested_on"]), form["request_ref"] or None
+        optional_date(form["requested_on"]), form["request_ref"] or None
     )
 
 
@@ -555,12 +389,12 @@ def check_partial(
     request_ref: Field = "",
 ) -> Response:
     """The policy's answer as a fragment of the form (htmx, on every change)."""
-    _require(me, Action.REQUEST)
+    require(me, Action.REQUEST)
     form = _read_form(
         protocol, recipient, period, channel, lookback_years, requested_on, request_ref
     )
     answer = _ask_policy(request, form)
-    return _page(request, "_policy.html", me, answer=answer)
+    return page(request, "_policy.html", me, answer=answer)
 
 
 @router.post("/exports/new", dependencies=[Csrf])
@@ -579,7 +413,7 @@ def new_export(
     """``action=check`` ("Controleer"): the form again with the policy's answer, without
     JavaScript; ``action=request``: ``request_export``, then the new run's page (or the form
     with every reason of a refusal, rule and article)."""
-    _require(me, Action.REQUEST)
+    require(me, Action.REQUEST)
     form = _read_form(
         protocol, recipient, period, channel, lookback_years, requested_on, request_ref
     )
@@ -588,8 +422,8 @@ def new_export(
     try:
         lookback = int(form["lookback_years"]) if form["lookback_years"] else None
         run = export_flows.request_export(
-            _engine(request),
-            _deps(request),
+            engine_of(request),
+            deps_of(request),
             protocol_id=form["protocol"],
             recipient_id=form["recipient"],
             period=form["period"],
@@ -603,10 +437,10 @@ def new_export(
         return _new_page(request, me, form, status=409, answer=answer, refused_run=exc.run_id)
     except KbxError as exc:
         return _new_page(
-            request, me, form, status=exc.status, answer=PolicyAnswer(False, [], error=_dutch(exc))
+            request, me, form, status=exc.status, answer=PolicyAnswer(False, [], error=dutch(exc))
         )
     except ValueError:
-        answer = PolicyAnswer(False, [], error=_NOT_A_VALUE)
+        answer = PolicyAnswer(False, [], error=NOT_A_VALUE)
         return _new_page(request, me, form, status=400, answer=answer)
     return RedirectResponse(f"/exports/{run.reference or run.id}", status_code=303)
 
@@ -617,14 +451,14 @@ def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
     may use on it (approve or reject for an approver who did not ask for it, cancel for the
     requester)."""
     try:
-        story = run_story(_engine(request), ref)
+        story = run_story(engine_of(request), ref)
     except KbxError as exc:
-        raise ConsoleRefused(exc.status, _dutch(exc)) from exc
+        raise ConsoleRefused(exc.status, dutch(exc)) from exc
     state = story.line.state
     mine = story.requested_by == me.name
     can_approve = state == RunState.REQUESTED and me.may(Action.APPROVE) and not mine
     can_cancel = state in _CANCELLABLE and me.may(Action.CANCEL) and (mine or can_approve)
-    return _page(
+    return page(
         request,
         "export.html",
         me,
@@ -638,32 +472,32 @@ def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
 
 def _act(request: Request, ref: str, do: Callable[[int], object]) -> Response:
     try:
-        line = run_story(_engine(request), ref).line
+        line = run_story(engine_of(request), ref).line
         do(line.id)
     except KbxError as exc:
-        raise ConsoleRefused(exc.status, _dutch(exc)) from exc
+        raise ConsoleRefused(exc.status, dutch(exc)) from exc
     return RedirectResponse(f"/exports/{line.reference or line.id}", status_code=303)
 
 
 @router.post("/exports/{ref}/approve", dependencies=[Csrf])
 def approve_run(request: Request, me: CurrentViewer, ref: str) -> Response:
     """Approve (``app.flows.exports.approve``: four-eyes refuses the requester, 409)."""
-    _require(me, Action.APPROVE)
+    require(me, Action.APPROVE)
     return _act(
         request,
         ref,
-        lambda run_id: export_flows.approve(_engine(request), _deps(request), run_id, me.name),
+        lambda run_id: export_flows.approve(engine_of(request), deps_of(request), run_id, me.name),
     )
 
 
 @router.post("/exports/{ref}/cancel", dependencies=[Csrf])
 def cancel_run(request: Request, me: CurrentViewer, ref: str) -> Response:
     """Cancel, or reject as an approver (``app.flows.exports.cancel``)."""
-    _require(me, Action.CANCEL)
+    require(me, Action.CANCEL)
     return _act(
         request,
         ref,
-        lambda run_id: export_flows.cancel(_engine(request), _deps(request), run_id, me.name),
+        lambda run_id: export_flows.cancel(engine_of(request), deps_of(request), run_id, me.name),
     )
 
 
@@ -680,7 +514,7 @@ def _login_required(request: Request, exc: Exception) -> Response:
 
 def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConsoleRefused)
-    return _page(request, "error.html", None, status=exc.status, message=exc.message_nl)
+    return page(request, "error.html", None, status=exc.status, message=exc.message_nl)
 
 
 def install_console(api: FastAPI) -> None:
@@ -692,3 +526,5 @@ def install_console(api: FastAPI) -> None:
     api.middleware("http")(_console_middleware)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     api.include_router(router)
+    for pages in (audit_pages, recipient_pages, protocol_pages, staff_pages):
+        api.include_router(pages.router)

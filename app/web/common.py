@@ -1,0 +1,259 @@
+"""What every console page module shares: the viewer and CSRF dependencies, the refusals the
+console answers as pages, the templates and their Dutch label maps, and page rendering.
+
+``app.web.console`` mounts the console (session middleware, error handlers, routers); each page
+group (``console``, ``audit_pages``, ``recipient_pages``, ``protocol_pages``, ``staff_pages``)
+holds its own ``APIRouter`` built on these names. No rule lives here: what a role may do is
+``app.flows.roles.may``.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the dependencies' annotations.
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from app.api.errors import ERRORS
+from app.errors import KbxError
+from app.flows.deps import ExportDeps
+from app.flows.roles import Action, may
+from app.settings import Settings
+from app.store.db import reading
+from app.store.users import active_user
+from app.web.session import ConsoleSession, credential_tag, csrf_matches
+from exchange.exports import RunState
+from exchange.protocols import Channel
+
+__all__ = [
+    "CHANNELS_NL",
+    "EVENTS_NL",
+    "HERE",
+    "NOT_A_VALUE",
+    "ROLES_NL",
+    "SESSION_HOURS",
+    "STATES_NL",
+    "ConsoleRefused",
+    "Csrf",
+    "CurrentViewer",
+    "LoginRequired",
+    "Viewer",
+    "csrf_checked",
+    "deps_of",
+    "dutch",
+    "engine_of",
+    "new_router",
+    "optional_date",
+    "page",
+    "require",
+    "session_of",
+    "settings_of",
+    "templates",
+    "viewer",
+    "when",
+]
+
+HERE = Path(__file__).resolve().parent
+# A session ends this long after its login however busy it is (idle: KBX_CONSOLE_IDLE_MINUTES).
+SESSION_HOURS = 12
+
+STATES_NL = {
+    RunState.REQUESTED: "aangevraagd",
+    RunState.APPROVED: "goedgekeurd",
+    RunState.BUILT: "aangemaakt",
+    RunState.DELIVERED: "afgeleverd",
+    RunState.KEY_SENT: "sleutel verstuurd",
+    RunState.FETCHED: "opgehaald",
+    RunState.PURGED: "verwijderd",
+    RunState.REFUSED: "geweigerd",
+    RunState.CANCELLED: "geannuleerd",
+    RunState.FAILED: "mislukt",
+    RunState.RETURNED: "teruggekomen",
+}
+CHANNELS_NL = {
+    Channel.SFTP_DROP: "SFTP-drop van AgII",
+    Channel.SFTP_PUSH: "SFTP-server van de ontvanger",
+    Channel.SECURE_MAIL: "beveiligde e-mail",
+    Channel.ZIVVER: "Zivver",
+}
+ROLES_NL = {
+    "operator": "aanvrager",
+    "approver": "goedkeurder",
+    "auditor": "auditor",
+    "admin": "beheerder",
+    "vsb": "VSB",
+}
+# What the timeline says of an audit event; an action not listed is shown by its code.
+EVENTS_NL = {
+    "export.requested": "aangevraagd",
+    "export.refused": "geweigerd door het protocol",
+    "export.approved": "goedgekeurd",
+    "export.cancelled": "geannuleerd",
+    "export.built": "bestand aangemaakt en versleuteld",
+    "export.delivered": "afgeleverd",
+    "export.delivery_deferred": "aflevering uitgesteld",
+    "export.key_sent": "sleutel per sms verstuurd",
+    "export.key_delivered": "sleutel-sms afgeleverd",
+    "export.key_undelivered": "sleutel-sms niet afgeleverd",
+    "export.key_refused": "sleutel-sms geweigerd",
+    "export.key_reconciled": "sleutel-sms nagekeken",
+    "export.key_resend_requested": "herzending van de sleutel gevraagd",
+    "export.key_resent": "sleutel opnieuw verstuurd",
+    "export.password_destroyed": "wachtwoord vernietigd",
+    "export.expired": "bestand vervallen",
+    "export.removed_by_recipient": "bestand verwijderd door de ontvanger",
+    "export.failed": "mislukt",
+    "export.derived": "afgeleid bestand gemaakt",
+    "export.returned": "teruggekomen bestand ontvangen",
+    "export.return_refused": "teruggekomen bestand geweigerd",
+    "sftp.downloaded": "opgehaald door de ontvanger",
+    "sftp.deleted": "verwijderd door de ontvanger",
+}
+NOT_A_VALUE = "Een datum (JJJJ-MM-DD) of het aantal jaren terug is ongeldig."
+
+
+def when(moment: datetime | None) -> str:
+    """A moment as the pages show it: ``30-11-2026 09:15``, or nothing."""
+    return "" if moment is None else moment.strftime("%d-%m-%Y %H:%M")
+
+
+def optional_date(text: str) -> date | None:
+    """A date typed as JJJJ-MM-DD (the date field's value), or None; raises ``ValueError``."""
+    return date.fromisoformat(text) if text else None
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["when"] = when
+templates.env.globals["STATES_NL"] = STATES_NL
+templates.env.globals["CHANNELS_NL"] = CHANNELS_NL
+templates.env.globals["ROLES_NL"] = ROLES_NL
+templates.env.globals["EVENTS_NL"] = EVENTS_NL
+
+
+# -- errors the console answers as pages ---------------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """No logged-in session (or it expired): the console sends the person to ``/login``."""
+
+    def __init__(self, expired: bool = False) -> None:
+        super().__init__("login required")
+        self.expired = expired
+
+
+class ConsoleRefused(Exception):
+    """A request the console refuses with ``status`` and a Dutch message (403 for a role or a
+    CSRF token, 404, 409 for a flow's conflict)."""
+
+    def __init__(self, status: int, message_nl: str) -> None:
+        super().__init__(message_nl)
+        self.status = status
+        self.message_nl = message_nl
+
+
+def dutch(exc: KbxError) -> str:
+    """The Dutch message of a flow's error, else the catalogue's Dutch line for its code."""
+    if exc.message_nl:
+        return exc.message_nl
+    known = ERRORS.get(exc.code)
+    return known.nl if known is not None else "Dit kan niet."
+
+
+# -- the session, per request --------------------------------------------------------------------
+
+
+def settings_of(request: Request) -> Settings:
+    """The application's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def deps_of(request: Request) -> ExportDeps:
+    """The application's flow dependencies (registry, vault, channels)."""
+    deps: ExportDeps = request.app.state.deps
+    return deps
+
+
+def engine_of(request: Request) -> Engine:
+    """The application's database engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def session_of(request: Request) -> ConsoleSession:
+    """The console session the middleware opened for this request."""
+    session: ConsoleSession = request.state.console_session
+    return session
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The logged-in staff member of a request, as re-read from the database."""
+
+    name: str
+    role: str
+    csrf: str
+
+    def may(self, action: Action) -> bool:
+        """Whether this person's role may do ``action`` (``app.flows.roles``)."""
+        return may(self.role, action)
+
+
+def viewer(request: Request) -> Viewer:
+    """The logged-in, active account of the session; raises ``LoginRequired`` without one, when
+    the session was idle longer than ``KBX_CONSOLE_IDLE_MINUTES``, began more than
+    ``SESSION_HOURS`` ago, or its account is disabled or has had its password reset since."""
+    session = session_of(request)
+    settings = settings_of(request)
+    if session.user_id is None:
+        raise LoginRequired()
+    now = settings.now().timestamp()
+    idle = now - session.last_seen > settings.console_idle_minutes * 60
+    if idle or now - session.started > SESSION_HOURS * 3600:
+        session.user_id = None
+        raise LoginRequired(expired=True)
+    with reading(engine_of(request)) as db:
+        user = active_user(db, session.user_id)
+    if user is None or credential_tag(user.password_hash) != session.credential:
+        session.user_id = None
+        raise LoginRequired()
+    session.last_seen = now
+    return Viewer(user.name, user.role, session.csrf)
+
+
+def csrf_checked(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    """Refuses (403) a form whose token is not the session's."""
+    if not csrf_matches(session_of(request), csrf_token):
+        raise ConsoleRefused(
+            403,
+            "Dit formulier is verlopen of ongeldig. "
+            "Laad de pagina opnieuw en probeer het nog eens.",
+        )
+
+
+CurrentViewer = Annotated[Viewer, Depends(viewer)]
+Csrf = Depends(csrf_checked)
+
+
+def require(person: Viewer, action: Action) -> None:
+    """Refuses (403) unless ``person``'s role may do ``action`` (``app.flows.roles.may``)."""
+    if not person.may(action):
+        role = ROLES_NL.get(person.role, person.role)
+        raise ConsoleRefused(403, f"U ({person.name}, {role}) mag dit niet doen.")
+
+
+def page(
+    request: Request, template: str, person: Viewer | None, status: int = 200, **values: Any
+) -> HTMLResponse:
+    """``template`` rendered for ``person`` with the session's CSRF token and ``values``."""
+    context = {"me": person, "csrf": session_of(request).csrf, "Action": Action, **values}
+    return templates.TemplateResponse(request, template, context, status_code=status)
+
+
+def new_router() -> APIRouter:
+    """A page group's router: HTML answers, outside the API's OpenAPI document."""
+    return APIRouter(include_in_schema=False, default_response_class=HTMLResponse)

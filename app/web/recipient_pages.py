@@ -1,0 +1,121 @@
+"""The recipients' pages: ``/recipients?q=`` (the recipients a name, a part of one or a NIS code
+may mean: ``app.store.recipients.search_recipients``), ``/recipients/{id}`` (contact with the
+phone masked, keys by fingerprint, SFTP server, mailbox, agreements with their state, pending
+changes and this year's runs: ``app.flows.history.recipient_overview``) and the approval queue
+``/changes``, whose approve and reject buttons a person sees who may decide
+(``Action.DECIDE_CHANGE``) and did not propose the change; ``app.flows.recipient_changes.decide``
+refuses the proposer (four eyes, 409) and the role table a forged POST (403)."""
+
+# No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
+from collections.abc import Callable
+from dataclasses import replace
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.errors import KbxError
+from app.flows import recipient_changes
+from app.flows.history import local, recipient_overview
+from app.flows.roles import Action
+from app.store.db import reading
+from app.store.recipients import search_recipients
+from app.web.common import (
+    ConsoleRefused,
+    Csrf,
+    CurrentViewer,
+    deps_of,
+    dutch,
+    engine_of,
+    new_router,
+    page,
+    require,
+    settings_of,
+)
+
+__all__ = ["CHANGE_KINDS_NL", "router"]
+
+CHANGE_KINDS_NL = {
+    "contact": "contactpersoon",
+    "key": "sleutel",
+    "sftp": "SFTP-server",
+    "mail": "mailbox",
+    "agreement": "overeenkomst",
+    "agreement_state": "toestand van een overeenkomst",
+}
+
+router = new_router()
+
+
+@router.get("/recipients")
+def recipient_search(request: Request, me: CurrentViewer, q: str = "") -> Response:
+    """Every recipient whose code or name matches ``q`` (all without one)."""
+    require(me, Action.READ)
+    with reading(engine_of(request)) as db:
+        found = search_recipients(db, q)
+    return page(request, "recipients.html", me, q=q, found=found)
+
+
+@router.get("/recipients/{recipient_id}")
+def recipient_detail(request: Request, me: CurrentViewer, recipient_id: str) -> Response:
+    """One recipient's settings, agreements, pending changes and this year's runs."""
+    require(me, Action.READ)
+    try:
+        view = recipient_overview(
+            engine_of(request),
+            recipient_id,
+            settings_of(request).current_date(),
+            deps_of(request).registry,
+        )
+    except KbxError as exc:
+        raise ConsoleRefused(exc.status, dutch(exc)) from exc
+    return page(request, "recipient.html", me, view=view, kinds=CHANGE_KINDS_NL)
+
+
+@router.get("/changes")
+def change_queue(request: Request, me: CurrentViewer) -> Response:
+    """The changes waiting for a second person, oldest first."""
+    require(me, Action.READ)
+    changes = [
+        replace(c, requested_at=local(c.requested_at) or c.requested_at)
+        for c in recipient_changes.pending(engine_of(request))
+    ]
+    return page(
+        request,
+        "changes.html",
+        me,
+        changes=changes,
+        kinds=CHANGE_KINDS_NL,
+        may_decide=me.may(Action.DECIDE_CHANGE),
+    )
+
+
+def _decide(do: Callable[[], object]) -> Response:
+    try:
+        do()
+    except KbxError as exc:
+        raise ConsoleRefused(exc.status, dutch(exc)) from exc
+    return RedirectResponse("/changes", status_code=303)
+
+
+@router.post("/changes/{change_id}/approve", dependencies=[Csrf])
+def approve_change(request: Request, me: CurrentViewer, change_id: int) -> Response:
+    """Approve and apply a change (four eyes: never the proposer's own)."""
+    require(me, Action.DECIDE_CHANGE)
+    engine, deps = engine_of(request), deps_of(request)
+    return _decide(
+        lambda: recipient_changes.decide(
+            engine, deps.vault, change_id, me.name, approve=True, now=settings_of(request).now()
+        ),
+    )
+
+
+@router.post("/changes/{change_id}/reject", dependencies=[Csrf])
+def reject_change(request: Request, me: CurrentViewer, change_id: int) -> Response:
+    """Reject a change; nothing of it is kept."""
+    require(me, Action.DECIDE_CHANGE)
+    engine, deps = engine_of(request), deps_of(request)
+    return _decide(
+        lambda: recipient_changes.decide(
+            engine, deps.vault, change_id, me.name, approve=False, now=settings_of(request).now()
+        ),
+    )
