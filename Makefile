@@ -34,7 +34,15 @@ $(UV):
 	@$(UV) sync --locked --quiet --compile-bytecode
 	@touch $@
 
-env: .venv/.synced
+# axe-core for the browser tests (tests/test_browser.py), exactly as locked in
+# tests/browser/package-lock.json; the tests skip without it (or without Debian's chromium).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+# When missing (npm stamps its files with the tarball's date, so no date rule).
+$(AXE):
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --silent; \
+	else echo "kbx: npm not found; the browser tests' accessibility scans will skip"; fi
+
+env: .venv/.synced | $(AXE)
 	@.venv/bin/python -m compileall -q -j 0 app exchange crypto channels >/dev/null
 
 # The kept story stands for the SQLite database beside it: without that file, or with another
