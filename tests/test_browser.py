@@ -166,12 +166,36 @@ def page(browser: Any, console: Console) -> Iterator[Any]:
     context.add_init_script(path=str(AXE))
     context.set_default_timeout(15_000)
     tab = context.new_page()
+    # What the browser complains of (a script or style the CSP blocked, a failed request).
+    errors: list[str] = []
+    # An answer of 401/403/409 is the console's meant answer; the console has no favicon (yet).
+    tab.on(
+        "console",
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on(
+        "response",
+        lambda r: (
+            errors.append(f"{r.status} {r.url}")
+            if r.status >= 400
+            and r.status not in (401, 403, 409)
+            and not r.url.endswith("/favicon.ico")
+            else None
+        ),
+    )
+    tab.kbx_errors = errors
     yield tab
     context.close()
 
 
 def check(page: Any, console: Console, name: str) -> None:
-    """Photographs the page and scans it with axe-core: no serious or critical violation."""
+    """Photographs the page and scans it with axe-core: no serious or critical violation, and
+    nothing the browser complained of (a blocked script or style, a failed request)."""
     page.wait_for_load_state("load")
     shot = SHOTS / f"{len(console.visited) + 1:02d}-{name}.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -186,6 +210,7 @@ def check(page: Any, console: Console, name: str) -> None:
         WCAG,
     )
     assert result["passes"] > 0, f"axe checked nothing on {page.url}"
+    assert not page.kbx_errors, f"{name} ({page.url}): {page.kbx_errors}"
     violations = result["violations"]
     for v in violations:
         print(f"axe {name} {page.url}: {v['impact']} {v['id']}: {v['help']} {v['nodes']}")
