@@ -455,3 +455,27 @@ def test_the_request_form_with_the_keyboard_only(page: Any, console: Console) ->
     expect(page).to_have_url(re.compile(r"/exports/KBX-"))
     expect(page.locator("dl.facts .state")).to_have_text("aangevraagd")
     check(page, console, "run-requested-keyboard")
+
+
+# -- without JavaScript ---------------------------------------------------------------------------
+
+
+def test_the_policy_answers_without_javascript(browser: Any, console: Console) -> None:
+    """htmx is a help, not a need: with JavaScript off, "Controleer" shows the same answer."""
+    context = browser.new_context(
+        viewport=VIEWPORT, locale="nl-BE", base_url=console.url, java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        login(page, console, "olga")
+        page.goto("/exports/new")
+        fill_request(page, LOMMEL, f"LOM/BZ/{YEAR}/003")
+        page.get_by_role("button", name="Controleer").click()
+        policy = page.locator("#policy")
+        # This year's list of Lommel was asked for (the first test, or not): allowed, or refused
+        # with its rule; either way an answer with the form filled in as it was.
+        expect(policy).to_contain_text(re.compile("Toegestaan|Geweigerd"))
+        expect(page.get_by_label("Referentie van de aanvraag")).to_have_value(f"LOM/BZ/{YEAR}/003")
+        page.screenshot(path=str(SHOTS / "zz-new-export-without-javascript.png"), full_page=True)
+    finally:
+        context.close()
