@@ -392,6 +392,13 @@ def _tab_to(page: Any, element_id: str, order: list[str]) -> None:
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.id || document.activeElement.tagName")
         order.append(focused)
+        # WCAG 2.4.7: whatever has the keyboard's focus shows it (a date field shows it on its
+        # day, month or year inside, highlighted, not as an outline of the field).
+        ring = page.evaluate(
+            "document.activeElement.type === 'date' ? 'segment'"
+            " : getComputedStyle(document.activeElement).outlineStyle"
+        )
+        assert ring != "none", f"no visible focus on {focused}"
         if focused == element_id:
             return
     raise AssertionError(f"Tab never reached #{element_id}: {order}")
