@@ -35,14 +35,15 @@ $(UV):
 	@touch $@
 
 # axe-core for the browser tests (tests/test_browser.py), exactly as locked in
-# tests/browser/package-lock.json; the tests skip without it (or without Debian's chromium).
+# tests/browser/package-lock.json, by `make test` (not `make run`); the tests skip without it (or
+# without Debian's chromium).
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 # When missing (npm stamps its files with the tarball's date, so no date rule).
 $(AXE):
 	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --silent; \
 	else echo "kbx: npm not found; the browser tests' accessibility scans will skip"; fi
 
-env: .venv/.synced | $(AXE)
+env: .venv/.synced
 	@.venv/bin/python -m compileall -q -j 0 app exchange crypto channels >/dev/null
 
 # The kept story stands for the SQLite database beside it: without that file, or with another
@@ -91,7 +92,7 @@ lint: env
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-test: lint
+test: lint $(AXE)
 	.venv/bin/pytest
 
 # The annual round at 1,000,000 persons takes about five minutes with its seed and its baseline:

@@ -3,7 +3,7 @@
 directory, the worker in the same process).
 
 Every page a test visits is photographed at 1280x800 into ``var/screenshots/`` (not committed) and
-scanned with axe-core (``tests/browser``, installed by ``make env``) for WCAG 2.1 A/AA: no serious
+scanned with axe-core (``tests/browser``, installed by ``make test``) for WCAG 2.1 A/AA: no serious
 or critical violation; the others are printed. axe is put into each page with
 ``add_init_script`` (the DevTools protocol), so the console's CSP, which forbids inline script,
 stays on for every test.
@@ -52,7 +52,9 @@ if not CHROMIUM.exists():
         allow_module_level=True,
     )
 if not AXE.exists():
-    pytest.skip(f"axe-core missing ({AXE}): run make env (npm ci)", allow_module_level=True)
+    pytest.skip(
+        f"axe-core missing ({AXE}): make test installs it (npm ci)", allow_module_level=True
+    )
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 expect = sync_api.expect
 
