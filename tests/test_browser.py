@@ -462,8 +462,10 @@ def test_the_request_form_with_the_keyboard_only(page: Any, console: Console) ->
     page.keyboard.type(f"HAS/{period}/002")
     # To "Controleer": leaving the reference is a change, and htmx asks the policy again. Its
     # answer replaces the "Aanvragen" button; wait for it, as a person sees it come.
+    # Every change asked (htmx), and the answers may come in any order: wait for the last.
     with page.expect_response(lambda r: r.url.endswith("/exports/check")):
         page.keyboard.press("Tab")
+    page.wait_for_load_state("networkidle")
     policy = page.locator("#policy")
     expect(policy).to_contain_text("Toegestaan")
     expect(policy).not_to_have_class(re.compile("htmx-"))
