@@ -34,6 +34,15 @@ $(UV):
 	@$(UV) sync --locked --quiet --compile-bytecode
 	@touch $@
 
+# axe-core for the browser tests (tests/test_browser.py), exactly as locked in
+# tests/browser/package-lock.json, by `make test` (not `make run`); the tests skip without it (or
+# without Debian's chromium).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+# When missing (npm stamps its files with the tarball's date, so no date rule).
+$(AXE):
+	@if command -v npm >/dev/null; then npm ci --prefix tests/browser --silent; \
+	else echo "kbx: npm not found; the browser tests' accessibility scans will skip"; fi
+
 env: .venv/.synced
 	@.venv/bin/python -m compileall -q -j 0 app exchange crypto channels >/dev/null
 
@@ -83,7 +92,7 @@ lint: env
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-test: lint
+test: lint $(AXE)
 	.venv/bin/pytest
 
 # The annual round at 1,000,000 persons takes about five minutes with its seed and its baseline:
