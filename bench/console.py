@@ -233,7 +233,11 @@ def main() -> None:
                     )
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still answering a backlog of requests
+                server.kill()
+                server.wait()
 
 
 if __name__ == "__main__":
