@@ -60,12 +60,16 @@ from exchange.policy import Reason
 from exchange.protocols import Channel
 
 __all__ = [
+    "EXPORTS_SHOWN",
     "HEADERS",
     "LOGIN_ATTEMPTS",
     "LOGIN_WINDOW_SECONDS",
     "SESSION_HOURS",
     "install_console",
 ]
+
+# The newest runs the list shows (the filters find older ones): a page is rendered per request.
+EXPORTS_SHOWN = 100
 
 log = logging.getLogger("kbx.web")
 
@@ -264,7 +268,7 @@ def export_list(
             recipient=recipient or None,
             state=RunState(state) if state in RunState.__members__.values() else None,
             since=optional_date(since),
-            limit=500,
+            limit=EXPORTS_SHOWN,
         )
     except KbxError as exc:
         error = dutch(exc)
@@ -279,6 +283,7 @@ def export_list(
         filters=filters,
         error=error,
         protocols=protocols,
+        shown=EXPORTS_SHOWN,
     )
 
 
