@@ -31,6 +31,9 @@ OnOpt = Annotated[
 ]
 ReasonOpt = Annotated[str | None, typer.Option(help="Why (no personal data)")]
 ArticleOpt = Annotated[str | None, typer.Option(help='The article it rests on, e.g. "Art. 8"')]
+# A suspension, its lifting and an end at once always say why and on which article.
+Reason = Annotated[str, typer.Option(help="Why (no personal data)")]
+Article = Annotated[str, typer.Option(help='The article it rests on, e.g. "Art. 8"')]
 
 
 def describe(v: AgreementView) -> str:
@@ -159,8 +162,8 @@ def agreements_suspend(
     ctx: typer.Context,
     protocol: Protocol,
     recipient: RecipientOpt,
-    reason: Annotated[str, typer.Option(help="Why (no personal data)")],
-    article: Annotated[str, typer.Option(help='The article it rests on, e.g. "Art. 8"')],
+    reason: Reason,
+    article: Article,
     by: By,
     on: OnOpt = None,
 ) -> None:
@@ -173,8 +176,8 @@ def agreements_resume(
     ctx: typer.Context,
     protocol: Protocol,
     recipient: RecipientOpt,
-    reason: Annotated[str, typer.Option(help="Why (no personal data)")],
-    article: Annotated[str, typer.Option(help='The article it rests on, e.g. "Art. 8"')],
+    reason: Reason,
+    article: Article,
     by: By,
     on: OnOpt = None,
 ) -> None:
@@ -187,8 +190,8 @@ def agreements_end(
     ctx: typer.Context,
     protocol: Protocol,
     recipient: RecipientOpt,
-    reason: Annotated[str, typer.Option(help="Why (no personal data)")],
-    article: Annotated[str, typer.Option(help='The article it rests on, e.g. "Art. 8"')],
+    reason: Reason,
+    article: Article,
     by: By,
     on: OnOpt = None,
 ) -> None:

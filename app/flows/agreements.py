@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store.audit import record
-from app.store.db import aware, transaction
+from app.store.db import aware, reading
 from app.store.recipients import add_agreement, agreement_kind, get_recipient
 from exchange.agreements import (
     Agreement,
@@ -237,7 +237,7 @@ def list_agreements(
     state on ``today``. Raises ``NotFound`` for an unknown protocol or recipient."""
     if protocol_id is not None:
         registry.require(protocol_id)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         if recipient_id is not None:
             get_recipient(session, recipient_id)
         return views(session, registry, today, protocol_id=protocol_id, recipient_id=recipient_id)

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 
 from app.api.routes.checks import SlidingWindow
@@ -287,22 +288,52 @@ def export_list(
     )
 
 
-def _form_defaults() -> dict[str, str]:
-    keys = ("protocol", "recipient", "period", "channel", "lookback_years", "requested_on")
-    return dict.fromkeys((*keys, "request_ref"), "")
+class ExportForm(BaseModel):
+    """The request form's fields as typed (stripped text; empty when left blank)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    protocol: str = ""
+    recipient: str = ""
+    period: str = ""
+    channel: str = ""
+    lookback_years: str = ""
+    requested_on: str = ""
+    request_ref: str = ""
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments ``check`` and ``request_export`` both take. Raises
+        ``ValueError`` for a look-back or a date that is none, ``KbxError`` for a request
+        without its date or reference (``make_request``)."""
+        return {
+            "protocol_id": self.protocol,
+            "recipient_id": self.recipient,
+            "period": self.period,
+            "channel": self.channel,
+            "lookback_years": int(self.lookback_years) if self.lookback_years else None,
+            "request": export_flows.make_request(
+                optional_date(self.requested_on), self.request_ref or None
+            ),
+        }
+
+
+class RequestForm(ExportForm):
+    """The form as submitted: ``action`` is "check" ("Controleer") or "request"."""
+
+    action: str = "check"
 
 
 @router.get("/exports/new")
 def new_export_form(request: Request, me: CurrentViewer) -> Response:
     """The request form; rendered only for a role that may request."""
     require(me, Action.REQUEST)
-    return _new_page(request, me, _form_defaults())
+    return _new_page(request, me, ExportForm())
 
 
 def _new_page(
     request: Request,
     me: Viewer,
-    form: dict[str, str],
+    form: ExportForm,
     status: int = 200,
     **values: Any,
 ) -> Response:
@@ -332,19 +363,9 @@ class PolicyAnswer:
     error: str | None = None
 
 
-def _ask_policy(request: Request, form: dict[str, str]) -> PolicyAnswer:
+def _ask_policy(request: Request, form: ExportForm) -> PolicyAnswer:
     try:
-        lookback = int(form["lookback_years"]) if form["lookback_years"] else None
-        answer = export_flows.check(
-            engine_of(request),
-            deps_of(request),
-            protocol_id=form["protocol"],
-            recipient_id=form["recipient"],
-            period=form["period"],
-            channel=form["channel"],
-            lookback_years=lookback,
-            request=_list_request(form),
-        )
+        answer = export_flows.check(engine_of(request), deps_of(request), **form.arguments())
     except KbxError as exc:
         return PolicyAnswer(False, [], error=dutch(exc))
     except ValueError:
@@ -352,90 +373,29 @@ def _ask_policy(request: Request, form: dict[str, str]) -> PolicyAnswer:
     return PolicyAnswer(answer.allowed, answer.reasons, answer.today)
 
 
-def _list_request(form: dict[str, str]) -> Any:
-    return export_flows.make_request(
-        optional_date(form["requested_on"]), form["request_ref"] or None
-    )
-
-
-def _read_form(
-    protocol: str,
-    recipient: str,
-    period: str,
-    channel: str,
-    lookback_years: str,
-    requested_on: str,
-    request_ref: str,
-) -> dict[str, str]:
-    return {
-        "protocol": protocol.strip(),
-        "recipient": recipient.strip(),
-        "period": period.strip(),
-        "channel": channel.strip(),
-        "lookback_years": lookback_years.strip(),
-        "requested_on": requested_on.strip(),
-        "request_ref": request_ref.strip(),
-    }
-
-
-Field = Annotated[str, Form()]
-
-
 @router.post("/exports/check", dependencies=[Csrf])
 def check_partial(
-    request: Request,
-    me: CurrentViewer,
-    protocol: Field = "",
-    recipient: Field = "",
-    period: Field = "",
-    channel: Field = "",
-    lookback_years: Field = "",
-    requested_on: Field = "",
-    request_ref: Field = "",
+    request: Request, me: CurrentViewer, form: Annotated[ExportForm, Form()]
 ) -> Response:
     """The policy's answer as a fragment of the form (htmx, on every change)."""
     require(me, Action.REQUEST)
-    form = _read_form(
-        protocol, recipient, period, channel, lookback_years, requested_on, request_ref
-    )
     answer = _ask_policy(request, form)
     return page(request, "_policy.html", me, answer=answer)
 
 
 @router.post("/exports/new", dependencies=[Csrf])
 def new_export(
-    request: Request,
-    me: CurrentViewer,
-    protocol: Field = "",
-    recipient: Field = "",
-    period: Field = "",
-    channel: Field = "",
-    lookback_years: Field = "",
-    requested_on: Field = "",
-    request_ref: Field = "",
-    action: Field = "check",
+    request: Request, me: CurrentViewer, form: Annotated[RequestForm, Form()]
 ) -> Response:
     """``action=check`` ("Controleer"): the form again with the policy's answer, without
     JavaScript; ``action=request``: ``request_export``, then the new run's page (or the form
     with every reason of a refusal, rule and article)."""
     require(me, Action.REQUEST)
-    form = _read_form(
-        protocol, recipient, period, channel, lookback_years, requested_on, request_ref
-    )
-    if action != "request":
+    if form.action != "request":
         return _new_page(request, me, form, answer=_ask_policy(request, form))
     try:
-        lookback = int(form["lookback_years"]) if form["lookback_years"] else None
         run = export_flows.request_export(
-            engine_of(request),
-            deps_of(request),
-            protocol_id=form["protocol"],
-            recipient_id=form["recipient"],
-            period=form["period"],
-            channel=form["channel"],
-            lookback_years=lookback,
-            by=me.name,
-            request=_list_request(form),
+            engine_of(request), deps_of(request), by=me.name, **form.arguments()
         )
     except export_flows.PolicyRefusal as exc:
         answer = PolicyAnswer(False, exc.reasons)
