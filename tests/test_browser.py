@@ -462,7 +462,8 @@ def test_the_request_form_with_the_keyboard_only(page: Any, console: Console) ->
     page.keyboard.type(f"HAS/{period}/002")
     # To "Controleer": leaving the reference is a change, and htmx asks the policy again. Its
     # answer replaces the "Aanvragen" button; wait for it, as a person sees it come.
-    # Every change asked (htmx), and the answers may come in any order: wait for the last.
+    # Every change asked (htmx, one question at a time, the last change winning): wait for the
+    # last answer, as a person waits for it to show.
     with page.expect_response(lambda r: r.url.endswith("/exports/check")):
         page.keyboard.press("Tab")
     page.wait_for_load_state("networkidle")
@@ -485,6 +486,96 @@ def test_the_request_form_with_the_keyboard_only(page: Any, console: Console) ->
     assert "/exports/KBX-" in page.url, page.locator("main").inner_text()
     expect(page.locator("dl.facts .state")).to_have_text("aangevraagd")
     check(page, console, "run-requested-keyboard")
+
+
+# -- 4. the pages that read: audit, recipients, protocols, users ---------------------------------
+
+# Besides logging out, the one POST form an auditor has: "Controleer de keten" changes nothing
+# (it walks the hash chain), and is a POST so that no prefetch or crawler starts that walk.
+READING_POSTS = ("/logout", "/audit/verify")
+
+
+def _writing_forms(page: Any) -> list[str]:
+    actions: list[str] = page.locator("form[method='post' i]").evaluate_all(
+        "fs => fs.map(f => new URL(f.action).pathname)"
+    )
+    return [a for a in actions if a not in READING_POSTS]
+
+
+def test_the_auditor_reads_the_trail_and_checks_the_chain(page: Any, console: Console) -> None:
+    login(page, console, "ouder")
+    page.get_by_role("link", name="Audittrail").click()
+    expect(page.get_by_role("heading", name="Audittrail", level=1)).to_be_visible()
+    check(page, console, "audit")
+    page.get_by_label("Actie").fill("console.login")
+    page.get_by_role("button", name="Filteren").click()
+    expect(page).to_have_url(re.compile(r"action=console\.login"))
+    events = page.locator("main tbody tr")
+    expect(events.first).to_be_visible()
+    # Only logins, and none of them a failed one (console.login_failed is another action).
+    for row in events.all_inner_texts():
+        assert "console.login" in row, row
+        assert "login_failed" not in row, row
+    check(page, console, "audit-filtered")
+    page.locator("main tbody a[href^='/audit/']").first.click()
+    expect(page.get_by_role("heading", name=re.compile(r"Auditgebeurtenis \d+"))).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text("console.login")
+    check(page, console, "audit-event")
+    page.goto("/audit")
+    page.get_by_role("button", name="Controleer de keten").click()
+    expect(page.get_by_text(re.compile(r"De keten is intact: \d+ gebeurtenissen"))).to_be_visible()
+    check(page, console, "audit-chain-intact")
+    for path in ("/audit", "/recipients", f"/recipients/{LOMMEL}", "/changes", "/protocols"):
+        page.goto(path)
+        assert _writing_forms(page) == [], path
+    assert page.goto("/users") is not None
+    expect(page.get_by_role("heading", name="Gebruikers")).to_have_count(0)
+
+
+def test_recipients_and_protocols_as_the_operator_reads_them(page: Any, console: Console) -> None:
+    login(page, console, "olga")
+    page.get_by_role("link", name="Ontvangers").click()
+    page.get_by_label("Naam of NIS-code").fill("lomm")
+    page.get_by_role("button", name="Zoeken").click()
+    found = page.get_by_role("link", name="Lommel")
+    expect(found).to_be_visible()
+    check(page, console, "recipients-search")
+    found.click()
+    expect(page.get_by_role("heading", name=f"Lommel ({LOMMEL})")).to_be_visible()
+    contact = page.locator("section", has=page.get_by_role("heading", name="Contactpersoon"))
+    # The phone is shown masked: never the whole number of the recipient's contact.
+    phone = contact.locator("dd").nth(1).inner_text()
+    assert re.fullmatch(r"\+?[\d ]*[•*x]+[\d ]*\d{2,3}", phone), phone
+    keys = page.locator("section", has=page.get_by_role("heading", name="Sleutels"))
+    expect(keys.locator("td.code").first).to_contain_text("SHA256:")
+    check(page, console, "recipient-lommel")
+    page.get_by_role("link", name="Wijzigingen").click()
+    check(page, console, "changes")
+    page.get_by_role("link", name="Protocollen").click()
+    expect(page.get_by_role("link", name="art20-municipal")).to_be_visible()
+    check(page, console, "protocols")
+    page.get_by_role("link", name="art20-municipal").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("art20-municipal")
+    expect(page.locator("main")).to_contain_text("Lommel")
+    check(page, console, "protocol-art20")
+
+
+def test_the_admin_adds_a_colleague_who_then_logs_in(page: Any, console: Console) -> None:
+    login(page, console, "admin")
+    page.get_by_role("link", name="Gebruikers").click()
+    expect(page.get_by_role("heading", name="Gebruikers", level=1)).to_be_visible()
+    check(page, console, "users")
+    adding = page.locator("section", has=page.get_by_role("heading", name="Gebruiker toevoegen"))
+    adding.get_by_label("Naam").fill("bert")
+    adding.get_by_label("Rol").select_option("auditor")
+    adding.get_by_label(re.compile("Wachtwoord")).fill(PASSWORD)
+    adding.get_by_role("button", name="Toevoegen").click()
+    row = page.locator("main tbody tr", has=page.get_by_role("cell", name="bert", exact=True))
+    expect(row).to_contain_text("actief")
+    check(page, console, "users-added")
+    logout(page)
+    login(page, console, "bert")
+    expect(page.locator(".who")).to_contain_text("bert")
 
 
 # -- without JavaScript ---------------------------------------------------------------------------
