@@ -330,6 +330,13 @@ def test_the_requester_sees_no_approve_button_on_their_own_run(page: Any, consol
     expect(page).to_have_url(re.compile(r"/exports/KBX-"))
     expect(page.get_by_role("button", name="Goedkeuren")).to_have_count(0)
     check(page, console, "run-own-admin")
+    # A forged approval, with the session's own CSRF token: four eyes refuses it all the same.
+    token = page.locator("form.logout input[name=csrf_token]").input_value()
+    ref = run_ref(page)
+    forged = page.request.post(f"/exports/{ref}/approve", form={"csrf_token": token})
+    assert forged.status == 409, forged.status
+    page.reload()
+    expect(page.locator("dl.facts .state")).to_have_text("aangevraagd")
     # Cancelled, so that the keyboard test may ask for that year again.
     page.get_by_role("button", name="Annuleren").click()
     expect(page.locator("dl.facts .state")).to_have_text("geannuleerd")
