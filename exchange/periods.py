@@ -39,6 +39,12 @@ class Period:
     def __str__(self) -> str:
         return f"{self.year}-H{self.half}" if self.half else str(self.year)
 
+    def following(self) -> Period:
+        """The period of the same unit that starts the day after this one ends."""
+        if self.unit is PeriodUnit.HALF_YEAR:
+            return Period(self.unit, self.year + (self.half == 2), 1 if self.half == 2 else 2)
+        return Period(self.unit, self.year + 1)
+
 
 def parse_period(text: str) -> Period | None:
     """The period a label names, or None when the label has no known form."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from exchange.agreements import Agreement, AgreementState, Cadence, add_months
-from exchange.periods import Period, PeriodUnit, parse_period
+from exchange.periods import Period, PeriodUnit, parse_period, period_containing
 from exchange.protocols import (
     CertificateWithinLookback,
     Channel,
@@ -31,6 +31,7 @@ __all__ = [
     "RecipientFacts",
     "Refused",
     "evaluate",
+    "next_list_period",
 ]
 
 
@@ -123,6 +124,36 @@ def evaluate(
     if reasons or period is None or channel is None:
         return Refused(tuple(reasons))
     return Allowed(period, channel, lookback)
+
+
+def next_list_period(
+    definition: ProtocolDefinition,
+    recipient: RecipientFacts,
+    today: date,
+    history: Sequence[PastRun],
+    horizon: int = 4,
+) -> Period | None:
+    """The first period, from the one running on ``today`` (a Brussels date), for which the rules
+    that do not depend on a request allow a list to ``recipient``: the protocol's validity, the
+    recipient and its agreement (judged on the period's first day, or ``today`` within the
+    running period), the number of lists per period and the ceremony cadence. None when none of
+    the next ``horizon`` periods is allowed (the protocol or the agreement ends first, the
+    agreement is suspended or missing). The request's own rules (channel, period form,
+    look-back, an art. 20 request) are ``evaluate``'s, asked by the request form."""
+    period = period_containing(definition.frequency.unit, today)
+    cadence = _declared_cadence(definition, recipient)
+    for _ in range(horizon):
+        day = max(today, period.start)
+        reasons = (
+            _validity(definition, day)
+            + _recipient(definition, recipient, day)
+            + _frequency(definition, recipient, period, history)
+            + _cadence(definition, recipient, period, history, cadence)
+        )
+        if not reasons:
+            return period
+        period = period.following()
+    return None
 
 
 def _validity(definition: ProtocolDefinition, today: date) -> list[Reason]:

@@ -210,6 +210,11 @@ def test_the_protocol_pages(app_for: Harness) -> None:
     assert "SFTP-drop van AgII" in page.text
     assert "Zivver" in page.text
     assert "72020 Lommel" in page.text
+    # Per recipient, the next period a list is allowed (exchange.policy.next_list_period).
+    assert "<th>Volgende lijst</th>" in page.text
+    lommel = re.search(r'<a href="/recipients/72020">72020 Lommel</a>.*?</tr>', page.text, re.S)
+    assert lommel is not None
+    assert re.search(r"<td>20\d\d( \(vanaf \d\d-\d\d-20\d\d\))?</td></tr>$", lommel.group(0))
     assert post_forms(page.text) == ["/logout"]
     assert aude.get("/protocols/nergens").status_code == 404
     vera = app_for.browser()

@@ -9,7 +9,16 @@ import pytest
 
 from app.registry import load_registry
 from app.settings import PROJECT_ROOT
-from exchange.policy import Agreement, Allowed, PastRun, RecipientFacts, Refused, evaluate
+from exchange.agreements import Cadence
+from exchange.policy import (
+    Agreement,
+    Allowed,
+    PastRun,
+    RecipientFacts,
+    Refused,
+    evaluate,
+    next_list_period,
+)
 from exchange.protocols import ProtocolDefinition, RecipientRequirement
 from exchange.requests import ListRequest
 
@@ -368,3 +377,50 @@ class TestMechelenAmif507:
         assert rules(self.P, self.mechelen, "2022-H1", "sftp_drop", today=date(2022, 3, 1)) == [
             "period.form"
         ]
+
+
+class TestNextListPeriod:
+    """``next_list_period``: what the *Protocollen* page shows per recipient, from the same
+    rules as ``evaluate`` (validity, agreement, lists per period, cadence)."""
+
+    lommel = recipient(LOMMEL)  # art20's instance names Lommel: signed
+
+    def next(
+        self,
+        protocol: str | ProtocolDefinition,
+        who: RecipientFacts,
+        history: tuple[PastRun, ...] = (),
+        today: date = TODAY,
+    ) -> str | None:
+        definition = REGISTRY.get(protocol) if isinstance(protocol, str) else protocol
+        assert definition is not None
+        found = next_list_period(definition, who, today, history)
+        return None if found is None else str(found)
+
+    def test_the_running_year_while_its_list_is_not_made(self) -> None:
+        assert self.next("art20-municipal", self.lommel) == "2026"
+        refused = (run("art20-municipal", LOMMEL, "2026", "refused"),)
+        assert self.next("art20-municipal", self.lommel, refused) == "2026"
+
+    def test_the_next_year_once_this_years_list_is_made(self) -> None:
+        made = (run("art20-municipal", LOMMEL, "2026", "key_sent"),)
+        assert self.next("art20-municipal", self.lommel, made) == "2027"
+
+    def test_half_years_roll_over_into_the_next_year(self) -> None:
+        vdab = recipient("vdab")
+        made = (run("vdab-pillar3", "vdab", "2026-H2"),)
+        assert self.next("vdab-pillar3", vdab, made) == "2027-H1"
+        assert self.next("vdab-pillar3", vdab, made, today=date(2026, 3, 1)) == "2026-H1"
+
+    def test_a_two_yearly_ceremony_skips_a_year(self) -> None:
+        two_yearly = Agreement(
+            "vcmp-ceremony", ACCEDE, date(2025, 1, 10), cadence=Cadence.TWO_YEARLY
+        )
+        gent = recipient(GENT, two_yearly)
+        made = (run("vcmp-ceremony", GENT, "2026", "key_sent"),)
+        assert self.next("vcmp-ceremony", gent, made) == "2028"
+
+    def test_none_when_the_protocol_ends_first_or_nothing_was_signed(self) -> None:
+        made = (run("art20-municipal", LOMMEL, "2026", "key_sent"),)
+        assert self.next(ended("art20-municipal", date(2026, 12, 31)), self.lommel, made) is None
+        assert self.next("vcmp-ceremony", recipient(MECHELEN)) is None

@@ -1,7 +1,8 @@
 """The protocols' pages: ``/protocols`` (every definition of the registry) and
 ``/protocols/{id}``: legal basis, fields with their articles, population, frequency, validity,
 channels with their validity, and per recipient the agreement's state on today's date
-(``app.flows.agreements.list_agreements``). Read-only: whoever may read (``Action.READ``)."""
+(``app.flows.agreements.list_agreements``) and the next period a list is allowed
+(``app.flows.next_list``). Read-only: whoever may read (``Action.READ``)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi.responses import Response
 
 from app.errors import KbxError
 from app.flows.agreements import list_agreements
+from app.flows.next_list import next_list_periods
 from app.flows.roles import Action
 from app.web.common import (
     ConsoleRefused,
@@ -66,6 +68,9 @@ def protocol_detail(request: Request, me: CurrentViewer, protocol_id: str) -> Re
     try:
         definition = registry.require(protocol_id)
         agreements = list_agreements(engine_of(request), registry, today, protocol_id=definition.id)
+        next_lists = next_list_periods(
+            engine_of(request), registry, definition.id, {a.recipient_id for a in agreements}, today
+        )
     except KbxError as exc:
         raise ConsoleRefused(exc.status, dutch(exc)) from exc
     return page(
@@ -74,6 +79,7 @@ def protocol_detail(request: Request, me: CurrentViewer, protocol_id: str) -> Re
         me,
         d=definition,
         agreements=agreements,
+        next_lists=next_lists,
         today=today,
         **_labels(),
     )
