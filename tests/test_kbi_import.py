@@ -278,6 +278,14 @@ def test_blank_rows_and_rows_of_bare_separators_are_skipped_and_counted(
     refused = kbx("kbi", "import", str(path))
     assert refused.exit_code == 2
     assert "line 6, column nis_code: nis_code.unknown" in refused.stderr
+    refused = kbx("kbi", "import", str(path), "--json")
+    assert refused.exit_code == 2
+    assert json.loads(refused.stdout) == {
+        "file": "extract.csv",
+        "refused": True,
+        "problems_total": 1,
+        "problems": [{"line": 6, "column": "nis_code", "rule": "nis_code.unknown"}],
+    }
 
 
 def test_a_byte_that_is_not_utf8_is_reported_at_its_own_line(

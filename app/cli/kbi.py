@@ -15,9 +15,10 @@ kbi_app = typer.Typer(no_args_is_help=True, help="De KBI-bron")
 
 
 def import_extract_file(c: Context, path: Path, *, as_json: bool = False) -> None:
-    """Import ``path`` through the one import path; a refused extract lists its problems and
-    exits 2 with nothing written. The summary counts the rows imported and the blank rows
-    (empty lines, rows of bare separators) skipped."""
+    """Import ``path`` through the one import path; a refused extract lists its problems (with
+    ``as_json`` also as JSON on stdout: ``refused``, ``problems_total``, ``problems`` of line,
+    column and rule) and exits 2 with nothing written. The summary counts the rows imported
+    and the blank rows (empty lines, rows of bare separators) skipped."""
     from app.flows.kbi_import import MAX_REPORTED, ExtractRefused, import_extract
 
     try:
@@ -25,6 +26,18 @@ def import_extract_file(c: Context, path: Path, *, as_json: bool = False) -> Non
             c.engine, path, c.settings.current_date(), actor=c.actor, now=c.now()
         )
     except ExtractRefused as exc:
+        if as_json:
+            # Stdout holds the machine's answer, stderr the person's: a script reads either.
+            emit_json(
+                {
+                    "file": path.name,
+                    "refused": True,
+                    "problems_total": exc.total,
+                    "problems": [
+                        {"line": p.line, "column": p.column, "rule": p.rule} for p in exc.problems
+                    ],
+                }
+            )
         for problem in exc.problems:
             typer.echo(f"kbx: {path.name}: {problem}", err=True)
         if exc.total > len(exc.problems):
