@@ -3,8 +3,9 @@ that did not reach the contact or whose outcome is unknown, key resends waiting 
 person, deliveries deferred because a recipient's server was unreachable, files on the drop that
 expire soon without having been fetched, and agreements whose notice period runs.
 
-Each kind is one SQL query with a limit (``ALERTS_SHOWN``): the store may hold thousands of runs
-and the overview is rendered per request, so nothing here reads every run. An alert names a run
+Each kind is one SQL query with a limit (``ALERTS_SHOWN``, ``app.store.alerts``): the store may
+hold thousands of runs and the overview is rendered per request, so nothing here reads every
+run. An alert names a run
 by its reference and a recipient by its name, never a person or a phone number.
 """
 
@@ -14,17 +15,16 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from app.flows.execution import DEFERRAL_LIMIT
 from app.flows.recipient_changes import ChangeOut, pending
+from app.store import alerts as store
 from app.store.db import reading
 from exchange import sms_status
-from exchange.agreements import EndKind
 from exchange.clock import in_brussels
 from exchange.exports import RunState
-from exchange.models import Agreement, ExportRun, Recipient, SmsMessage
 
 __all__ = [
     "ALERTS_SHOWN",
@@ -48,10 +48,10 @@ _SMS_STATUS_NL = {
     "canceled": "geannuleerd",
 }
 # A key SMS alert concerns a run whose file is still with the recipient (or on its way).
-_KEY_STATES = [RunState.DELIVERED, RunState.KEY_SENT, RunState.FETCHED]
+_KEY_STATES = [RunState.DELIVERED.value, RunState.KEY_SENT.value, RunState.FETCHED.value]
 # A deferred delivery: the run waits for the recipient's server (app.flows.execution._defer).
-_WAITING_STATES = [RunState.APPROVED, RunState.BUILT]
-_ON_THE_DROP = [RunState.DELIVERED, RunState.KEY_SENT]
+_WAITING_STATES = [RunState.APPROVED.value, RunState.BUILT.value]
+_ON_THE_DROP = [RunState.DELIVERED.value, RunState.KEY_SENT.value]
 
 
 class AlertKind(enum.StrEnum):
@@ -95,22 +95,9 @@ def _day(day: date) -> str:
 
 def _key_sms(session: Session) -> list[Alert]:
     """Runs whose latest key SMS is undelivered, failed, cancelled or of unknown outcome."""
-    later = aliased(SmsMessage)
-    newer = exists().where(later.run_id == SmsMessage.run_id, later.id > SmsMessage.id)
-    rows = session.execute(
-        select(SmsMessage.status, SmsMessage.status_at, ExportRun, Recipient.name_nl)
-        .join(ExportRun, ExportRun.id == SmsMessage.run_id)
-        .join(Recipient, Recipient.id == ExportRun.recipient_id)
-        .where(
-            SmsMessage.status.in_(_SMS_ALERT),
-            ~newer,
-            ExportRun.state.in_([s.value for s in _KEY_STATES]),
-        )
-        .order_by(SmsMessage.status_at.desc(), SmsMessage.id.desc())
-        .limit(ALERTS_SHOWN)
-    )
+    rows = store.last_key_sms_in(session, _SMS_ALERT, _KEY_STATES, ALERTS_SHOWN)
     found = []
-    for status, status_at, run, name in rows:
+    for run, name, status, status_at in rows:
         at = in_brussels(status_at)
         ref = run.reference or str(run.id)
         if status == sms_status.UNKNOWN:
@@ -131,15 +118,8 @@ def _key_sms(session: Session) -> list[Alert]:
 
 def _resends(session: Session) -> list[Alert]:
     """Runs whose key resend was asked and waits for a second person."""
-    rows = session.execute(
-        select(ExportRun, Recipient.name_nl)
-        .join(Recipient, Recipient.id == ExportRun.recipient_id)
-        .where(ExportRun.resend_requested_by.is_not(None))
-        .order_by(ExportRun.id)
-        .limit(ALERTS_SHOWN)
-    )
     found = []
-    for run, name in rows:
+    for run, name in store.resends_asked(session, ALERTS_SHOWN):
         at = _moment(run.key_sent_at) or in_brussels(run.requested_at)
         ref = run.reference or str(run.id)
         text = (
@@ -155,18 +135,8 @@ def _resends(session: Session) -> list[Alert]:
 def _deferred(session: Session, retry_every: timedelta) -> list[Alert]:
     """Runs waiting for a recipient's server that could not be reached (``remote_checked_at``
     is their last attempt, ``app.flows.execution._defer``)."""
-    rows = session.execute(
-        select(ExportRun, Recipient.name_nl)
-        .join(Recipient, Recipient.id == ExportRun.recipient_id)
-        .where(
-            ExportRun.state.in_([s.value for s in _WAITING_STATES]),
-            ExportRun.remote_checked_at.is_not(None),
-        )
-        .order_by(ExportRun.state_changed_at, ExportRun.id)
-        .limit(ALERTS_SHOWN)
-    )
     found = []
-    for run, name in rows:
+    for run, name in store.deferred_deliveries(session, _WAITING_STATES, ALERTS_SHOWN):
         last = _moment(run.remote_checked_at)
         assert last is not None  # the query asks for it
         since = _moment(run.state_changed_at) or last
@@ -194,18 +164,8 @@ def _deferred(session: Session, retry_every: timedelta) -> list[Alert]:
 def _expiring(session: Session, now: datetime) -> list[Alert]:
     """Files on kbx's own drop, not fetched, that expire within ``DROP_EXPIRY_HORIZON`` (or
     have expired and wait for the worker to remove them)."""
-    rows = session.execute(
-        select(ExportRun, Recipient.name_nl)
-        .join(Recipient, Recipient.id == ExportRun.recipient_id)
-        .where(
-            ExportRun.channel == "sftp_drop",
-            ExportRun.state.in_([s.value for s in _ON_THE_DROP]),
-            ExportRun.fetched_at.is_(None),
-            ExportRun.expires_at <= now + DROP_EXPIRY_HORIZON,
-        )
-        .order_by(ExportRun.expires_at, ExportRun.id)
-        .limit(ALERTS_SHOWN)
-    )
+    before = now + DROP_EXPIRY_HORIZON
+    rows = store.expiring_on_the_drop(session, _ON_THE_DROP, before, ALERTS_SHOWN)
     found = []
     for run, name in rows:
         expires = _moment(run.expires_at)
@@ -232,19 +192,8 @@ def _expiring(session: Session, now: datetime) -> list[Alert]:
 def _notices(session: Session, today: date) -> list[Alert]:
     """Agreements with notice given whose end has not come yet (``exchange.agreements``:
     notice ends an agreement on the notice date plus the protocol's notice period)."""
-    rows = session.execute(
-        select(Agreement, Recipient.name_nl)
-        .join(Recipient, Recipient.id == Agreement.recipient_id)
-        .where(
-            Agreement.end_kind == EndKind.NOTICE.value,
-            Agreement.notice_on <= today,
-            Agreement.ends_on > today,
-        )
-        .order_by(Agreement.ends_on, Agreement.id)
-        .limit(ALERTS_SHOWN)
-    )
     found = []
-    for agreement, name in rows:
+    for agreement, name in store.notices_running(session, today, ALERTS_SHOWN):
         assert agreement.notice_on is not None  # the query asks for both
         assert agreement.ends_on is not None
         text = (
