@@ -539,7 +539,7 @@ def _a_run_with_its_key_sent(page: Any, console: Console) -> str:
         logout(page)
         login(page, console, "olga")
         return ref
-    href = runs.first.get_attribute("href")
+    href: str | None = runs.first.get_attribute("href")
     assert href is not None
     return href.rsplit("/", 1)[1]
 
