@@ -35,7 +35,31 @@ class ChangeKind(enum.StrEnum):
 
 
 class ChangeProblem(ValueError):
-    """The proposed change is not acceptable; the message says why (never a secret)."""
+    """The proposed change is not acceptable; the message says why in English, ``nl`` in Dutch
+    (never a secret)."""
+
+    def __init__(self, message: str, nl: str) -> None:
+        super().__init__(message)
+        self.nl = nl
+
+
+# What a person is told of a key kbx refuses (crypto's reasons are English).
+_KEY_NL = (
+    "geen geldige publieke OpenSSH-sleutel: geef één regel '<type> <base64> [commentaar]' "
+    "(het .pub-bestand), nooit een privésleutel"
+)
+_NAMES_NL = {
+    "name": "de naam",
+    "phone": "het gsm-nummer",
+    "email": "het e-mailadres",
+    "public_key": "de sleutel",
+    "host": "de server",
+    "username": "de gebruikersnaam",
+    "private_key": "de privésleutel",
+    "host_key": "de hostsleutel",
+    "route": "de route",
+    "address": "het adres",
+}
 
 
 @dataclass(frozen=True)
@@ -47,7 +71,7 @@ class Checked:
 def _text(payload: dict[str, Any], name: str) -> str:
     value = payload.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise ChangeProblem(f"{name} is missing")
+        raise ChangeProblem(f"{name} is missing", f"{_NAMES_NL.get(name, name)} ontbreekt")
     return value.strip()
 
 
@@ -57,7 +81,7 @@ def _check_contact(payload: dict[str, Any]) -> Checked:
             _text(payload, "name"), _text(payload, "phone"), _text(payload, "email")
         )
     except ContactProblem as exc:
-        raise ChangeProblem(str(exc)) from exc
+        raise ChangeProblem(str(exc), exc.nl) from exc
     return Checked({"name": name, "phone": phone, "email": email}, "new contact for the key SMS")
 
 
@@ -65,41 +89,51 @@ def _check_key(payload: dict[str, Any]) -> Checked:
     try:
         key = parse_public_key(_text(payload, "public_key"))
     except KeyError_ as exc:
-        raise ChangeProblem(str(exc)) from exc
+        raise ChangeProblem(str(exc), f"de sleutel is {_KEY_NL}") from exc
     return Checked({"public_key": key.line}, f"add drop key {key.algorithm} {key.fingerprint}")
 
 
 def _check_sftp(payload: dict[str, Any]) -> Checked:
     host = _text(payload, "host")
     if not _HOST.match(host):
-        raise ChangeProblem("host is not a host name or IP address")
+        raise ChangeProblem(
+            "host is not a host name or IP address", "de server is geen hostnaam of IP-adres"
+        )
     port = payload.get("port")
     if not isinstance(port, int) or not 0 < port < 65536:
-        raise ChangeProblem("port must be a number from 1 to 65535")
+        raise ChangeProblem(
+            "port must be a number from 1 to 65535", "de poort moet een getal van 1 tot 65535 zijn"
+        )
     username = _text(payload, "username")
     if not _USER.match(username):
-        raise ChangeProblem("username may hold letters, digits, '.', '_' and '-' only")
+        raise ChangeProblem(
+            "username may hold letters, digits, '.', '_' and '-' only",
+            "de gebruikersnaam mag alleen letters, cijfers, '.', '_' en '-' bevatten",
+        )
     private_key = _text(payload, "private_key")
     try:
         load_ssh_private_key(private_key.encode(), password=None)
     except (ValueError, TypeError) as exc:
         raise ChangeProblem(
-            "private_key is not an unencrypted OpenSSH private key (kbx seals it itself)"
+            "private_key is not an unencrypted OpenSSH private key (kbx seals it itself)",
+            "de privésleutel is geen onversleutelde OpenSSH-privésleutel (kbx verzegelt ze zelf)",
         ) from exc
     try:
         host_key = parse_public_key(_text(payload, "host_key"))
     except KeyError_ as exc:
-        raise ChangeProblem(f"host_key: {exc}") from exc
+        raise ChangeProblem(f"host_key: {exc}", f"de hostsleutel is {_KEY_NL}") from exc
     paths: dict[str, str | None] = {}
     for name in ("path", "return_path"):
         value = payload.get(name)
         if value is None or value == "":
             if name == "path":
-                raise ChangeProblem("path is missing")
+                raise ChangeProblem("path is missing", "de map ontbreekt")
             paths[name] = None
             continue
         if not isinstance(value, str) or not _REMOTE_PATH.match(value) or ".." in value.split("/"):
-            raise ChangeProblem(f"{name} is not a plain remote folder")
+            raise ChangeProblem(
+                f"{name} is not a plain remote folder", f"{name} is geen gewone map op de server"
+            )
         paths[name] = value
     return Checked(
         {
@@ -117,11 +151,15 @@ def _check_sftp(payload: dict[str, Any]) -> Checked:
 def _check_mail(payload: dict[str, Any]) -> Checked:
     route = _text(payload, "route")
     if route not in ("secure_mail", "zivver"):
-        raise ChangeProblem("route must be secure_mail or zivver")
+        raise ChangeProblem(
+            "route must be secure_mail or zivver", "de route moet secure_mail of zivver zijn"
+        )
     try:
         address = validate_email(_text(payload, "address"), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ChangeProblem(f"the address is not valid: {exc}") from exc
+        raise ChangeProblem(
+            f"the address is not valid: {exc}", "het adres is geen geldig e-mailadres"
+        ) from exc
     domain = address.rsplit("@", 1)[1]
     # The address itself is a functional mailbox, but the audit trail only needs its domain.
     return Checked(
@@ -141,5 +179,8 @@ def check_change(kind: ChangeKind, payload: dict[str, Any]) -> Checked:
     """Checks a proposed contact, key, SFTP server or mailbox. Raises ``ChangeProblem``."""
     check = _CHECKS.get(kind)
     if check is None:
-        raise ChangeProblem(f"a {kind.value} change is checked by its own flow")
+        raise ChangeProblem(
+            f"a {kind.value} change is checked by its own flow",
+            f"een wijziging van soort {kind.value} wordt elders nagekeken",
+        )
     return check(payload)

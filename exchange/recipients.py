@@ -29,29 +29,46 @@ AGENCIES: dict[str, str] = {
 
 
 class ContactProblem(ValueError):
-    """A contact that cannot receive a key SMS; the message says why, in English."""
+    """A contact that cannot receive a key SMS; the message says why in English, ``nl`` in
+    Dutch (for the console)."""
+
+    def __init__(self, message: str, nl: str) -> None:
+        super().__init__(message)
+        self.nl = nl
 
 
 def check_contact(name: str, phone: str, email: str) -> tuple[str, str, str]:
     """Normalise a contact: a Belgian *mobile* number (the key goes by SMS), a valid e-mail."""
     name = " ".join(name.split())
     if not name:
-        raise ContactProblem("the contact name is empty")
+        raise ContactProblem("the contact name is empty", "de naam van de contactpersoon is leeg")
     if may_hold_national_number(name):
-        raise ContactProblem("the contact name holds a number that could be a national number")
+        raise ContactProblem(
+            "the contact name holds a number that could be a national number",
+            "de naam van de contactpersoon bevat een getal dat een rijksregisternummer kan zijn",
+        )
     try:
         number = phonenumbers.parse(phone, "BE")
     except phonenumbers.NumberParseException as exc:
-        raise ContactProblem("the phone number cannot be read as a phone number") from exc
+        raise ContactProblem(
+            "the phone number cannot be read as a phone number",
+            "het gsm-nummer is niet te lezen als een telefoonnummer",
+        ) from exc
     if not phonenumbers.is_valid_number(number) or number.country_code != 32:
-        raise ContactProblem("the phone number is not a valid Belgian number")
+        raise ContactProblem(
+            "the phone number is not a valid Belgian number",
+            "het gsm-nummer is geen geldig Belgisch nummer",
+        )
     if phonenumbers.number_type(number) != phonenumbers.PhoneNumberType.MOBILE:
         raise ContactProblem(
-            "the phone number is not a Belgian mobile number (the key goes by SMS)"
+            "the phone number is not a Belgian mobile number (the key goes by SMS)",
+            "het nummer is geen Belgisch gsm-nummer (de sleutel gaat per sms)",
         )
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     try:
         normalised_email = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ContactProblem(f"the e-mail address is not valid: {exc}") from exc
+        raise ContactProblem(
+            f"the e-mail address is not valid: {exc}", "het e-mailadres is ongeldig"
+        ) from exc
     return name, e164, normalised_email

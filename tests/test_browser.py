@@ -607,3 +607,97 @@ def test_the_policy_answers_without_javascript(browser: Any, console: Console) -
         page.screenshot(path=str(SHOTS / "zz-new-export-without-javascript.png"), full_page=True)
     finally:
         context.close()
+
+
+# -- 4. alerts, resend, proposals -----------------------------------------------------------------
+
+
+def _a_run_with_its_key_sent(page: Any, console: Console) -> str:
+    """A run whose key SMS left: this year's list of Lommel (test 1 makes it; run alone, this
+    test makes it the same way: olga asks, anna approves, the worker carries it)."""
+    page.goto("/exports?state=key_sent")
+    runs = page.locator("main a[href^='/exports/KBX-']")
+    if runs.count() == 0:
+        page.goto("/exports/new")
+        fill_request(page, LOMMEL, f"LOM/BZ/{YEAR}/004")
+        expect(page.locator("#policy")).to_contain_text("Toegestaan")
+        page.get_by_role("button", name="Aanvragen").click()
+        expect(page).to_have_url(re.compile(r"/exports/KBX-"))
+        ref = run_ref(page)
+        logout(page)
+        login(page, console, "anna")
+        page.goto(f"/exports/{ref}")
+        page.get_by_role("button", name="Goedkeuren").click()
+        state = page.locator("dl.facts .state")
+        for _ in range(120):
+            if state.inner_text() == "sleutel verstuurd":
+                break
+            time.sleep(0.5)
+            page.reload()
+        logout(page)
+        login(page, console, "olga")
+        return ref
+    href: str | None = runs.first.get_attribute("href")
+    assert href is not None
+    return href.rsplit("/", 1)[1]
+
+
+def test_alerts_a_key_resend_and_a_proposal_with_four_eyes(page: Any, console: Console) -> None:
+    login(page, console, "olga")
+    ref = _a_run_with_its_key_sent(page, console)
+
+    # The operator asks for a resend of the key on the run's page.
+    page.goto(f"/exports/{ref}")
+    expect(page.locator("dl.facts .state")).to_have_text("sleutel verstuurd")
+    page.get_by_role("button", name="Herzending van de sleutel vragen").click()
+    expect(page.get_by_text("olga vroeg de sleutel opnieuw te versturen")).to_be_visible()
+    expect(page.get_by_role("button", name="Herzending goedkeuren")).to_have_count(0)
+    check(page, console, "run-resend-asked")
+
+    # The overview's alerts: the resend waits for a second person, with a link to the run.
+    page.get_by_role("link", name="Overzicht").click()
+    alerts = page.locator("ul.alerts")
+    expect(alerts.get_by_role("link", name=ref)).to_be_visible()
+    expect(alerts).to_contain_text(f"olga vroeg de sleutel van {ref}")
+    check(page, console, "overview-alerts-operator")
+
+    # A new contact for Lommel, proposed on its page; a wrong number first, refused in Dutch.
+    page.goto(f"/recipients/{LOMMEL}")
+    expect(page.get_by_role("heading", name="Wijziging voorstellen")).to_be_visible()
+    check(page, console, "recipient-propose-form")
+    page.locator("#contact-name").fill("Dienst Bevolking")
+    page.locator("#contact-phone").fill("011 39 11 11")
+    page.locator("#contact-email").fill("bevolking@lommel.example")
+    page.get_by_role("button", name="Contactpersoon voorstellen").click()
+    expect(page.get_by_role("alert")).to_contain_text("geen Belgisch gsm-nummer")
+    page.kbx_errors.clear()  # the 400 of the refused proposal is the point
+    check(page, console, "recipient-propose-refused")
+    page.locator("#contact-phone").fill("+32470000073")
+    page.get_by_role("button", name="Contactpersoon voorstellen").click()
+    expect(page.get_by_role("status")).to_contain_text("is voorgesteld")
+    check(page, console, "recipient-proposed")
+    logout(page)
+
+    # The approver: the change and the resend wait for her on the overview.
+    login(page, console, "anna")
+    expect(
+        page.get_by_role("heading", name="Wijzigingen die op mijn goedkeuring wachten")
+    ).to_be_visible()
+    expect(page.locator("main")).to_contain_text("voorgesteld door olga")
+    expect(page.locator("ul.alerts").get_by_role("link", name=ref)).to_be_visible()
+    check(page, console, "overview-alerts-approver")
+    page.goto("/changes")
+    row = page.locator("tr", has_text="contactpersoon").filter(has_text="olga")
+    row.get_by_role("button", name="Goedkeuren").first.click()
+    expect(page).to_have_url(re.compile(r"/changes$"))
+    check(page, console, "changes-after-approval")
+    page.goto(f"/recipients/{LOMMEL}")
+    expect(page.locator("main")).to_contain_text("+32 4••••••73")
+
+    page.goto(f"/exports/{ref}")
+    page.get_by_role("button", name="Herzending goedkeuren").click()
+    expect(page).to_have_url(re.compile(f"/exports/{ref}$"))
+    timeline = page.locator("section", has=page.get_by_role("heading", name="Tijdlijn"))
+    expect(timeline.get_by_text("sleutel opnieuw verstuurd").first).to_be_visible()
+    expect(page.get_by_role("button", name="Herzending goedkeuren")).to_have_count(0)
+    check(page, console, "run-resent")

@@ -7,6 +7,7 @@ The SMS names the file's reference, never a person (``exchange.exports.key_sms_t
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Engine, select
@@ -16,13 +17,20 @@ from app.errors import Conflict, KbxError
 from app.flows.deps import ExportDeps, crash_point
 from app.flows.sms_status import record_status, warn_not_delivered
 from app.store import runs
-from app.store.db import aware, transaction
+from app.store.db import aware, reading, transaction
 from exchange import sms_status
 from exchange.exports import FourEyesViolation, RunState, check_four_eyes, key_sms_text
 from exchange.models import ExportRun, RecipientContact, SmsMessage
 from exchange.ports import ChannelError, SmsRefused
 
-__all__ = ["KeySmsUnavailable", "approve_resend", "request_resend", "send_key"]
+__all__ = [
+    "KeySmsUnavailable",
+    "ResendState",
+    "approve_resend",
+    "request_resend",
+    "resend_state",
+    "send_key",
+]
 
 log = logging.getLogger("kbx.exports")
 
@@ -227,6 +235,51 @@ class KeySmsUnavailable(KbxError):
     exit_code = 1
 
 
+def _no_resend(run: ExportRun) -> Conflict | None:
+    """Why the key of ``run`` cannot be asked to go again (``None``: it can): only once the
+    first key SMS left, and while the sealed password is kept (``KBX_KEY_RESEND_DAYS``)."""
+    if run.state not in (RunState.KEY_SENT, RunState.FETCHED):
+        return Conflict(
+            "run.no_key_yet",
+            f"the key of run {run.id} has not been sent yet",
+            f"de sleutel van run {run.id} is nog niet verstuurd",
+        )
+    if run.password_sealed is None:
+        return Conflict(
+            "run.key_destroyed",
+            f"the password of run {run.id} has been destroyed",
+            f"het wachtwoord van run {run.id} is vernietigd",
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ResendState:
+    """Where a run stands for a key resend: whether one may be asked now (``askable``, by the
+    rule ``request_resend`` applies) and who asked the one waiting for approval, if any."""
+
+    askable: bool
+    asked_by: str | None
+
+    def approvable_by(self, name: str) -> bool:
+        """Whether ``name`` may approve the waiting resend as far as four eyes go (never the
+        person who asked: ``approve_resend``); the role is ``app.flows.roles``' question."""
+        if self.asked_by is None:
+            return False
+        try:
+            check_four_eyes(self.asked_by, name)
+        except FourEyesViolation:
+            return False
+        return True
+
+
+def resend_state(engine: Engine, run_id: int) -> ResendState:
+    """The ``ResendState`` of run ``run_id``, for the console's buttons. Raises ``NotFound``."""
+    with reading(engine) as session:
+        run = runs.load(session, run_id)
+        return ResendState(_no_resend(run) is None, run.resend_requested_by)
+
+
 def request_resend(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> ExportRun:
     """The first half of a four-eyes key resend: ``by`` asks that the key go again to the
     recipient's registered contact. Raises ``NotFound`` (``run.unknown``), ``Conflict``
@@ -235,18 +288,9 @@ def request_resend(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> Ex
     now = deps.settings.now()
     with transaction(engine) as session:
         run = runs.load(session, run_id)
-        if run.state not in (RunState.KEY_SENT, RunState.FETCHED):
-            raise Conflict(
-                "run.no_key_yet",
-                f"the key of run {run.id} has not been sent yet",
-                f"de sleutel van run {run.id} is nog niet verstuurd",
-            )
-        if run.password_sealed is None:
-            raise Conflict(
-                "run.key_destroyed",
-                f"the password of run {run.id} has been destroyed",
-                f"het wachtwoord van run {run.id} is vernietigd",
-            )
+        refusal = _no_resend(run)
+        if refusal is not None:
+            raise refusal
         run.resend_requested_by = by
         runs.note(session, run, actor=by, action="export.key_resend_requested", now=now)
     return run

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.flows import agreements
 from app.store.audit import record
-from app.store.db import transaction
+from app.store.db import reading, transaction
 from app.store.recipients import add_key, check_key_free, get_recipient, set_contact
 from crypto import parse_public_key
 from crypto.vault import SecretBox
@@ -83,7 +83,7 @@ def propose(
             raise InvalidInput(
                 f"change.invalid_{kind.value}",
                 str(exc),
-                f"de voorgestelde wijziging ({kind.value}) is ongeldig: {exc}",
+                f"de voorgestelde wijziging is ongeldig: {exc.nl}",
             ) from exc
     with transaction(engine) as session:
         get_recipient(session, recipient_id)
@@ -201,9 +201,16 @@ def decide(
         return _out(change)
 
 
-def pending(engine: Engine) -> list[ChangeOut]:
-    with transaction(engine) as session:
-        rows = session.scalars(
-            select(PendingChange).where(PendingChange.state == "pending").order_by(PendingChange.id)
-        )
-        return [_out(c) for c in rows]
+def pending(
+    engine: Engine, *, not_by: str | None = None, limit: int | None = None
+) -> list[ChangeOut]:
+    """The changes waiting for a second person, oldest first; with ``not_by``, only those that
+    person may decide (four eyes: never their own proposals), at most ``limit``."""
+    query = select(PendingChange).where(PendingChange.state == "pending")
+    if not_by is not None:
+        query = query.where(PendingChange.requested_by != not_by)
+    query = query.order_by(PendingChange.id)
+    if limit is not None:
+        query = query.limit(limit)
+    with reading(engine) as session:
+        return [_out(c) for c in session.scalars(query)]

@@ -166,7 +166,7 @@ def set_contact(
         name, phone, email = check_contact(name, phone, email)
     except ContactProblem as exc:
         raise InvalidInput(
-            "contact.invalid", str(exc), f"de contactpersoon is ongeldig: {exc}"
+            "contact.invalid", str(exc), f"de contactpersoon is ongeldig: {exc.nl}"
         ) from exc
     contact = session.get(RecipientContact, recipient_id)
     if contact is None:

@@ -16,7 +16,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
@@ -27,7 +27,9 @@ from sqlalchemy import Engine
 
 from app.api.routes.checks import SlidingWindow
 from app.errors import KbxError
+from app.flows import alerts as alert_flows
 from app.flows import exports as export_flows
+from app.flows import key_sms
 from app.flows.history import RunLine, run_lines, run_story
 from app.flows.roles import Action
 from app.settings import Environment, Settings
@@ -230,8 +232,9 @@ def logout(request: Request) -> Response:
 
 @router.get("/")
 def overview(request: Request, me: CurrentViewer) -> Response:
-    """Runs waiting for my approval (never my own), runs in progress, recent refusals."""
-    engine = engine_of(request)
+    """Runs and recipient changes waiting for my approval (never my own), the alerts
+    (``app.flows.alerts``), runs in progress, recent refusals."""
+    engine, settings = engine_of(request), settings_of(request)
     waiting: list[RunLine] = []
     if me.may(Action.APPROVE):
         waiting = [
@@ -245,7 +248,19 @@ def overview(request: Request, me: CurrentViewer) -> Response:
         reverse=True,
     )
     refused = run_lines(engine, state=RunState.REFUSED, limit=10)
-    return page(request, "overview.html", me, waiting=waiting, busy=busy, refused=refused)
+    retry = timedelta(minutes=settings.remote_check_minutes)
+    return page(
+        request,
+        "overview.html",
+        me,
+        waiting=waiting,
+        busy=busy,
+        refused=refused,
+        alerts=alert_flows.alerts(engine, settings.now(), retry),
+        changes=alert_flows.changes_for(engine, me.name) if me.may(Action.DECIDE_CHANGE) else [],
+        shown=alert_flows.ALERTS_SHOWN,
+        kinds=recipient_pages.CHANGE_KINDS_NL,
+    )
 
 
 @router.get("/exports")
@@ -423,6 +438,7 @@ def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
     mine = story.requested_by == me.name
     can_approve = state == RunState.REQUESTED and me.may(Action.APPROVE) and not mine
     can_cancel = state in _CANCELLABLE and me.may(Action.CANCEL) and (mine or can_approve)
+    resend = key_sms.resend_state(engine_of(request), story.line.id)
     return page(
         request,
         "export.html",
@@ -432,6 +448,9 @@ def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
         can_approve=can_approve,
         can_cancel=can_cancel,
         mine=mine,
+        resend=resend,
+        can_ask_resend=(me.may(Action.ASK_RESEND) and resend.askable and resend.asked_by is None),
+        can_approve_resend=me.may(Action.APPROVE_RESEND) and resend.approvable_by(me.name),
     )
 
 
@@ -464,6 +483,24 @@ def cancel_run(request: Request, me: CurrentViewer, ref: str) -> Response:
         ref,
         lambda run_id: export_flows.cancel(engine_of(request), deps_of(request), run_id, me.name),
     )
+
+
+@router.post("/exports/{ref}/resend", dependencies=[Csrf])
+def ask_resend(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """Ask for a key resend, the first half of four eyes (``app.flows.key_sms.request_resend``:
+    only once the key left and while its password is kept, 409)."""
+    require(me, Action.ASK_RESEND)
+    engine, deps = engine_of(request), deps_of(request)
+    return _act(request, ref, lambda run_id: key_sms.request_resend(engine, deps, run_id, me.name))
+
+
+@router.post("/exports/{ref}/resend/approve", dependencies=[Csrf])
+def approve_key_resend(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """Approve the key resend; the SMS leaves now (``app.flows.key_sms.approve_resend``: never
+    by the person who asked, 409; 502 when the provider refused, the request is kept)."""
+    require(me, Action.APPROVE_RESEND)
+    engine, deps = engine_of(request), deps_of(request)
+    return _act(request, ref, lambda run_id: key_sms.approve_resend(engine, deps, run_id, me.name))
 
 
 # -- mounting ------------------------------------------------------------------------------------

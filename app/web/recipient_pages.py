@@ -1,7 +1,9 @@
 """The recipients' pages: ``/recipients?q=`` (the recipients a name, a part of one or a NIS code
 may mean: ``app.store.recipients.search_recipients``), ``/recipients/{id}`` (contact with the
 phone masked, keys by fingerprint, SFTP server, mailbox, agreements with their state, pending
-changes and this year's runs: ``app.flows.history.recipient_overview``) and the approval queue
+changes and this year's runs: ``app.flows.history.recipient_overview``; for a role that may
+propose, the forms of a new contact, drop key or mailbox: ``recipient_changes.propose``) and
+the approval queue
 ``/changes``, whose approve and reject buttons a person sees who may decide
 (``Action.DECIDE_CHANGE``) and did not propose the change; ``app.flows.recipient_changes.decide``
 refuses the proposer (four eyes, 409) and the role table a forged POST (403)."""
@@ -9,9 +11,11 @@ refuses the proposer (four eyes, 409) and the role table a forged POST (403)."""
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
 
 from app.errors import KbxError
 from app.flows import recipient_changes
@@ -23,6 +27,7 @@ from app.web.common import (
     ConsoleRefused,
     Csrf,
     CurrentViewer,
+    Viewer,
     deps_of,
     dutch,
     engine_of,
@@ -31,8 +36,10 @@ from app.web.common import (
     require,
     settings_of,
 )
+from exchange.protocols import Channel
+from exchange.recipient_changes import ChangeKind
 
-__all__ = ["CHANGE_KINDS_NL", "router"]
+__all__ = ["CHANGE_KINDS_NL", "MAIL_ROUTES", "PROPOSABLE", "ProposalForm", "router"]
 
 CHANGE_KINDS_NL = {
     "contact": "contactpersoon",
@@ -55,10 +62,39 @@ def recipient_search(request: Request, me: CurrentViewer, q: str = "") -> Respon
     return page(request, "recipients.html", me, q=q, found=found)
 
 
-@router.get("/recipients/{recipient_id}")
-def recipient_detail(request: Request, me: CurrentViewer, recipient_id: str) -> Response:
-    """One recipient's settings, agreements, pending changes and this year's runs."""
-    require(me, Action.READ)
+class ProposalForm(BaseModel):
+    """A proposed change as typed on a recipient's page: ``kind`` (one of ``PROPOSABLE``) and
+    the fields of that kind (stripped text; empty when left blank)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    kind: str = ""
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    public_key: str = ""
+    address: str = ""
+    route: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        """What ``recipient_changes.propose`` checks for this kind: only its own fields."""
+        return {name: getattr(self, name) for name in _FIELDS[ChangeKind(self.kind)]}
+
+
+# The changes a recipient's page proposes, with their fields. An SFTP server (its private key)
+# and agreements are proposed with the CLI or the API.
+_FIELDS = {
+    ChangeKind.CONTACT: ("name", "phone", "email"),
+    ChangeKind.KEY: ("public_key",),
+    ChangeKind.MAIL: ("address", "route"),
+}
+PROPOSABLE = tuple(_FIELDS)
+MAIL_ROUTES = (Channel.SECURE_MAIL, Channel.ZIVVER)
+
+
+def _detail(
+    request: Request, me: Viewer, recipient_id: str, status: int = 200, **values: Any
+) -> Response:
     try:
         view = recipient_overview(
             engine_of(request),
@@ -68,7 +104,59 @@ def recipient_detail(request: Request, me: CurrentViewer, recipient_id: str) -> 
         )
     except KbxError as exc:
         raise ConsoleRefused(exc.status, dutch(exc)) from exc
-    return page(request, "recipient.html", me, view=view, kinds=CHANGE_KINDS_NL)
+    return page(
+        request,
+        "recipient.html",
+        me,
+        status=status,
+        view=view,
+        kinds=CHANGE_KINDS_NL,
+        may_propose=me.may(Action.PROPOSE_CHANGE),
+        routes=MAIL_ROUTES,
+        **({"form": ProposalForm()} | values),
+    )
+
+
+@router.get("/recipients/{recipient_id}")
+def recipient_detail(
+    request: Request, me: CurrentViewer, recipient_id: str, voorgesteld: int = 0
+) -> Response:
+    """One recipient's settings, agreements, pending changes and this year's runs, and the
+    forms to propose a change for a role that may (``voorgesteld``: the change just made)."""
+    require(me, Action.READ)
+    return _detail(request, me, recipient_id, proposed=voorgesteld or None)
+
+
+@router.post("/recipients/{recipient_id}/changes", dependencies=[Csrf])
+def propose_change(
+    request: Request,
+    me: CurrentViewer,
+    recipient_id: str,
+    form: Annotated[ProposalForm, Form()],
+) -> Response:
+    """Propose a contact, drop key or mailbox (``app.flows.recipient_changes.propose``); it
+    waits in ``/changes`` for a second person. A refused proposal records nothing and shows
+    the page again with the Dutch reason beside its form."""
+    require(me, Action.PROPOSE_CHANGE)
+    if form.kind not in PROPOSABLE:
+        return _detail(
+            request, me, recipient_id, 400, form=form, error="Onbekende soort wijziging."
+        )
+    try:
+        change = recipient_changes.propose(
+            engine_of(request),
+            deps_of(request).vault,
+            ChangeKind(form.kind),
+            recipient_id,
+            form.payload(),
+            me.name,
+            settings_of(request).now(),
+        )
+    except KbxError as exc:
+        return _detail(request, me, recipient_id, exc.status, form=form, error=dutch(exc))
+    return RedirectResponse(
+        f"/recipients/{change.recipient_id}?voorgesteld={change.id}", status_code=303
+    )
 
 
 @router.get("/changes")
