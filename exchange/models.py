@@ -176,6 +176,8 @@ class PendingChange(Base):
     kind: Mapped[str] = mapped_column(String(32))
     recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"), index=True)
     summary: Mapped[str] = mapped_column(String(200))  # what a reviewer sees; no secret
+    # The same in Dutch, for the console; None on changes proposed before migration 0008.
+    summary_nl: Mapped[str | None] = mapped_column(String(200))
     payload_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(16))
     requested_by: Mapped[str] = mapped_column(String(64))

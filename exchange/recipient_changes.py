@@ -66,6 +66,7 @@ _NAMES_NL = {
 class Checked:
     payload: dict[str, Any]  # normalised; what is applied after approval
     summary: str  # what the approver sees and the audit trail keeps: no secret, no phone
+    summary_nl: str  # the same, in Dutch: what the console shows
 
 
 def _text(payload: dict[str, Any], name: str) -> str:
@@ -82,7 +83,11 @@ def _check_contact(payload: dict[str, Any]) -> Checked:
         )
     except ContactProblem as exc:
         raise ChangeProblem(str(exc), exc.nl) from exc
-    return Checked({"name": name, "phone": phone, "email": email}, "new contact for the key SMS")
+    return Checked(
+        {"name": name, "phone": phone, "email": email},
+        "new contact for the key SMS",
+        "nieuwe contactpersoon voor de sleutel-sms",
+    )
 
 
 def _check_key(payload: dict[str, Any]) -> Checked:
@@ -90,7 +95,11 @@ def _check_key(payload: dict[str, Any]) -> Checked:
         key = parse_public_key(_text(payload, "public_key"))
     except KeyError_ as exc:
         raise ChangeProblem(str(exc), f"de sleutel is {_KEY_NL}") from exc
-    return Checked({"public_key": key.line}, f"add drop key {key.algorithm} {key.fingerprint}")
+    return Checked(
+        {"public_key": key.line},
+        f"add drop key {key.algorithm} {key.fingerprint}",
+        f"dropsleutel {key.algorithm} {key.fingerprint} toevoegen",
+    )
 
 
 def _check_sftp(payload: dict[str, Any]) -> Checked:
@@ -145,6 +154,8 @@ def _check_sftp(payload: dict[str, Any]) -> Checked:
             **paths,
         },
         f"sftp push to {username}@{host}:{port}{paths['path']}, host key {host_key.fingerprint}",
+        f"SFTP-push naar {username}@{host}:{port}{paths['path']}, hostsleutel "
+        f"{host_key.fingerprint}",
     )
 
 
@@ -163,7 +174,9 @@ def _check_mail(payload: dict[str, Any]) -> Checked:
     domain = address.rsplit("@", 1)[1]
     # The address itself is a functional mailbox, but the audit trail only needs its domain.
     return Checked(
-        {"address": address, "route": route}, f"mail by {route} to a mailbox at {domain}"
+        {"address": address, "route": route},
+        f"mail by {route} to a mailbox at {domain}",
+        f"mail via {route} naar een mailbox bij {domain}",
     )
 
 

@@ -403,8 +403,8 @@ def test_a_drop_key_and_a_mailbox_are_proposed_on_the_page(
     assert wrong.status_code == 400
     assert "het adres is geen geldig e-mailadres" in wrong.text
     queue = otto.get("/changes").text
-    assert "add drop key ssh-ed25519 SHA256:" in queue
-    assert "mail by secure_mail to a mailbox at lommel.be" in queue
+    assert re.search(r"dropsleutel ssh-ed25519 SHA256:\S+ toevoegen", queue)
+    assert "mail via secure_mail naar een mailbox bij lommel.be" in queue
     with Session(engine) as session:
         kinds = list(session.scalars(select(PendingChange.kind).order_by(PendingChange.id)))
     assert kinds[-2:] == ["key", "mail"]

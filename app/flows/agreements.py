@@ -66,6 +66,20 @@ __all__ = [
 AGREEMENT_KINDS = frozenset({ChangeKind.AGREEMENT, ChangeKind.AGREEMENT_STATE})
 
 _KIND_NL = {"signature": "ondertekening", "accession": "toetreding", "party": "partij"}
+_TRANSITION_NL = {
+    "notice": "opzegging",
+    "suspend": "schorsing",
+    "resume": "hervatting",
+    "end": "beëindiging",
+    "withdraw": "intrekking",
+}
+_CADENCE_NL = {"yearly": "jaarlijkse", "two-yearly": "tweejaarlijkse"}
+
+
+def _nl_day(day: date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
 _TEXT_MAX = 200
 
 
@@ -443,11 +457,14 @@ def _check_new(
         "cadence": cadence.value if cadence else None,
     }
     summary = f"{kind.value} of {definition.id} signed {signed_on.isoformat()}"
+    summary_nl = f"{_KIND_NL[kind.value]} van {definition.id}, ondertekend {_nl_day(signed_on)}"
     if in_force_on:
         summary += f", in force {in_force_on.isoformat()}"
+        summary_nl += f", van kracht {_nl_day(in_force_on)}"
     if cadence:
         summary += f", {cadence.value} ceremony"
-    return Checked(normal, summary[:_TEXT_MAX])
+        summary_nl += f", {_CADENCE_NL[cadence.value]} ceremonie"
+    return Checked(normal, summary[:_TEXT_MAX], summary_nl[:_TEXT_MAX])
 
 
 def _check_state(
@@ -494,12 +511,20 @@ def _check_state(
         },
     }
     summary = f"{transition.value} of {row.kind} {definition.id} on {on.isoformat()}"
+    summary_nl = (
+        f"{_TRANSITION_NL[transition.value]} van de {_KIND_NL.get(row.kind, row.kind)} van "
+        f"{definition.id} op {_nl_day(on)}"
+    )
     if transition is Transition.NOTICE:
         updates = transition_updates(transition, on, months, reason, article)
-        summary += f", ends {updates['ends_on']} ({months} months)"
+        ends = updates["ends_on"]
+        assert isinstance(ends, date)
+        summary += f", ends {ends.isoformat()} ({months} months)"
+        summary_nl += f", eindigt {_nl_day(ends)} ({months} maanden)"
     if article:
         summary += f" [{article}]"
-    return Checked(normal, summary[:_TEXT_MAX])
+        summary_nl += f" [{article}]"
+    return Checked(normal, summary[:_TEXT_MAX], summary_nl[:_TEXT_MAX])
 
 
 def _check(

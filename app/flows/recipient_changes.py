@@ -36,6 +36,7 @@ class ChangeOut:
     kind: str
     recipient_id: str
     summary: str
+    summary_nl: str  # the Dutch summary (the English one for a change from before 0008)
     state: str
     requested_by: str
     requested_at: datetime
@@ -48,6 +49,7 @@ def _out(change: PendingChange) -> ChangeOut:
         change.kind,
         change.recipient_id,
         change.summary,
+        change.summary_nl or change.summary,
         change.state,
         change.requested_by,
         change.requested_at,
@@ -100,6 +102,7 @@ def propose(
             kind=kind.value,
             recipient_id=recipient_id,
             summary=checked.summary,
+            summary_nl=checked.summary_nl,
             payload_sealed=vault.seal(
                 json.dumps(checked.payload).encode(), _aad(kind.value, recipient_id)
             ),

@@ -63,6 +63,7 @@ class ChangeOut(BaseModel):
     kind: str
     recipient_id: str
     summary: str = Field(description="What the approver decides on; never a secret")
+    summary_nl: str = Field(description="The same in Dutch (as the console shows it)")
     state: Literal["pending", "applied", "rejected"]
     requested_by: str
     requested_at: Timestamp
