@@ -145,9 +145,9 @@ def test_a_round_from_request_to_the_last_key_sms(
     # Kept out, each with its reasons: Gent (no contact: the error's code as its rule) and Genk
     # (the policy's rule and article, recorded as a refused run of the batch).
     assert "Niet aangevraagd" in asked.text
-    assert f"Gemeente {GENT}" in asked.text
+    assert f"{GENT} Gent:" in asked.text
     assert "regel recipient.no_contact" in asked.text
-    assert f"Gemeente {GENK}" in asked.text
+    assert f"{GENK} Genk:" in asked.text
     assert "regel recipient.not_signed, Art. 12" in asked.text
     runs = _runs(engine)
     assert {(r.recipient_id, r.state) for r in runs} == {
@@ -205,6 +205,12 @@ def test_four_eyes_on_the_whole_batch(app_for: Harness, engine: Engine) -> None:
     assert forged.status_code == 409
     assert "zelf aan en kan ze niet goedkeuren" in forged.text
     assert [r.state for r in _runs(engine)] == [RunState.REQUESTED], "nothing approved"
+    # The same round again: not one municipality may have its list, and each one says why.
+    again = _request(ada, ROUND.replace(f"{GENT},2026-11-03,GENT-17\n", ""))
+    assert again.status_code == 409
+    assert "geen run aangevraagd: alle 1 ontvanger(s) geweigerd" in again.text
+    assert f"{LOMMEL} Lommel:" in again.text
+    assert "regel frequency.exhausted, Overweging C" in again.text
     # An operator may not approve at all; a batch that is none is a Dutch 404.
     olga = _as(app_for, "olga")
     olga.get(f"/rounds/{batch}")

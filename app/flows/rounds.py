@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput, NotFound
 from app.store import runs
@@ -32,6 +34,7 @@ __all__ = [
     "RoundLine",
     "batch_lines",
     "batch_progress",
+    "recipient_names",
     "requests_text",
     "year_lines",
 ]
@@ -129,12 +132,21 @@ def batch_progress(engine: Engine, batch_id: str) -> BatchProgress:
     )
 
 
+def _names(session: Session, ids: Collection[str]) -> dict[str, str]:
+    rows = session.execute(select(Recipient.id, Recipient.name_nl).where(Recipient.id.in_(ids)))
+    return {recipient: name for recipient, name in rows}
+
+
+def recipient_names(engine: Engine, ids: Collection[str]) -> dict[str, str]:
+    """The Dutch names of the recipients ``ids`` (an unknown id is left out)."""
+    with reading(engine) as session:
+        return _names(session, ids)
+
+
 def _lines(engine: Engine, where: runs.RunFilter) -> list[RoundLine]:
     with reading(engine) as session:
         found = runs.list_runs(session, where, newest_first=False)
-        ids = {r.recipient_id for r in found}
-        rows = session.execute(select(Recipient.id, Recipient.name_nl).where(Recipient.id.in_(ids)))
-        names = {recipient: name for recipient, name in rows}
+        names = _names(session, {r.recipient_id for r in found})
         return [_line(run, names.get(run.recipient_id, run.recipient_id)) for run in found]
 
 

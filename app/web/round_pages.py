@@ -118,14 +118,23 @@ def request_round(
     except export_flows.BatchRefused as exc:
         refused = refusals(exc.result.refused)
         return _rounds_page(
-            request, me, year, status=409, form=typed, error=dutch(exc), refused=refused
+            request,
+            me,
+            year,
+            status=409,
+            form=typed,
+            error=dutch(exc),
+            refused=refused,
+            names=rounds.recipient_names(engine_of(request), refused),
         )
     except KbxError as exc:
         return _rounds_page(request, me, year, status=exc.status, form=typed, error=dutch(exc))
     if result.refused:
         # Some municipalities were kept out: show why at once (a refusal the policy made is
         # recorded in the batch, but one that a missing contact or key made is not).
-        return _batch_page(request, me, result.batch_id, refused=refusals(result.refused))
+        refused = refusals(result.refused)
+        names = rounds.recipient_names(engine_of(request), refused)
+        return _batch_page(request, me, result.batch_id, refused=refused, names=names)
     return RedirectResponse(f"/rounds/{result.batch_id}", status_code=303)
 
 
