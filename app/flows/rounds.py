@@ -2,11 +2,11 @@
 batch, and how far the batch has come (the console's *Jaarronde*).
 
 Seed 000, overweging C: municipalities "kunnen ... deze lijsten maximaal 1 keer per jaar
-opvragen"; the round answers every request received in one batch (``app.flows.exports
-.request_batch``), approved at once by a second person (``approve_batch``). This module only
-reads: it asks for nothing and approves nothing. The counts of a batch's states are the
-database's (``app.store.runs.state_counts``), so following a round of 285 municipalities every
-two seconds costs one ``GROUP BY``.
+opvragen"; the round answers every request received in one batch
+(``app.flows.exports.request_batch``), approved at once by a second person (``approve_batch``).
+This module only reads: it asks for nothing and approves nothing. The counts of a batch's states
+are the database's (``app.store.runs.state_counts``), so following a round of 285 municipalities
+every two seconds costs one ``GROUP BY``.
 """
 
 from __future__ import annotations
