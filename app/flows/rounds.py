@@ -5,8 +5,8 @@ Seed 000, overweging C: municipalities "kunnen ... deze lijsten maximaal 1 keer 
 opvragen"; the round answers every request received in one batch
 (``app.flows.exports.request_batch``), approved at once by a second person (``approve_batch``).
 This module only reads: it asks for nothing and approves nothing. The counts of a batch's states
-are the database's (``app.store.runs.state_counts``), so following a round of 285 municipalities
-every two seconds costs one ``GROUP BY``.
+are the database's (``app.store.runs.state_counts``, one ``GROUP BY``), not a count of loaded
+runs; a batch's runs are listed with one query (at most one run per municipality: 285).
 """
 
 from __future__ import annotations
