@@ -15,7 +15,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from app.flows.rounds import BatchProgress
 from app.settings import Settings
+from app.web.common import templates
+from app.web.round_pages import POLL
 from exchange.exports import RunState
 from exchange.models import ExportRun
 from tests.conftest import Kbx
@@ -224,3 +227,29 @@ def test_four_eyes_on_the_whole_batch(app_for: Harness, engine: Engine) -> None:
             select(func.count()).select_from(ExportRun).where(ExportRun.approved_by.is_not(None))
         )
     assert approved == 0
+
+
+def test_a_failed_run_ends_the_polling_and_asks_for_attention() -> None:
+    # Failed is no state the worker carries on: the batch is at rest, and a person must look.
+    failed = BatchProgress(
+        batch_id="B-0123456789ab",
+        counts={"key_sent": 2, "failed": 1, "refused": 1},
+        total=3,
+        key_sent=2,
+        failed=1,
+        waiting=0,
+        moving=0,
+    )
+    assert (failed.done, failed.following, failed.percent) == (True, False, 66)
+    html = templates.get_template("_round_progress.html").render(
+        batch_id=failed.batch_id, progress=failed, lines=[], poll=POLL, oob=False
+    )
+    assert "hx-get" not in html
+    assert "2 van 3 gemeenten: sleutel-sms verstuurd" in html
+    assert "1 mislukt: vraagt aandacht" in html
+    carried = BatchProgress("B-0123456789ab", {"built": 1}, 1, 0, 0, 0, 1)
+    assert (carried.done, carried.following) == (False, True)
+    html = templates.get_template("_round_progress.html").render(
+        batch_id=carried.batch_id, progress=carried, lines=[], poll=POLL, oob=False
+    )
+    assert POLLING in html
