@@ -19,6 +19,7 @@ from app.flows.rounds import BatchProgress
 from app.settings import Settings
 from app.web.common import templates
 from app.web.round_pages import POLL
+from app.web.session import COOKIE, open_session, seal
 from exchange.exports import RunState
 from exchange.models import ExportRun
 from tests.conftest import Kbx
@@ -253,3 +254,34 @@ def test_a_failed_run_ends_the_polling_and_asks_for_attention() -> None:
         batch_id=carried.batch_id, progress=carried, lines=[], poll=POLL, oob=False
     )
     assert POLLING in html
+
+
+def test_polling_the_progress_keeps_no_session_alive(app_for: Harness, settings: Settings) -> None:
+    olga = _as(app_for, "olga")
+    asked = _request(olga, f"{HEADER}\n{LOMMEL},2026-11-02,BZ/2026/0117\n")
+    batch = asked.url.path.removeprefix("/rounds/")
+    vault = app_for.app.state.deps.vault
+
+    def last_seen() -> float:
+        session = open_session(vault, olga.client.cookies.get(COOKIE))
+        assert session is not None
+        return session.last_seen
+
+    def idle_for(seconds: float) -> None:
+        session = open_session(vault, olga.client.cookies.get(COOKIE))
+        assert session is not None
+        session.last_seen -= seconds
+        [cookie] = [c for c in olga.client.cookies.jar if c.name == COOKIE]
+        olga.client.cookies.set(COOKIE, seal(vault, session), domain=cookie.domain)
+
+    idle_for(60)
+    before = last_seen()
+    assert olga.get(f"/rounds/{batch}/progress").status_code == 200
+    assert last_seen() == before, "a poll is no activity"
+    assert olga.get(f"/rounds/{batch}").status_code == 200
+    assert last_seen() > before, "opening a page is"
+
+    idle_for(settings.console_idle_minutes * 60 + 1)
+    polled = olga.client.get(f"/rounds/{batch}/progress", headers={"HX-Request": "true"})
+    assert polled.status_code == 401
+    assert polled.headers["HX-Redirect"] == "/login?verlopen=1"

@@ -13,7 +13,7 @@ Every page reads fully without JavaScript: htmx only keeps the progress up to da
 import re
 from typing import Annotated, Any
 
-from fastapi import File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from app.api.errors import refusals
@@ -32,10 +32,12 @@ from app.web.common import (
     new_router,
     page,
     require,
+    session_of,
+    viewer,
 )
 from exchange.protocols import Channel
 
-__all__ = ["POLL", "router"]
+__all__ = ["POLL", "router", "watcher"]
 
 # How often the progress fragment asks again while a batch is being carried (htmx's trigger).
 POLL = "every 2s"
@@ -174,8 +176,21 @@ def round_detail(request: Request, me: CurrentViewer, batch_id: str) -> Response
     return _batch_page(request, me, batch_id)
 
 
+def watcher(request: Request) -> Viewer:
+    """As ``app.web.common.viewer`` (the same checks, the same refusals), but a poll is no
+    activity: a batch's page left open does not keep its session alive past
+    ``KBX_CONSOLE_IDLE_MINUTES``; once that has passed, htmx is sent to the login page."""
+    session = session_of(request)
+    seen = session.last_seen
+    person = viewer(request)
+    session.last_seen = seen
+    return person
+
+
 @router.get("/rounds/{batch_id}/progress")
-def round_progress(request: Request, me: CurrentViewer, batch_id: str) -> Response:
+def round_progress(
+    request: Request, me: Annotated[Viewer, Depends(watcher)], batch_id: str
+) -> Response:
     """The progress fragment (htmx): polled while the worker carries a run of the batch; the
     fragment of a batch at rest comes without its trigger, so the polling stops. The runs'
     table comes along, swapped out of band."""
