@@ -48,6 +48,7 @@ __all__ = [
     "request_of",
     "run_events",
     "run_ids",
+    "state_counts",
     "subject",
     "to_carry",
 ]
@@ -143,6 +144,7 @@ class RunFilter:
     protocol: str | None = None
     recipient: str | None = None
     channel: str | None = None
+    period: str | None = None
     since: datetime | None = None
     include_refused: bool = True
 
@@ -158,6 +160,8 @@ class RunFilter:
             query = query.where(ExportRun.recipient_id == self.recipient)
         if self.channel is not None:
             query = query.where(ExportRun.channel == self.channel)
+        if self.period is not None:
+            query = query.where(ExportRun.period == self.period)
         if self.since is not None:
             query = query.where(ExportRun.requested_at >= self.since)
         if not self.include_refused:
@@ -186,6 +190,13 @@ def list_runs(
 def run_ids(session: Session, where: RunFilter = EVERY_RUN) -> list[int]:
     """Ids of the runs ``where`` names, oldest first."""
     return list(session.scalars(where.apply(select(ExportRun.id)).order_by(ExportRun.id)))
+
+
+def state_counts(session: Session, where: RunFilter = EVERY_RUN) -> dict[str, int]:
+    """How many of the runs ``where`` names are in each state (states with none are left out),
+    counted by the database (one ``GROUP BY``), not by loading the runs."""
+    query = where.apply(select(ExportRun.state)).add_columns(func.count()).group_by(ExportRun.state)
+    return {state: count for state, count in session.execute(query)}
 
 
 def claim(

@@ -37,7 +37,7 @@ from app.store.audit import record
 from app.store.db import reading, transaction
 from app.store.recipients import list_recipients
 from app.store.users import account_named, password_matches
-from app.web import audit_pages, protocol_pages, recipient_pages, staff_pages
+from app.web import audit_pages, protocol_pages, recipient_pages, round_pages, staff_pages
 from app.web.common import (
     HERE,
     NOT_A_VALUE,
@@ -97,6 +97,7 @@ _CONSOLE_PATHS = (
     "/changes",
     "/protocols",
     "/users",
+    "/rounds",
     "/static/",
 )
 
@@ -528,5 +529,5 @@ def install_console(api: FastAPI) -> None:
     api.middleware("http")(_console_middleware)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     api.include_router(router)
-    for pages in (audit_pages, recipient_pages, protocol_pages, staff_pages):
+    for pages in (audit_pages, recipient_pages, protocol_pages, staff_pages, round_pages):
         api.include_router(pages.router)
