@@ -54,9 +54,10 @@ endif
 ifeq ($(wildcard $(DATA_DIR)/kbx.sqlite3),)
 $(STORY): FORCE
 endif
-# The story names the SFTP drop's address (its commands, its known_hosts line): told with other
-# settings, it would send a person to the wrong port.
-STORY_SETTINGS := KBX_SFTP_HOST=$(KBX_SFTP_HOST) KBX_SFTP_PORT=$(KBX_SFTP_PORT)
+# The story names the SFTP drop's address (its commands, its known_hosts line) and the console's:
+# told with other settings, it would send a person to the wrong port.
+STORY_SETTINGS := KBX_SFTP_HOST=$(KBX_SFTP_HOST) KBX_SFTP_PORT=$(KBX_SFTP_PORT) \
+	KBX_HTTP_HOST=$(KBX_HTTP_HOST) KBX_HTTP_PORT=$(KBX_HTTP_PORT)
 ifneq ($(STORY_SETTINGS),$(shell cat '$(STORY).settings' 2>/dev/null))
 $(STORY): FORCE
 endif

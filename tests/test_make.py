@@ -54,7 +54,9 @@ def test_a_second_make_run_only_serves(tmp_path: Path) -> None:
     (data_dir / "demo").mkdir(parents=True)
     (data_dir / "kbx.sqlite3").touch()
     (data_dir / "demo" / "story.txt").write_text("Demo klaar\n")
-    (data_dir / "demo" / "story.txt.settings").write_text("KBX_SFTP_HOST= KBX_SFTP_PORT=\n")
+    (data_dir / "demo" / "story.txt.settings").write_text(
+        "KBX_SFTP_HOST= KBX_SFTP_PORT= KBX_HTTP_HOST= KBX_HTTP_PORT=\n"
+    )
     second = planned(data_dir)
     assert not [step for step in SETUP if step in second], second
     assert f"cat {data_dir}/demo/story.txt" in second

@@ -65,7 +65,7 @@ def demo_seed(
 def demo_story(ctx: typer.Context) -> None:
     """Demo: staff, Lommel's key pair and contact, this year's list on the drop; prints how to
     fetch it with OpenSSH's sftp."""
-    from app.demo.story import prepare_story
+    from app.demo.story import STAFF, prepare_story
 
     c = ctx_of(ctx)
     story = prepare_story(c)
@@ -73,7 +73,10 @@ def demo_story(ctx: typer.Context) -> None:
     lines = [
         "",
         f"Demo klaar: export {story.run_id} voor Lommel (72020), status {story.state}.",
-        f"  Medewerkers (demo-operator, demo-approver): wachtwoorden in {story.credentials}",
+        f"  Medewerkers ({', '.join(name for name, _ in STAFF)}): wachtwoorden in "
+        f"{story.credentials}",
+        f"  Console: http://{c.settings.http_host}:{c.settings.http_port}/ (meld u aan met een van "
+        "hen)",
     ]
     if story.file_name and story.state in ("delivered", "key_sent"):
         lines += [

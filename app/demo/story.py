@@ -35,6 +35,14 @@ __all__ = ["DemoStory", "prepare_story"]
 MUNICIPALITY = "72020"  # Lommel: the one municipality the art. 20 protocol names as signed
 PROTOCOL = "art20-municipal"
 OPERATOR, APPROVER = "demo-operator", "demo-approver"
+# Who else opens the console: the auditor (or DPO) who reads, the admin of the accounts.
+AUDITOR, ADMIN = "demo-auditor", "demo-admin"
+STAFF = (
+    (OPERATOR, Role.OPERATOR),
+    (APPROVER, Role.APPROVER),
+    (AUDITOR, Role.AUDITOR),
+    (ADMIN, Role.ADMIN),
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _staff(c: Context, credentials: Path) -> None:
     lines = []
-    for name, role in ((OPERATOR, Role.OPERATOR), (APPROVER, Role.APPROVER)):
+    for name, role in STAFF:
         with transaction(c.engine) as session:
             known = find_user(session, name) is not None
         if not known:
@@ -67,7 +75,9 @@ def _staff(c: Context, credentials: Path) -> None:
             add(c.engine, name, role, password, c.actor, c.now())  # audited, as `kbx users add`
             lines.append(f"{name} ({role.value}): {password}\n")
     if lines:
-        _write_private(credentials, "".join(lines).encode())
+        # Added to what an earlier story wrote: those accounts keep their passwords.
+        kept = credentials.read_bytes() if credentials.exists() else b""
+        _write_private(credentials, kept + "".join(lines).encode())
 
 
 def _municipality_key(c: Context, private_key: Path) -> None:
