@@ -552,6 +552,8 @@ def test_the_auditor_reads_the_trail_and_checks_the_chain(page: Any, console: Co
     login(page, console, "ouder")
     page.get_by_role("link", name="Audittrail").click()
     expect(page.get_by_role("heading", name="Audittrail", level=1)).to_be_visible()
+    # The navigation says where one is (WCAG 2.4.8): one link, the page's own section.
+    expect(page.locator("nav a[aria-current=page]")).to_have_text(["Audittrail"])
     check(page, console, "audit")
     page.get_by_label("Actie").fill("console.login")
     page.get_by_role("button", name="Filteren").click()
@@ -566,6 +568,7 @@ def test_the_auditor_reads_the_trail_and_checks_the_chain(page: Any, console: Co
     page.locator("main tbody a[href^='/audit/']").first.click()
     expect(page.get_by_role("heading", name=re.compile(r"Auditgebeurtenis \d+"))).to_be_visible()
     expect(page.locator("dl.facts")).to_contain_text("console.login")
+    expect(page.locator("nav a[aria-current=page]")).to_have_text(["Audittrail"])
     check(page, console, "audit-event")
     page.goto("/audit")
     page.get_by_role("button", name="Controleer de keten").click()

@@ -246,11 +246,40 @@ def require(person: Viewer, action: Action) -> None:
         raise ConsoleRefused(403, f"U ({person.name}, {role}) mag dit niet doen.")
 
 
+# The navigation's targets (base.html): the page a path belongs to is the longest that starts it.
+_SECTIONS = (
+    "/exports/new",
+    "/exports",
+    "/rounds",
+    "/recipients",
+    "/changes",
+    "/protocols",
+    "/audit",
+    "/users",
+)
+
+
+def section_of(path: str) -> str:
+    """The navigation link a page belongs to (``/exports/KBX-2026-000002`` -> ``/exports``), or
+    ``/`` for the overview, ``""`` for a path of none; base.html marks it
+    ``aria-current="page"``."""
+    for section in _SECTIONS:  # longest first where one starts another
+        if path == section or path.startswith(section + "/"):
+            return section
+    return "/" if path == "/" else ""
+
+
 def page(
     request: Request, template: str, person: Viewer | None, status: int = 200, **values: Any
 ) -> HTMLResponse:
     """``template`` rendered for ``person`` with the session's CSRF token and ``values``."""
-    context = {"me": person, "csrf": session_of(request).csrf, "Action": Action, **values}
+    context = {
+        "me": person,
+        "csrf": session_of(request).csrf,
+        "Action": Action,
+        "section": section_of(request.url.path),
+        **values,
+    }
     return templates.TemplateResponse(request, template, context, status_code=status)
 
 
