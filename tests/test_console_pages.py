@@ -94,6 +94,12 @@ def test_the_audit_pages_are_refused_without_the_role_or_the_token(app_for: Harn
     assert vera.get("/audit").status_code == 403
     assert vera.post("/audit/verify").status_code == 403
     assert "Audittrail" not in vera.get("/").text, "no link to a page the role may not see"
+    # The VSB's one use of kbx is the API's individual check: no console page shows it a run.
+    for path in ("/", "/exports", "/exports/1", "/rounds", "/changes"):
+        refused = vera.get(path)
+        assert refused.status_code == 403, path
+        assert "uw rol (VSB) heeft er geen toegang" in refused.text, path
+        assert "KBX-" not in refused.text, path
     aude = app_for.browser()
     aude.login("aude")
     aude.get("/audit")

@@ -206,7 +206,8 @@ class Viewer:
 def viewer(request: Request) -> Viewer:
     """The logged-in, active account of the session; raises ``LoginRequired`` without one, when
     the session was idle longer than ``KBX_CONSOLE_IDLE_MINUTES``, began more than
-    ``SESSION_HOURS`` ago, or its account is disabled or has had its password reset since."""
+    ``SESSION_HOURS`` ago, or its account is disabled or has had its password reset since;
+    ``ConsoleRefused`` (403) for a role that may not read (``Action.READ``: the VSB)."""
     session = session_of(request)
     settings = settings_of(request)
     if session.user_id is None:
@@ -222,7 +223,17 @@ def viewer(request: Request) -> Viewer:
         session.user_id = None
         raise LoginRequired()
     session.last_seen = now
-    return Viewer(user.name, user.role, session.csrf)
+    person = Viewer(user.name, user.role, session.csrf)
+    # The console is AgII staff's: a role that may read nothing of it (the VSB, whose one use is
+    # the API's individual check) is refused every page, as the API refuses it every list.
+    if not person.may(Action.READ):
+        role = ROLES_NL.get(person.role, person.role)
+        raise ConsoleRefused(
+            403,
+            f"De console is er voor de medewerkers van AgII; uw rol ({role}) heeft er geen "
+            "toegang.",
+        )
+    return person
 
 
 def csrf_checked(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
