@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import load_ssh_private_key
 from email_validator import EmailNotValidError, validate_email
 
 from crypto import KeyError_, parse_public_key
-from exchange.recipients import ContactProblem, check_contact
+from exchange.recipients import ContactProblem, check_contact, mask_phone
 
 __all__ = ["ChangeKind", "ChangeProblem", "Checked", "check_change"]
 
@@ -83,10 +83,13 @@ def _check_contact(payload: dict[str, Any]) -> Checked:
         )
     except ContactProblem as exc:
         raise ChangeProblem(str(exc), exc.nl) from exc
+    # What the approver must recognise (where the file passwords will go), and the audit trail
+    # may keep: the phone masked, of the e-mail address only its domain, not the name.
+    masked, domain = mask_phone(phone), email.rsplit("@", 1)[1]
     return Checked(
         {"name": name, "phone": phone, "email": email},
-        "new contact for the key SMS",
-        "nieuwe contactpersoon voor de sleutel-sms",
+        f"new contact for the key SMS: mobile {masked}, e-mail at {domain}",
+        f"nieuwe contactpersoon voor de sleutel-sms: gsm {masked}, e-mail bij {domain}",
     )
 
 

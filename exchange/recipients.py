@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from exchange.free_text import may_hold_national_number
 
-__all__ = ["AGENCIES", "ContactProblem", "Municipality", "check_contact"]
+__all__ = ["AGENCIES", "ContactProblem", "Municipality", "check_contact", "mask_phone"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,14 @@ class ContactProblem(ValueError):
     def __init__(self, message: str, nl: str) -> None:
         super().__init__(message)
         self.nl = nl
+
+
+def mask_phone(phone: str) -> str:
+    """``+32470123456`` -> ``+32 4•••••••56``: enough to recognise, not to dial."""
+    digits = phone.removeprefix("+32")
+    if len(digits) < 4:
+        return "•" * len(phone)
+    return f"+32 {digits[0]}{'•' * (len(digits) - 3)}{digits[-2:]}"
 
 
 def check_contact(name: str, phone: str, email: str) -> tuple[str, str, str]:

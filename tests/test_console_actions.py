@@ -364,6 +364,11 @@ def test_a_contact_proposed_on_the_page_is_applied_after_another_approves(
     arne.login("arne")
     queue = arne.get("/changes")
     assert f"/changes/{change}/approve" in post_forms(queue.text)
+    # The approver sees where the file passwords will go: the new number masked, the domain.
+    assert "nieuwe contactpersoon voor de sleutel-sms: gsm +32 4••••••99, e-mail bij lommel.be" in (
+        queue.text
+    )
+    assert "+32470123499" not in queue.text
     assert arne.post(f"/changes/{change}/approve").url.path == "/changes"
     with Session(engine) as session:
         contact_now = session.get(RecipientContact, LOMMEL)

@@ -36,6 +36,7 @@ from exchange.models import (
     RecipientSftp,
 )
 from exchange.policy import Reason
+from exchange.recipients import mask_phone
 
 if TYPE_CHECKING:
     from app.registry import Registry
@@ -64,14 +65,6 @@ def local(moment: datetime | None) -> datetime | None:
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=BRUSSELS)
-
-
-def mask_phone(phone: str) -> str:
-    """``+32470123456`` -> ``+32 4•• •• •• 56``: enough to recognise, not to dial."""
-    digits = phone.removeprefix("+32")
-    if len(digits) < 4:
-        return "•" * len(phone)
-    return f"+32 {digits[0]}{'•' * (len(digits) - 3)}{digits[-2:]}"
 
 
 @dataclass(frozen=True, slots=True)
