@@ -249,6 +249,25 @@ def _request_lommel(browser: Console) -> httpx.Response:
     return browser.post("/exports/new", {**LOMMEL_YEARLY, "action": "request"})
 
 
+def test_an_allowed_request_kbx_cannot_yet_deliver_says_why_before_submitting(
+    app_for: Harness, engine: Engine
+) -> None:
+    """The protocol allows Lommel's list over a push to its server, but Lommel registered none:
+    the answer says so before submitting and offers no button (request_export would refuse)."""
+    olga = app_for.browser()
+    olga.login("olga")
+    push = {**LOMMEL_YEARLY, "channel": "sftp_push"}
+    for answer in (olga.post("/exports/check", push), olga.post("/exports/new", push)):
+        assert answer.status_code == 200
+        assert "kbx kan de lijst nog niet bezorgen" in answer.text
+        assert "ontvanger 72020 heeft geen SFTP-server geregistreerd" in answer.text
+        assert 'value="request"' not in answer.text
+        assert "Toegestaan" not in answer.text
+    refused = olga.post("/exports/new", {**push, "action": "request"})
+    assert refused.status_code == 409
+    assert _runs(engine) == [], "nothing was requested"
+
+
 def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine: Engine) -> None:
     olga, arne = app_for.browser(), app_for.browser()
     olga.login("olga")

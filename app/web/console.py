@@ -377,6 +377,9 @@ class PolicyAnswer:
     reasons: list[Reason]
     today: date | None = None
     error: str | None = None
+    # Allowed by the protocol, but kbx cannot deliver it yet (no contact, key, server or
+    # mailbox): the request would be refused, so the page says why and offers no button.
+    not_ready: str | None = None
 
 
 def _ask_policy(request: Request, form: ExportForm) -> PolicyAnswer:
@@ -386,7 +389,8 @@ def _ask_policy(request: Request, form: ExportForm) -> PolicyAnswer:
         return PolicyAnswer(False, [], error=dutch(exc))
     except ValueError:
         return PolicyAnswer(False, [], error=NOT_A_VALUE)
-    return PolicyAnswer(answer.allowed, answer.reasons, answer.today)
+    not_ready = None if answer.not_ready is None else dutch(answer.not_ready)
+    return PolicyAnswer(answer.allowed, answer.reasons, answer.today, not_ready=not_ready)
 
 
 @router.post("/exports/check", dependencies=[Csrf])
