@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.settings import Settings
+from exchange.clock import in_brussels
 from exchange.models import AuditEvent, PendingChange, User
 from tests.conftest import Kbx
 from tests.console_helpers import Harness, open_console, post_forms
@@ -252,6 +253,14 @@ def test_an_admin_manages_accounts(app_for: Harness, engine: Engine) -> None:
     added = ada.post("/users/add", {"name": "nina", "role": "auditor", "password": PASSWORD})
     assert added.url.path == "/users"
     assert "<td>nina</td>" in added.text
+    # Created now, shown in Brussels time as every moment of the console (not in UTC).
+    with Session(engine) as session:
+        created = session.scalar(select(User.created_at).where(User.name == "nina"))
+    assert created is not None
+    shown = in_brussels(created).strftime("%d-%m-%Y %H:%M")
+    nina_row = re.search(r"<td>nina</td>.*?</tr>", added.text, re.S)
+    assert nina_row is not None
+    assert f"<td>{shown}</td>" in nina_row.group(0)
     weak = ada.post("/users/add", {"name": "nino", "role": "auditor", "password": "kort"})
     assert weak.status_code == 400
     assert 'role="alert"' in weak.text

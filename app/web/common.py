@@ -26,6 +26,7 @@ from app.settings import Settings
 from app.store.db import reading
 from app.store.users import active_user
 from app.web.session import ConsoleSession, credential_tag, csrf_matches
+from exchange.clock import in_brussels
 from exchange.exports import RunState
 from exchange.protocols import Channel
 
@@ -117,8 +118,9 @@ NOT_A_VALUE = "Een datum (JJJJ-MM-DD) of het aantal jaren terug is ongeldig."
 
 
 def when(moment: datetime | None) -> str:
-    """A moment as the pages show it: ``30-11-2026 09:15``, or nothing."""
-    return "" if moment is None else moment.strftime("%d-%m-%Y %H:%M")
+    """A moment as the pages show it, in Brussels time: ``30-11-2026 09:15``, or nothing. A
+    naive value is UTC (as SQLite gives a stored one back), like every moment kbx stores."""
+    return "" if moment is None else in_brussels(moment).strftime("%d-%m-%Y %H:%M")
 
 
 def optional_date(text: str) -> date | None:
