@@ -89,6 +89,34 @@ def test_the_chain_check_is_intact_on_a_fresh_store(
     assert f"audit trail intact: {events} event(s)" in cli.stdout, "the check kbx audit verify runs"
 
 
+def test_a_number_or_a_path_that_names_nothing_gets_a_dutch_page(
+    app_for: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ids too large for a row, ids that are no number, a method a path lacks, a parameter
+    that is none: each a Dutch page (never a 500 or the framework's JSON), nothing repeated."""
+    aude, arne = app_for.browser(), app_for.browser()
+    aude.login("aude")
+    arne.login("arne")
+    huge = "9" * 23
+    for path in (f"/audit/{huge}", "/audit/abc", "/audit/0", "/audit/2147483648"):
+        answer = aude.get(path)
+        assert answer.status_code == 404, path
+        assert "Er is geen auditgebeurtenis met dit nummer." in answer.text, path
+    arne.get("/changes")
+    for verb in ("approve", "reject"):
+        answer = arne.post(f"/changes/{huge}/{verb}")
+        assert answer.status_code == 404, verb
+        assert "Er is geen wijziging met dit nummer." in answer.text
+    wrong = aude.get("/login?verlopen=ja")
+    assert wrong.status_code == 400
+    assert "Dit verzoek is ongeldig" in wrong.text
+    assert aude.client.put("/exports/new").status_code == 405
+    assert "Deze pagina kan dat niet." in aude.client.put("/exports/new").text
+    assert huge not in caplog.text
+    # The API keeps its own shape for the same kinds of error.
+    assert aude.client.get("/api/v1/nergens").json()["code"] == "http.not_found"
+
+
 def test_the_audit_pages_are_refused_without_the_role_or_the_token(app_for: Harness) -> None:
     vera = app_for.browser()
     vera.login("vera")

@@ -569,8 +569,10 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    # The type and the path only: an exception's text may carry a value.
-    log.error("internal error (%s) on %s %s", type(exc).__name__, request.method, request.url.path)
+    # The type and the route's template only: an exception's text, and a path as sent, may
+    # carry a value (a national number typed in a URL).
+    route = getattr(request.scope.get("route"), "path", "(no route)")
+    log.error("internal error (%s) on %s %s", type(exc).__name__, request.method, route)
     return JSONResponse(status_code=500, content=_body(_generic("internal.error")))
 
 

@@ -22,6 +22,7 @@ from app.web.common import (
     optional_date,
     page,
     require,
+    row_id,
 )
 
 __all__ = ["LIMIT", "router"]
@@ -73,11 +74,12 @@ def audit_list(
 
 
 @router.get("/audit/{seq}")
-def audit_detail(request: Request, me: CurrentViewer, seq: int) -> Response:
+def audit_detail(request: Request, me: CurrentViewer, seq: str) -> Response:
     """One event: its time, actor, action, subject, details and hashes."""
     require(me, Action.READ)
+    number = row_id(seq, "auditgebeurtenis")
     try:
-        event = audit_event(engine_of(request), seq)
+        event = audit_event(engine_of(request), number)
     except KbxError as exc:
         raise ConsoleRefused(exc.status, dutch(exc)) from exc
     return page(request, "audit_event.html", me, event=event)

@@ -51,6 +51,7 @@ __all__ = [
     "optional_date",
     "page",
     "require",
+    "row_id",
     "session_of",
     "settings_of",
     "templates",
@@ -121,6 +122,20 @@ def when(moment: datetime | None) -> str:
     """A moment as the pages show it, in Brussels time: ``30-11-2026 09:15``, or nothing. A
     naive value is UTC (as SQLite gives a stored one back), like every moment kbx stores."""
     return "" if moment is None else in_brussels(moment).strftime("%d-%m-%Y %H:%M")
+
+
+# Row ids are 32-bit integers on PostgreSQL; a larger number typed in a path names no row.
+_MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(text: str, what_nl: str) -> int:
+    """The id a path names (``/audit/17``): digits, 1 to 2**31 - 1. Anything else names no row
+    and gets the same Dutch 404 as an unknown id (``ConsoleRefused``), never a database error;
+    the text is not repeated (it could be anything a person typed)."""
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 10 else 0
+    if not 1 <= number <= _MAX_ROW_ID:
+        raise ConsoleRefused(404, f"Er is geen {what_nl} met dit nummer.")
+    return number
 
 
 def optional_date(text: str) -> date | None:

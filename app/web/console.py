@@ -20,11 +20,14 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.errors import http_error, validation_error
 from app.api.routes.checks import SlidingWindow
 from app.errors import KbxError
 from app.flows import alerts as alert_flows
@@ -524,12 +527,35 @@ def _refused(request: Request, exc: Exception) -> Response:
     return page(request, "error.html", None, status=exc.status, message=exc.message_nl)
 
 
+_FRAMEWORK_NL = {
+    404: "Deze pagina bestaat niet.",
+    405: "Deze pagina kan dat niet.",
+}
+
+
+async def _framework_error(request: Request, exc: Exception) -> Response:
+    """The framework's own refusals (an unknown path, a method a path lacks, a parameter that is
+    not one) as a Dutch page on the console's paths; the API keeps its JSON shape."""
+    if not _is_console(request.url.path):
+        if isinstance(exc, RequestValidationError):
+            return await validation_error(request, exc)
+        return await http_error(request, exc)
+    if isinstance(exc, StarletteHTTPException) and exc.status_code in _FRAMEWORK_NL:
+        status, message = exc.status_code, _FRAMEWORK_NL[exc.status_code]
+    else:  # never the value: it may be anything a person typed
+        status, message = 400, "Dit verzoek is ongeldig: een van de waarden is er geen."
+    return page(request, "error.html", None, status=status, message=message)
+
+
 def install_console(api: FastAPI) -> None:
     """Mount the console on ``api`` (built by ``app.api.app.create_app``, its settings, engine
     and deps on ``api.state``): the routes, ``/static`` and the session middleware."""
     api.state.console_login_failures = SlidingWindow(LOGIN_WINDOW_SECONDS)
     api.add_exception_handler(LoginRequired, _login_required)
     api.add_exception_handler(ConsoleRefused, _refused)
+    # After app.api.errors.install_handlers: these two answer the API's paths as before.
+    api.add_exception_handler(StarletteHTTPException, _framework_error)
+    api.add_exception_handler(RequestValidationError, _framework_error)
     api.middleware("http")(_console_middleware)
     api.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     api.include_router(router)

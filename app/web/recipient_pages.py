@@ -34,6 +34,7 @@ from app.web.common import (
     new_router,
     page,
     require,
+    row_id,
     settings_of,
 )
 from exchange.protocols import Channel
@@ -186,24 +187,34 @@ def _decide(do: Callable[[], object]) -> Response:
 
 
 @router.post("/changes/{change_id}/approve", dependencies=[Csrf])
-def approve_change(request: Request, me: CurrentViewer, change_id: int) -> Response:
+def approve_change(request: Request, me: CurrentViewer, change_id: str) -> Response:
     """Approve and apply a change (four eyes: never the proposer's own)."""
     require(me, Action.DECIDE_CHANGE)
     engine, deps = engine_of(request), deps_of(request)
     return _decide(
         lambda: recipient_changes.decide(
-            engine, deps.vault, change_id, me.name, approve=True, now=settings_of(request).now()
+            engine,
+            deps.vault,
+            row_id(change_id, "wijziging"),
+            me.name,
+            approve=True,
+            now=settings_of(request).now(),
         ),
     )
 
 
 @router.post("/changes/{change_id}/reject", dependencies=[Csrf])
-def reject_change(request: Request, me: CurrentViewer, change_id: int) -> Response:
+def reject_change(request: Request, me: CurrentViewer, change_id: str) -> Response:
     """Reject a change; nothing of it is kept."""
     require(me, Action.DECIDE_CHANGE)
     engine, deps = engine_of(request), deps_of(request)
     return _decide(
         lambda: recipient_changes.decide(
-            engine, deps.vault, change_id, me.name, approve=False, now=settings_of(request).now()
+            engine,
+            deps.vault,
+            row_id(change_id, "wijziging"),
+            me.name,
+            approve=False,
+            now=settings_of(request).now(),
         ),
     )
