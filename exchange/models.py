@@ -267,7 +267,7 @@ class ExportRun(Base):
     recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"))
     period: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
     lookback_years: Mapped[int | None]
     definition_hash: Mapped[str] = mapped_column(String(80))
     requested_by: Mapped[str] = mapped_column(String(64))
