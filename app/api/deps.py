@@ -9,6 +9,7 @@ of every operation that uses it lists ``roles_of(action)`` (``app.api.openapi``)
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 
@@ -130,15 +131,19 @@ def recipient_of(recipient_id: RecipientRef, _caller: CurrentUser, engine: Engin
         return resolve(session, recipient_id).id
 
 
-def recipient_filter(
+async def recipient_filter(
     _caller: CurrentUser, engine: EngineDep, recipient: RecipientQuery = None
 ) -> str | None:
     """A ``?recipient=`` filter by code or by name, resolved as ``recipient_of``; an unknown
     name is a 404, not an empty list."""
-    if recipient is None:
+    if recipient is None:  # most lists: no thread-pool hop for nothing
         return None
+    return await run_in_threadpool(_recipient_id, engine, recipient)
+
+
+def _recipient_id(engine: Engine, text: str) -> str:
     with reading(engine) as session:
-        return resolve(session, recipient).id
+        return resolve(session, text).id
 
 
 RecipientParam = Annotated[str, Depends(recipient_of)]
