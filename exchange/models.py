@@ -269,7 +269,7 @@ class ExportRun(Base):
     recipient_id: Mapped[str] = mapped_column(ForeignKey("recipients.id"))
     period: Mapped[str] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
     lookback_years: Mapped[int | None]
     definition_hash: Mapped[str] = mapped_column(String(80))
     requested_by: Mapped[str] = mapped_column(String(64))
@@ -355,6 +355,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The last sign-out from the console: a console session begun before it is refused.
+    signed_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiToken(Base):

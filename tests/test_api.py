@@ -15,7 +15,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,13 @@ from sqlalchemy.orm import Session
 
 from app.api.errors import ERRORS
 from app.api.routes import ROUTERS
+from app.api.routes.exports import LIST_LIMIT
 from app.flows.execution import execute
 from app.settings import Settings
-from app.store.db import aware
-from exchange.models import ApiToken, AuditEvent, ExportRun, RecipientSftp, User
+from app.store import runs
+from app.store.db import aware, transaction
+from exchange.exports import RunState
+from exchange.models import ApiToken, AuditEvent, ExportRun, Recipient, RecipientSftp, User
 from tests.api_helpers import (
     API,
     ROLES,
@@ -330,6 +333,46 @@ def test_request_show_list_and_a_second_request_refused(api: Api) -> None:
     assert (nowhere.status_code, _code(nowhere)) == (404, "recipient.unknown")
     no_contact = _request(api, recipient=GENT)
     assert _code(no_contact) == "policy.refused"  # Gent did not sign art20
+
+
+def test_the_list_answers_the_newest_fifty_runs_unless_asked_for_more(
+    api: Api, engine: Engine
+) -> None:
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        towns = list(
+            session.scalars(
+                select(Recipient.id)
+                .where(Recipient.kind == "municipality")
+                .order_by(Recipient.id)
+                .limit(LIST_LIMIT + 5)
+            )
+        )
+        for town in towns:
+            run = ExportRun(
+                protocol_id="art20-municipal",
+                recipient_id=town,
+                period=str(TODAY.year),
+                channel="sftp_drop",
+                definition_hash="sha256:test",
+                requested_by="olga",
+                requested_at=now,
+            )
+            runs.claim(
+                session, run, RunState.REQUESTED, actor="olga", action="export.requested",
+                now=now, today=TODAY,
+            )  # fmt: skip
+    listed = api.get("/exports", as_="aude").json()
+    assert len(listed) == LIST_LIMIT == 50
+    ids = [r["id"] for r in listed]
+    assert ids == sorted(ids, reverse=True), "newest first"
+    every = api.get("/exports", as_="aude", params={"limit": 1000}).json()
+    assert len(every) == LIST_LIMIT + 5
+    assert every[:LIST_LIMIT] == listed
+    assert {r["recipient"] for r in every} == set(towns)
+    assert all(r["requested_at"] and r["state"] == "requested" for r in every)
+    too_many = api.get("/exports", as_="aude", params={"limit": 1001})
+    assert (too_many.status_code, _code(too_many)) == (422, "request.invalid")
 
 
 def test_twenty_simultaneous_requests_yield_exactly_one_run(

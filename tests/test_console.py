@@ -80,9 +80,21 @@ def test_login_logout_and_the_overview(browser: Console, engine: Engine) -> None
     assert "arne (goedkeurder)" in page.text
     assert [e.actor for e in _events(engine, "console.login")] == ["arne"]
 
+    # A copy of the cookie taken before Afmelden (another tab, a stolen copy): worth nothing
+    # after it, because the server ends the session too (users.signed_out_at).
+    copied = browser.client.cookies.get(COOKIE)
+    assert copied is not None
     out = browser.post("/logout")
     assert out.url.path == "/login"
     assert browser.get("/exports").url.path == "/login", "the session is gone"
+    assert [e.actor for e in _events(engine, "console.logout")] == ["arne"]
+    thief = TestClient(browser.client.app)
+    thief.cookies.set(COOKIE, copied)
+    replayed = thief.get("/audit", follow_redirects=False)
+    assert replayed.status_code == 303
+    assert replayed.headers["location"] == "/login"
+    # Signing in again after signing out works at once.
+    assert browser.login("arne").url.path == "/"
 
 
 def test_a_wrong_password_is_refused_audited_and_throttled(
@@ -286,6 +298,10 @@ def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine:
     assert "Goedkeuren" not in page.text, "never a button to approve one's own run"
     assert f"/exports/{run.reference}/approve" not in post_forms(page.text)
     assert f"/exports/{run.reference}/cancel" in post_forms(page.text), "the requester cancels"
+    # The operator sees the run wait too, under its own heading (she may not approve it).
+    mine = olga.get("/").text.split("Wachten op goedkeuring door een tweede persoon", 1)
+    assert len(mine) == 2
+    assert str(run.reference) in mine[1].split("Lopende exports")[0]
 
     arne.login("arne")
     overview = arne.get("/")
@@ -319,7 +335,9 @@ def test_the_requester_cannot_approve_by_a_forged_post(
     page = _request_lommel(ada)
     [run] = _runs(engine)
     assert "Goedkeuren" not in page.text
-    assert ada.get("/").text.count(str(run.reference)) == 0, "not waiting for her own approval"
+    mine, others = ada.get("/").text.split("Mijn aanvragen die op een tweede persoon wachten")
+    assert str(run.reference) not in mine, "not waiting for her own approval"
+    assert str(run.reference) in others.split("Lopende exports")[0], "but for a second person"
     forged = ada.post(f"/exports/{run.reference}/approve")
     assert forged.status_code == 409
     assert "kan ze niet goedkeuren" in forged.text

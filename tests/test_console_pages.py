@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.settings import Settings
+from app.settings import PROJECT_ROOT, Settings
+from app.web.common import EVENTS_NL
+from exchange.agreements import Transition
 from exchange.clock import in_brussels
 from exchange.models import AuditEvent, PendingChange, User
 from tests.conftest import Kbx
@@ -324,3 +326,15 @@ def test_only_an_admin_sees_the_accounts(app_for: Harness, engine: Engine) -> No
     ada = app_for.browser()
     ada.login("ada")
     assert '<a href="/users">Gebruikers</a>' in ada.get("/").text
+
+
+def test_every_audited_action_has_a_dutch_label() -> None:
+    """The audit trail is read in Dutch: each action kbx records (``action="..."`` in the code,
+    the drop's events, the agreement transitions) has its label in ``EVENTS_NL``."""
+    source = "\n".join(p.read_text() for p in (PROJECT_ROOT / "app").rglob("*.py"))
+    actions = set(re.findall(r'action="([a-z_]+\.[a-z_]+)"', source))
+    actions |= set(re.findall(r'"(sftp\.[a-z_]+)"', source))
+    actions |= {f"agreement.{kind}" for kind in ("signature", "accession")}
+    actions |= {f"agreement.{transition.value}" for transition in Transition}
+    assert len(actions) > 40, sorted(actions)
+    assert sorted(actions - EVENTS_NL.keys()) == []

@@ -3,6 +3,7 @@ and the compose file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from alembic import command
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from app.cli.serve import listen
 from app.settings import PROJECT_ROOT, Settings
 from app.store.migrate import alembic_config
 from tests.conftest import Kbx
@@ -110,6 +112,36 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def _nodelay_of_a_connection(listener: socket.socket) -> int:
+    """TCP_NODELAY of a connection asyncio accepts on ``listener`` (as uvicorn's server does)."""
+
+    async def accept_one() -> int:
+        got: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def connected(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            got.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(connected, sock=listener)
+        async with server:
+            _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+            value = await asyncio.wait_for(got, 30)
+            writer.close()
+        return value
+
+    return asyncio.run(accept_one())
+
+
+def test_serve_answers_without_waiting_for_the_clients_ack() -> None:
+    """`kbx serve` hands uvicorn its own listening socket: asyncio turns Nagle's algorithm off
+    only on connections of a socket that says IPPROTO_TCP. Without it each answer written in
+    two parts (head, then body) waited for the client's delayed ACK: 40 ms per request."""
+    assert _nodelay_of_a_connection(listen("127.0.0.1", 0, "KBX_HTTP_PORT", "--port")) != 0
+    plain = socket.create_server(("127.0.0.1", 0))  # what `kbx serve` used to hand over
+    assert _nodelay_of_a_connection(plain) == 0, "the check can tell the two apart"
 
 
 def test_serve_answers_health_with_the_embedded_defaults(tmp_path: Path) -> None:

@@ -3,12 +3,13 @@ console (``/``, ``/login``, ``/exports``: a session cookie; ``app.web``)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations at runtime.
 import logging
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.deps import EngineDep, RegistryDep, SettingsDep
 from app.api.docs import install_docs
@@ -62,13 +63,29 @@ are JSON: a stable `code`, `message` (English) and `message_nl` (Nederlands). Ev
 answer is ISO 8601 in Brussels time with its offset (`2026-11-23T10:15:02+01:00`)."""
 
 
-async def _access_log(request: Request, call_next: Any) -> Response:
+class _AccessLog:
     """One line per request with the route's template, never the URL as sent: a path or query
-    could carry a value somebody typed (uvicorn's own access log is off for that reason)."""
-    response: Response = await call_next(request)
-    route = request.scope.get("route")
-    log.info("%s %s %s", request.method, getattr(route, "path", "(no route)"), response.status_code)
-    return response
+    could carry a value somebody typed (uvicorn's own access log is off for that reason).
+    Plain ASGI, not ``BaseHTTPMiddleware`` (a task group and memory streams per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, answer)
+        route = scope.get("route")
+        log.info("%s %s %s", scope["method"], getattr(route, "path", "(no route)"), status)
 
 
 def create_app(
@@ -90,7 +107,7 @@ def create_app(
     )
     if dev:
         install_docs(api)
-    api.middleware("http")(_access_log)
+    api.add_middleware(_AccessLog)
     api.state.settings = settings
     api.state.registry = registry
     api.state.engine = engine or make_engine(settings)

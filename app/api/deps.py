@@ -9,6 +9,7 @@ of every operation that uses it lists ``roles_of(action)`` (``app.api.openapi``)
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 
@@ -59,22 +60,31 @@ PREFIX = "/api/v1"
 oauth2 = OAuth2PasswordBearer(tokenUrl=f"{PREFIX}/auth/token", auto_error=False)
 
 
-def get_engine(request: Request) -> Engine:
+# The dependencies that only look something up are coroutines: FastAPI runs a plain function
+# in its thread pool, and each such hop costs ~0.3 ms of CPU, more than most reads themselves.
+# Those that read the database stay plain functions, off the event loop.
+
+
+async def get_engine(request: Request) -> Engine:
+    """The application's database engine."""
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_deps(request: Request) -> ExportDeps:
+async def get_deps(request: Request) -> ExportDeps:
+    """The application's flow dependencies (registry, vault, channels)."""
     deps: ExportDeps = request.app.state.deps
     return deps
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
+    """The protocol registry loaded at start."""
     registry: Registry = request.app.state.registry
     return registry
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    """The application's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -121,15 +131,19 @@ def recipient_of(recipient_id: RecipientRef, _caller: CurrentUser, engine: Engin
         return resolve(session, recipient_id).id
 
 
-def recipient_filter(
+async def recipient_filter(
     _caller: CurrentUser, engine: EngineDep, recipient: RecipientQuery = None
 ) -> str | None:
     """A ``?recipient=`` filter by code or by name, resolved as ``recipient_of``; an unknown
     name is a 404, not an empty list."""
-    if recipient is None:
+    if recipient is None:  # most lists: no thread-pool hop for nothing
         return None
+    return await run_in_threadpool(_recipient_id, engine, recipient)
+
+
+def _recipient_id(engine: Engine, text: str) -> str:
     with reading(engine) as session:
-        return resolve(session, recipient).id
+        return resolve(session, text).id
 
 
 RecipientParam = Annotated[str, Depends(recipient_of)]
@@ -147,7 +161,7 @@ class RoleGuard:
     def __init__(self, action: Action) -> None:
         self.action = action
 
-    def __call__(self, user: CurrentUser) -> User:
+    async def __call__(self, user: CurrentUser) -> User:
         require(user.name, user.role, self.action)  # RoleRefused: 403 auth.role
         return user
 

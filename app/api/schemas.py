@@ -12,10 +12,11 @@ a POST answer and in a later GET.
 import json
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, WithJsonSchema
+from sqlalchemy import Row
 
 from app.api.errors import ReasonOut
 from exchange.clock import in_brussels
@@ -181,7 +182,8 @@ class RunOut(BaseModel):
     )
 
 
-def run_out(run: ExportRun) -> RunOut:
+def run_out(run: ExportRun | Row[Any]) -> RunOut:
+    """``run`` as the API shows it: a loaded run, or a row of ``app.store.runs.list_rows``."""
     return RunOut(
         id=run.id,
         reference=run.reference,

@@ -40,6 +40,25 @@ def _admin(engine: Engine, by: str) -> None:
         require(by, user.role, Action.MANAGE_STAFF)
 
 
+def sign_out(engine: Engine, user_id: int, now: datetime) -> None:
+    """Ends every console session of the account (``users.signed_out_at``; ``app.web.common``
+    refuses a session begun before it), audited as ``console.logout``. A sealed cookie copied
+    before *Afmelden* is worth nothing after it; the account's other browsers sign in again."""
+    with transaction(engine) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            return
+        user.signed_out_at = now
+        record(
+            session,
+            actor=user.name,
+            action="console.logout",
+            subject=f"user:{user.name}",
+            details={},
+            now=now,
+        )
+
+
 def _load(session: Session, name: str) -> User:
     user = session.scalar(select(User).where(User.name == name))
     if user is None:

@@ -145,11 +145,15 @@ def issue_token(session: Session, user: User, now: datetime) -> tuple[str, int]:
 
 
 def user_for_token(session: Session, token: str, now: datetime) -> User | None:
-    row = session.get(ApiToken, _digest(token))
-    if row is None:
+    """The active account of a bearer token that has not expired (aware ``now``), else ``None``.
+    One query: it runs before every API request."""
+    found = session.execute(
+        select(User, ApiToken.expires_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _digest(token))
+    ).first()
+    if found is None:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
-    if expires <= now:
-        return None
-    user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    user, expires = found
+    expires = expires if expires.tzinfo else expires.replace(tzinfo=now.tzinfo)
+    return user if expires > now and user.active else None

@@ -23,7 +23,7 @@ from app.errors import KbxError
 from app.flows.deps import ExportDeps
 from app.flows.roles import Action, may
 from app.settings import Settings
-from app.store.db import reading
+from app.store.db import aware, reading
 from app.store.users import active_user
 from app.web.session import ConsoleSession, credential_tag, csrf_matches
 from exchange.clock import in_brussels
@@ -114,6 +114,30 @@ EVENTS_NL = {
     "export.return_refused": "teruggekomen bestand geweigerd",
     "sftp.downloaded": "opgehaald door de ontvanger",
     "sftp.deleted": "verwijderd door de ontvanger",
+    "sftp.login": "aangemeld op de SFTP-drop",
+    "sftp.auth_failed": "mislukte aanmelding op de SFTP-drop",
+    "sftp.listed": "map bekeken op de SFTP-drop",
+    "sftp.uploaded": "bestand opgeladen op de SFTP-drop",
+    "console.login": "aangemeld in de console",
+    "console.login_failed": "mislukte aanmelding in de console",
+    "console.logout": "afgemeld in de console",
+    "user.added": "gebruiker toegevoegd",
+    "user.disabled": "gebruiker uitgeschakeld",
+    "user.enabled": "gebruiker ingeschakeld",
+    "user.password_reset": "wachtwoord opnieuw ingesteld",
+    "recipient.change_proposed": "wijziging voorgesteld",
+    "recipient.change_applied": "wijziging goedgekeurd en toegepast",
+    "recipient.change_rejected": "wijziging afgewezen",
+    "agreement.signature": "ondertekening geregistreerd",
+    "agreement.accession": "toetreding geregistreerd",
+    "agreement.notice": "opzegging geregistreerd",
+    "agreement.suspend": "schorsing geregistreerd",
+    "agreement.resume": "hervatting geregistreerd",
+    "agreement.end": "beëindiging geregistreerd",
+    "agreement.withdraw": "intrekking geregistreerd",
+    "protocol.date_set": "datum van een protocol vastgelegd",
+    "kbi.import": "KBI-extract ingelezen",
+    "check.integration_obligation": "individuele controle van de inburgeringsplicht (VSB)",
 }
 NOT_A_VALUE = "Een datum (JJJJ-MM-DD) of het aantal jaren terug is ongeldig."
 
@@ -145,10 +169,36 @@ def optional_date(text: str) -> date | None:
 
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["when"] = when
+
+
+def detail(value: object) -> str:
+    """An audit event's detail as a person reads it (not Python's repr): nothing as ``–``, yes
+    or no, a mapping as ``key: value, ...``, a list as ``a, b``."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {detail(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(detail(v) for v in value)
+    return str(value)
+
+
+templates.env.filters["detail"] = detail
 templates.env.globals["STATES_NL"] = STATES_NL
 templates.env.globals["CHANNELS_NL"] = CHANNELS_NL
 templates.env.globals["ROLES_NL"] = ROLES_NL
 templates.env.globals["EVENTS_NL"] = EVENTS_NL
+templates.env.globals["KINDS_NL"] = {
+    # a recipient's kind
+    "municipality": "gemeente",
+    "agency": "agentschap",
+    # an agreement's kind
+    "signature": "ondertekening",
+    "accession": "toetreding",
+    "party": "partij bij het protocol",
+}
 
 
 # -- errors the console answers as pages ---------------------------------------------------------
@@ -236,7 +286,12 @@ def viewer(request: Request) -> Viewer:
         raise LoginRequired(expired=True)
     with reading(engine_of(request)) as db:
         user = active_user(db, session.user_id)
-    if user is None or credential_tag(user.password_hash) != session.credential:
+    signed_out = aware(user.signed_out_at) if user is not None else None
+    if (
+        user is None
+        or credential_tag(user.password_hash) != session.credential
+        or (signed_out is not None and session.started <= signed_out.timestamp())
+    ):
         session.user_id = None
         raise LoginRequired()
     session.last_seen = now

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import PREFIX, EngineDep, Reader, RecipientParam
 from app.api.openapi import endpoint
-from app.store.db import reading, transaction
+from app.store.db import reading
 from app.store.recipients import RecipientRow, list_recipients
 
 __all__ = ["router"]
@@ -45,7 +45,7 @@ def _out(row: RecipientRow) -> RecipientOut:
     response_model=list[RecipientOut],
 )
 def recipients(_user: Reader, engine: EngineDep) -> list[RecipientOut]:
-    with transaction(engine) as session:
+    with reading(engine) as session:
         return [_out(r) for r in list_recipients(session)]
 
 
