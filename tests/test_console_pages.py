@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.settings import PROJECT_ROOT, Settings
+from app.store import runs
+from app.store.db import transaction
 from app.web.common import EVENTS_NL
+from app.web.console import EXPORTS_SHOWN
 from exchange.agreements import Transition
 from exchange.clock import in_brussels
-from exchange.models import AuditEvent, PendingChange, User
+from exchange.exports import RunState
+from exchange.models import AuditEvent, ExportRun, PendingChange, Recipient, User
 from tests.conftest import Kbx
 from tests.console_helpers import Harness, open_console, post_forms
 from tests.export_helpers import LOMMEL, PASSWORD
@@ -338,3 +343,61 @@ def test_every_audited_action_has_a_dutch_label() -> None:
     actions |= {f"agreement.{transition.value}" for transition in Transition}
     assert len(actions) > 40, sorted(actions)
     assert sorted(actions - EVENTS_NL.keys()) == []
+
+
+def test_the_exports_and_the_trail_are_read_page_by_page(app_for: Harness, engine: Engine) -> None:
+    """Fifty a page, newest first; "Oudere ..." leads to the next fifty, keeping the filters,
+    until a page is not full; no row shows twice and none is skipped."""
+    now = datetime.now(UTC)
+    today = in_brussels(now).date()
+    with transaction(engine) as session:
+        towns = session.scalars(
+            select(Recipient.id).where(Recipient.kind == "municipality").order_by(Recipient.id)
+        ).all()[: EXPORTS_SHOWN + 5]
+        for town in towns:
+            run = ExportRun(
+                protocol_id="art20-municipal",
+                recipient_id=town,
+                period=str(today.year),
+                channel="sftp_drop",
+                definition_hash="sha256:test",
+                requested_by="olga",
+                requested_at=now,
+            )
+            runs.claim(
+                session,
+                run,
+                RunState.REQUESTED,
+                actor="olga",
+                action="export.requested",
+                now=now,
+                today=today,
+            )
+    aude = app_for.browser()
+    aude.login("aude")
+    seen: list[str] = []
+    page = aude.get("/exports?protocol=art20-municipal")
+    for _ in range(5):
+        refs = re.findall(r'<a href="/exports/(KBX-[0-9-]+)">', page.text)
+        seen += refs
+        older = re.search(r'<a href="([^"]+)">Oudere exports</a>', page.text)
+        if older is None:
+            break
+        assert "protocol=art20-municipal" in older.group(1), "the filters are kept"
+        page = aude.get(older.group(1).replace("&amp;", "&"))
+        assert "Nieuwste exports" in page.text
+    assert len(seen) == len(towns) == EXPORTS_SHOWN + 5
+    assert len(set(seen)) == len(seen)
+
+    events = 0
+    page = aude.get("/audit?action=export.requested")
+    for _ in range(5):
+        numbers = [int(n) for n in re.findall(r'<td><a href="/audit/(\d+)">', page.text)]
+        assert numbers == sorted(numbers, reverse=True)
+        events += len(numbers)
+        older = re.search(r'<a href="([^"]+)">Oudere gebeurtenissen</a>', page.text)
+        if older is None:
+            break
+        page = aude.get(older.group(1).replace("&amp;", "&"))
+    assert events == len(towns)
+    assert aude.get("/audit?voor=abc").status_code == 200, "a page that is none: the newest"

@@ -150,10 +150,12 @@ def run_lines(
     since: date | None = None,
     include_refused: bool = False,
     limit: int | None = None,
+    before: int | None = None,
 ) -> list[RunLine]:
     """Runs newest first. ``recipient`` is an id or a name (``resolve``); ``since`` a date in
     Brussels (requested on or after it); refused requests only with ``include_refused`` or when
-    ``state`` asks for them. Raises ``NotFound``/``InvalidInput`` for an unknown or ambiguous
+    ``state`` asks for them; ``before`` a run id (the next page: older runs only). Raises
+    ``NotFound``/``InvalidInput`` for an unknown or ambiguous
     recipient."""
     with reading(engine) as session:
         recipient_id = resolve(session, recipient).id if recipient else None
@@ -163,6 +165,7 @@ def run_lines(
             states=(state,) if state is not None else None,
             since=_day_start(since) if since is not None else None,
             include_refused=include_refused or state is RunState.REFUSED,
+            before_id=before,
         )
         found = runs.list_rows(session, where, columns=_LINE_COLUMNS, limit=limit)
     return [_line(r, r.recipient_name or r.recipient_id) for r in found]
@@ -286,8 +289,10 @@ def audit_events(
     actor: str | None = None,
     action: str | None = None,
     limit: int = 200,
+    before: int | None = None,
 ) -> list[EventLine]:
-    """Audit events newest first, at most ``limit``. ``since``/``until`` are Brussels dates
+    """Audit events newest first, at most ``limit``, older than event ``before`` if given (the
+    next page). ``since``/``until`` are Brussels dates
     (inclusive); ``run`` an id or reference (its events); ``recipient`` an id or name (events
     about it or about its runs); ``action`` an exact action or a prefix ending in ``.``
     (``export.``). Raises ``NotFound``/``InvalidInput`` for an unknown run or recipient."""
@@ -315,6 +320,8 @@ def audit_events(
             query = query.where(AuditEvent.at >= _utc_stamp(_day_start(since)))
         if until is not None:
             query = query.where(AuditEvent.at < _utc_stamp(_day_start(until + timedelta(days=1))))
+        if before is not None:
+            query = query.where(AuditEvent.seq < before)
         events = session.execute(query.order_by(AuditEvent.seq.desc()).limit(limit)).all()
     return [_event_line(e) for e in events]
 

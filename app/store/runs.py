@@ -150,6 +150,7 @@ class RunFilter:
     period: str | None = None
     since: datetime | None = None
     include_refused: bool = True
+    before_id: int | None = None  # a page of a list: only runs older (by id) than this one
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         """``query`` narrowed to the runs this filter names."""
@@ -173,6 +174,8 @@ class RunFilter:
             query = query.where(ExportRun.requested_at >= self.since)
         if not self.include_refused:
             query = query.where(ExportRun.state != RunState.REFUSED.value)
+        if self.before_id is not None:
+            query = query.where(ExportRun.id < self.before_id)
         return query
 
 

@@ -19,6 +19,8 @@ from app.web.common import (
     dutch,
     engine_of,
     new_router,
+    next_page,
+    older_than,
     optional_date,
     page,
     require,
@@ -27,9 +29,9 @@ from app.web.common import (
 
 __all__ = ["LIMIT", "router"]
 
-# The newest events the page shows (the filters find older ones): a page is rendered per
-# request, and each event row costs ~40 us to read and render.
-LIMIT = 100
+# The events a page shows, newest first ("Oudere gebeurtenissen" shows the next page): a page
+# is rendered per request, and each event row costs ~40 us to read and render.
+LIMIT = 50
 
 router = new_router()
 
@@ -44,8 +46,10 @@ def audit_list(
     recipient: str = "",
     actor: str = "",
     action: str = "",
+    voor: str = "",
 ) -> Response:
-    """The trail, newest first; each event with its details (identifiers and counts only)."""
+    """The trail, newest first, ``LIMIT`` a page (``voor``: older than that event); each event
+    with its details (identifiers and counts only)."""
     require(me, Action.READ)
     filters = {
         "since": since,
@@ -67,12 +71,24 @@ def audit_list(
             actor=filters["actor"] or None,
             action=filters["action"] or None,
             limit=LIMIT,
+            before=older_than(voor),
         )
     except KbxError as exc:
         error = dutch(exc)
     except ValueError:
         error = NOT_A_VALUE
-    return page(request, "audit.html", me, events=events, filters=filters, error=error, limit=LIMIT)
+    older = next_page("/audit", filters, len(events), LIMIT, events[-1].seq) if events else None
+    return page(
+        request,
+        "audit.html",
+        me,
+        events=events,
+        filters=filters,
+        error=error,
+        limit=LIMIT,
+        older=older,
+        paged=older_than(voor) is not None,
+    )
 
 
 @router.get("/audit/{seq}")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
@@ -48,6 +49,8 @@ __all__ = [
     "dutch",
     "engine_of",
     "new_router",
+    "next_page",
+    "older_than",
     "optional_date",
     "page",
     "require",
@@ -160,6 +163,23 @@ def row_id(text: str, what_nl: str) -> int:
     if not 1 <= number <= _MAX_ROW_ID:
         raise ConsoleRefused(404, f"Er is geen {what_nl} met dit nummer.")
     return number
+
+
+def older_than(text: str) -> int | None:
+    """The ``voor`` parameter of a list's next page (a run id or an audit number), or None for
+    the first page (also for a value that is no such number: the list starts at the newest)."""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) <= _MAX_ROW_ID:
+        return int(text)
+    return None
+
+
+def next_page(path: str, filters: dict[str, str], rows: int, shown: int, last: int) -> str | None:
+    """The link to the next (older) page of a list of ``shown`` rows per page, keeping its
+    ``filters``; None when this page is not full (nothing older to show)."""
+    if rows < shown:
+        return None
+    kept = {name: value for name, value in filters.items() if value}
+    return f"{path}?{urlencode({**kept, 'voor': last})}"
 
 
 def optional_date(text: str) -> date | None:

@@ -57,6 +57,8 @@ from app.web.common import (
     dutch,
     engine_of,
     new_router,
+    next_page,
+    older_than,
     optional_date,
     page,
     require,
@@ -79,8 +81,8 @@ __all__ = [
     "install_console",
 ]
 
-# The newest runs the list shows (the filters find older ones): a page is rendered per request.
-EXPORTS_SHOWN = 100
+# The runs a page of the list shows, newest first ("Oudere exports" shows the next page).
+EXPORTS_SHOWN = 50
 # The newest runs of each of the overview's lists (waiting, in progress); Exports has them all.
 OVERVIEW_SHOWN = 50
 
@@ -309,9 +311,11 @@ def export_list(
     recipient: str = "",
     state: str = "",
     since: str = "",
+    voor: str = "",
 ) -> Response:
-    """Every run, newest first, with filters on protocol, recipient (name or code), state and
-    the first day requested; refused requests only when that state is asked for."""
+    """Every run, newest first, ``EXPORTS_SHOWN`` a page (``voor``: older than that run id),
+    with filters on protocol, recipient (name or code), state and the first day requested;
+    refused requests only when that state is asked for."""
     filters = {"protocol": protocol, "recipient": recipient, "state": state, "since": since}
     error = None
     lines: list[RunLine] = []
@@ -323,6 +327,7 @@ def export_list(
             state=RunState(state) if state in RunState.__members__.values() else None,
             since=optional_date(since),
             limit=EXPORTS_SHOWN,
+            before=older_than(voor),
         )
     except KbxError as exc:
         error = dutch(exc)
@@ -338,6 +343,10 @@ def export_list(
         error=error,
         protocols=protocols,
         shown=EXPORTS_SHOWN,
+        paged=older_than(voor) is not None,
+        older=next_page("/exports", filters, len(lines), EXPORTS_SHOWN, lines[-1].id)
+        if lines
+        else None,
     )
 
 
