@@ -584,9 +584,11 @@ def _frequency(
         Reason(
             "frequency.exhausted",
             rule.article,
-            f"Voor periode {period} werd al een lijst aangemaakt of geleverd aan {recipient.id} "
-            f"(maximaal {rule.max_lists}).",
-            f"A list for period {period} was already made or delivered to {recipient.id} "
-            f"(at most {rule.max_lists}).",
+            f"Voor periode {period} is al een lijst voor {recipient.id} aangevraagd, aangemaakt "
+            f"of geleverd (maximaal {rule.max_lists}; een geweigerde, geannuleerde of mislukte "
+            "telt niet).",
+            f"A list for period {period} was already requested, made or delivered for "
+            f"{recipient.id} (at most {rule.max_lists}; a refused, cancelled or failed one does "
+            "not count).",
         )
     ]

@@ -92,9 +92,28 @@ def test_login_logout_and_the_overview(browser: Console, engine: Engine) -> None
     thief.cookies.set(COOKIE, copied)
     replayed = thief.get("/audit", follow_redirects=False)
     assert replayed.status_code == 303
-    assert replayed.headers["location"] == "/login"
+    assert replayed.headers["location"].startswith("/login?")
     # Signing in again after signing out works at once.
     assert browser.login("arne").url.path == "/"
+
+
+def test_after_logging_in_the_page_asked_for_and_never_another_site(browser: Console) -> None:
+    asked = browser.get("/audit?action=console.login")
+    assert asked.url.path == "/login"
+    assert asked.url.params["naar"] == "/audit?action=console.login"
+    assert 'name="naar" value="/audit?action=console.login"' in asked.text
+    landed = browser.post(
+        "/login", {"username": "arne", "password": PASSWORD, "naar": asked.url.params["naar"]}
+    )
+    assert (landed.url.path, landed.url.params.get("action")) == ("/audit", "console.login")
+    # Logged in already: the login page sends one on.
+    assert browser.get("/login").url.path == "/"
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/logout"):
+        other = Console(browser.client)
+        other.client.cookies.clear()
+        other.get("/login")
+        done = other.post("/login", {"username": "arne", "password": PASSWORD, "naar": elsewhere})
+        assert (done.url.host, done.url.path) == ("testserver", "/"), elsewhere
 
 
 def test_a_wrong_password_is_refused_audited_and_throttled(

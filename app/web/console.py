@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from http.cookies import SimpleCookie
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
@@ -65,6 +66,7 @@ from app.web.common import (
     session_of,
     settings_of,
     templates,
+    viewer,
 )
 from app.web.session import COOKIE, credential_tag, new_session, open_session, seal
 from exchange.exports import RunState
@@ -178,10 +180,17 @@ router = new_router()
 
 
 @router.get("/login")
-def login_form(request: Request, verlopen: int = 0) -> Response:
-    """The login form; ``verlopen=1`` says the session ended after idling."""
+def login_form(request: Request, verlopen: int = 0, naar: str = "") -> Response:
+    """The login form; ``verlopen=1`` says the session ended after idling; ``naar`` is the
+    console page to show after logging in (``return_path``)."""
+    if session_of(request).user_id is not None:
+        try:
+            viewer(request)  # already logged in: straight to the page
+            return RedirectResponse(return_path(naar) or "/", status_code=303)
+        except (LoginRequired, ConsoleRefused):
+            pass
     notice = "Uw sessie is verlopen. Meld u opnieuw aan." if verlopen else None
-    return page(request, "login.html", None, notice=notice)
+    return page(request, "login.html", None, notice=notice, naar=return_path(naar))
 
 
 def _login_failed(engine: Engine, settings: Settings, name: str, exists: bool, reason: str) -> None:
@@ -203,6 +212,7 @@ def login(
     request: Request,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
+    naar: Annotated[str, Form()] = "",
 ) -> Response:
     """Checks the name and password (argon2); a wrong one, a disabled account and too many
     failures (``LOGIN_ATTEMPTS`` per ``LOGIN_WINDOW_SECONDS``, per name and source address)
@@ -247,7 +257,7 @@ def login(
             details={},
             now=settings.now(),
         )
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(return_path(naar) or "/", status_code=303)
 
 
 @router.post("/logout", dependencies=[Csrf])
@@ -557,10 +567,31 @@ def approve_key_resend(request: Request, me: CurrentViewer, ref: str) -> Respons
 # -- mounting ------------------------------------------------------------------------------------
 
 
+def return_path(text: str) -> str | None:
+    """Where to go after logging in: a console page of this site (a path, never another host:
+    no scheme, no ``//`` or backslash), not the login or logout itself; else None."""
+    path = text.split("?", 1)[0]
+    if (
+        not text.startswith("/")
+        or text.startswith(("//", "/\\"))
+        or "\\" in text
+        or len(text) > 512
+        or not _is_console(path)
+        or path.startswith(("/login", "/logout", "/static/"))
+    ):
+        return None
+    return text
+
+
 def _login_required(request: Request, exc: Exception) -> Response:
     expired = isinstance(exc, LoginRequired) and exc.expired
-    target = "/login?verlopen=1" if expired else "/login"
-    if request.headers.get("HX-Request"):
+    query = {"verlopen": "1"} if expired else {}
+    asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    htmx = bool(request.headers.get("HX-Request"))  # a fragment is no page to return to
+    if request.method == "GET" and not htmx and asked != "/" and return_path(asked) is not None:
+        query["naar"] = asked  # the page asked for, shown again after logging in
+    target = "/login" + (f"?{urlencode(query)}" if query else "")
+    if htmx:
         return Response(status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
 
