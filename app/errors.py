@@ -3,6 +3,8 @@ answers with the status and a stable machine-readable code."""
 
 from __future__ import annotations
 
+from exchange.shown import in_dutch
+
 __all__ = ["Conflict", "InvalidInput", "KbxError", "NotFound", "Unavailable"]
 
 
@@ -18,7 +20,8 @@ class KbxError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.message_nl = message_nl
+        # A Dutch message built with exchange.shown says its placeholder in Dutch too.
+        self.message_nl = None if message_nl is None else in_dutch(message_nl)
 
 
 class InvalidInput(KbxError):

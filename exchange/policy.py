@@ -20,7 +20,7 @@ from exchange.protocols import (
     RecipientRequirement,
 )
 from exchange.requests import ListRequest
-from exchange.shown import shown
+from exchange.shown import shown, shown_nl
 
 __all__ = [
     "Agreement",
@@ -462,7 +462,7 @@ def _channel(
             Reason(
                 "channel.not_allowed",
                 article,
-                f"Kanaal '{shown(channel_text)}' is voor dit protocol niet toegestaan "
+                f"Kanaal '{shown_nl(channel_text)}' is voor dit protocol niet toegestaan "
                 f"(wel: {allowed}).",
                 f"Channel '{shown(channel_text)}' is not allowed under this protocol "
                 f"(allowed: {allowed}).",
@@ -501,7 +501,7 @@ def _period(
             Reason(
                 "period.form",
                 rule.article,
-                f"Periode '{shown(period_text)}' past niet bij dit protocol; verwacht: {form}.",
+                f"Periode '{shown_nl(period_text)}' past niet bij dit protocol; verwacht: {form}.",
                 f"Period '{shown(period_text)}' does not fit this protocol; expected: {form_en}.",
             )
         ]

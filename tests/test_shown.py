@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.shown import shown
+from app.errors import NotFound
+from exchange.shown import shown, shown_nl
 from tests.conftest import Kbx
 
 
@@ -16,6 +17,15 @@ def test_identifiers_are_repeated(value: str) -> None:
 @pytest.mark.parametrize("value", ["91040120512", "910401-205.12", "Rania Haddad", "", "x" * 49])
 def test_anything_else_is_not(value: str) -> None:
     assert shown(value) == "(value not shown)"
+    assert shown_nl(value) == "(waarde niet getoond)"
+
+
+def test_a_dutch_message_says_its_placeholder_in_dutch() -> None:
+    """Where a flow builds both sentences with ``shown``, the Dutch one reads Dutch."""
+    typed = shown("91040120512")
+    error = NotFound("run.unknown", f"unknown run {typed}", f"onbekende run {typed}")
+    assert error.message == "unknown run (value not shown)"
+    assert error.message_nl == "onbekende run (waarde niet getoond)"
 
 
 def test_a_mistyped_recipient_is_not_echoed(kbx: Kbx) -> None:
