@@ -342,7 +342,7 @@ def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine:
     assert str(run.reference) in listed.text
     assert "Lommel" in listed.text
     assert "Laatste stap" in listed.text
-    times = re.findall(r"<td>(\d{2}-\d{2}-\d{4} \d{2}:\d{2})</td>", listed.text)
+    times = re.findall(r'<td class="when">(\d{2}-\d{2}-\d{4} \d{2}:\d{2})</td>', listed.text)
     assert len(times) == 2, "requested and approved, in Brussels time"
 
 
