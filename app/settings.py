@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     pseudonym_key: str | None = Field(default=None, repr=False)
     # VSB individual checks per caller and minute.
     check_rate_per_minute: int = Field(default=60, ge=1)
+    # HTTP processes of `kbx serve` (the SFTP drop and the worker run once, in the parent).
+    http_workers: int = Field(default=1, ge=1, le=16)
     # The staff console: a session ends after this many minutes without a request.
     console_idle_minutes: int = Field(default=30, ge=1)
     # How often kbx looks at a recipient's own SFTP server for removed or returned files.

@@ -9,7 +9,9 @@ issue 10: p99 < 50 ms at 200 requests per second for the API reads, < 150 ms for
 load client shares the machine's cores with the server: the figures include that. Asserts
 nothing.
 
-    .venv/bin/python -m bench.console [--rates 50,100,200] [--seconds 5]
+``--workers N`` is passed to ``kbx serve --workers N`` (HTTP processes; default 2).
+
+    .venv/bin/python -m bench.console [--rates 50,100,200] [--seconds 5] [--workers 2]
 """
 
 from __future__ import annotations
@@ -128,9 +130,12 @@ def _store(env: dict[str, str]) -> None:
     )
 
 
-def _serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _serve(env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [KBX, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [KBX, "serve", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{env['KBX_HTTP_PORT']}"
     deadline = time.monotonic() + 60
@@ -189,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rates", default="50,100,200")
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2, help="HTTP processes of kbx serve")
     args = parser.parse_args()
     if shutil.which("hey") is None:
         raise SystemExit("bench.console needs hey: apt-get install hey (Debian)")
@@ -203,12 +209,13 @@ def main() -> None:
             "KBX_WORKER_INTERVAL_SECONDS": "3600",  # the worker sleeps: only the reads count
         }
         _store(env)
-        server = _serve(env)
+        server = _serve(env, args.workers)
         try:
             base = f"http://127.0.0.1:{env['KBX_HTTP_PORT']}"
             token, cookie = _credentials(base)
             load = os.getloadavg()
             print(
+                f"kbx serve --workers {args.workers}; "
                 f"{args.seconds} s per rate, one target at a time; load average "
                 f"{load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}; at "
                 f"{datetime.now(UTC) + timedelta(hours=1):%Y-%m-%d %H:%M} Brussels"

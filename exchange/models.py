@@ -30,6 +30,7 @@ __all__ = [
     "Integree",
     "PendingChange",
     "ProtocolDate",
+    "RateLimitHit",
     "Recipient",
     "RecipientContact",
     "RecipientKey",
@@ -383,3 +384,18 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class RateLimitHit(Base):
+    """One counted hit of a rate limit (``app.store.rate_limits``): a row per hit, so that every
+    HTTP process of ``kbx serve --workers N`` and every restart counts against the same window.
+    ``key_hash`` is the SHA-256 (hex) of the key text: a typed account name or a source address
+    is never stored in clear. Rows older than their window are deleted as hits come in."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_kind_key_at", "kind", "key_hash", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -40,6 +40,7 @@ _MUTABLE_TABLES = (
     "recipient_contacts",
     "integrees",
     "protocol_dates",
+    "rate_limit_hits",
 )
 
 

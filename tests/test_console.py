@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from app.api.app import create_app
 from app.registry import load_registry
 from app.settings import Environment, Settings
-from app.web.console import HEADERS, LOGIN_ATTEMPTS, SESSION_HOURS
+from app.web.console import HEADERS, LOGIN_ATTEMPTS, LOGIN_RATE_LIMIT, SESSION_HOURS
 from app.web.session import COOKIE, open_session, seal
 from app.wiring import build_deps
-from exchange.models import AuditEvent, ExportRun
-from tests.api_helpers import TestClient
+from exchange.models import AuditEvent, ExportRun, RateLimitHit
+from tests.api_helpers import TestClient, make_app
 from tests.conftest import Kbx
 from tests.console_helpers import NOBODY, Console, Harness, open_console, post_forms
 from tests.export_helpers import LOMMEL, PASSWORD
@@ -135,6 +135,27 @@ def test_a_wrong_password_is_refused_audited_and_throttled(
     assert len(failed) == LOGIN_ATTEMPTS + 1
     assert {e.actor for e in failed} == {"olga"}
     assert [json.loads(e.details)["reason"] for e in failed] == ["password"] * 5 + ["throttled"]
+
+
+def test_two_application_processes_share_the_login_throttle(
+    app_for: Harness, engine: Engine, settings: Settings
+) -> None:
+    """`kbx serve --workers N`: every HTTP process counts the failures in the one database, so
+    spreading the tries over processes (or a restart) gives a client no more of them."""
+    first = app_for.browser()
+    second = Console(TestClient(make_app(engine, settings)))
+    app_for.consoles.append(second)  # its pages are checked for leaks too
+    for attempt in range(LOGIN_ATTEMPTS):
+        one = first if attempt % 2 else second
+        assert one.login("olga", "not the password at all").status_code == 401
+    for one in (first, second):
+        throttled = one.login("olga")
+        assert throttled.status_code == 429
+        assert "Te veel mislukte pogingen" in throttled.text
+    with Session(engine) as session:
+        hits = list(session.scalars(select(RateLimitHit)))
+    assert [h.kind for h in hits] == [LOGIN_RATE_LIMIT] * LOGIN_ATTEMPTS
+    assert all(re.fullmatch(r"[0-9a-f]{64}", h.key_hash) for h in hits), "only the key's hash"
 
 
 def test_an_unknown_name_is_audited_without_the_name(browser: Console, engine: Engine) -> None:

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 from alembic import command
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from app.store.migrate import alembic_config
 from tests.conftest import Kbx
 
 KBX = [sys.executable, "-m", "app"]
+PASSWORD = "wachtwoord-van-olga-1"
 
 
 def test_kbx_today_is_refused_in_production() -> None:
@@ -181,3 +183,103 @@ def test_serve_answers_health_with_the_embedded_defaults(tmp_path: Path) -> None
         server.wait(timeout=10)
         assert server.stdout is not None
         server.stdout.close()
+
+
+def test_http_workers_are_one_to_sixteen(kbx: Kbx) -> None:
+    assert Settings(http_workers=16).http_workers == 16
+    for wrong in (0, 17):
+        with pytest.raises(ValidationError, match="http_workers"):
+            Settings(http_workers=wrong)
+    refused = kbx("serve", "--workers", "17")
+    assert refused.exit_code == 2
+    assert "--workers" in refused.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _listening_ports(pid: int) -> set[int]:
+    """The TCP ports in LISTEN state whose socket ``pid`` holds (Linux /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed in between
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_serve_with_two_http_processes_and_one_drop(tmp_path: Path) -> None:
+    """`kbx serve --workers 2`: two HTTP processes answer on the one port, the SFTP drop and
+    the worker stay in the parent (one drop listens), and SIGTERM ends every process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBX_")}
+    env |= {"KBX_DATA_DIR": str(tmp_path / "var"), "KBX_TODAY": "2026-11-23"}
+    run = {"cwd": PROJECT_ROOT, "env": env, "capture_output": True, "text": True, "check": True}
+    subprocess.run([*KBX, "db", "upgrade"], **run)  # type: ignore[call-overload]
+    olga = [*KBX, "users", "add", "olga", "--role", "operator"]
+    subprocess.run(olga, input=f"{PASSWORD}\n", **run)  # type: ignore[call-overload]
+    port, sftp_port = _free_port(), _free_port()
+    server = subprocess.Popen(
+        [*KBX, "serve", "--workers", "2", "--port", str(port), "--sftp-port", str(sftp_port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        health = None
+        for _ in range(600):  # up to 60 s on a loaded machine
+            try:
+                health = httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert health is not None
+        assert health.json()["status"] == "ok"
+        form = {"username": "olga", "password": PASSWORD}
+        token = httpx.post(f"{base}/api/v1/auth/token", data=form, timeout=10).json()
+        read = httpx.get(
+            f"{base}/api/v1/protocols",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+            timeout=10,
+        )
+        assert read.status_code == 200
+        assert len(read.json()) == 5
+        # Two HTTP processes (uvicorn may add a helper of multiprocessing: count those that
+        # hold the HTTP socket); the drop's port is held by the parent alone.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = _children(server.pid)
+            http = [c for c in children if port in _listening_ports(c)]
+            if len(http) == 2:
+                break
+            time.sleep(0.2)
+        assert len(http) == 2, children
+        assert {port, sftp_port} <= _listening_ports(server.pid)
+        assert all(sftp_port not in _listening_ports(c) for c in children), "one drop only"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        assert server.stdout is not None
+        output = server.stdout.read()
+        server.stdout.close()
+    assert output.count("kbx: SFTP drop on") == 1
+    assert "in 2 HTTP processes" in output
+    assert server.returncode == 0, output
+    deadline = time.monotonic() + 10  # an orphan would be reaped by init, not by the parent
+    while any(Path(f"/proc/{c}").exists() for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [c for c in children if Path(f"/proc/{c}").exists()], "outlived SIGTERM"

@@ -9,25 +9,27 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from app.api.app import create_app
-from app.api.routes.checks import SlidingWindow
 from app.flows.vdab_dataset import pseudonym_key, pseudonym_key_file
 from app.registry import load_registry
 from app.settings import Settings
+from app.store import rate_limits
 from app.store.audit import read_chain
 from app.store.db import transaction
 from app.wiring import StartupError, build_deps
 from crypto.pseudonyms import Pseudonymiser, Purpose
 from exchange.audit import verify_chain
-from exchange.models import AuditEvent
+from exchange.models import AuditEvent, RateLimitHit
 from exchange.obligation import NOK_REASONS
 from exchange.periods import parse_period
 from exchange.selection import SelectionRequest, build_selection
@@ -289,15 +291,49 @@ def test_the_rate_limit_is_per_caller(api: Api, settings: Settings, engine: Engi
     assert len(_events(engine)) == 3, "a refused call is not an answer and is not audited"
 
 
-def test_the_window_slides() -> None:
-    window = SlidingWindow(window=60)
-    assert [window.hit("vera", 2, t) for t in (0.0, 10.0)] == [None, None]
-    assert window.hit("vera", 2, 30.0) == 30, "the first hit leaves the window at 60 s"
-    assert window.hit("vince", 2, 30.0) is None
-    assert window.hit("vera", 2, 59.5) == 1
-    assert window.hit("vera", 2, 60.0) is None, "the hit at 0 s has left the window"
-    assert window.hit("vera", 2, 60.5) == 10
-    assert window.hit("vera", 0, 1000.0) == 60, "a limit of 0 refuses everything"
+def test_the_window_slides(engine: Engine) -> None:
+    """``app.store.rate_limits``: the same sliding window as the in-memory one it replaced,
+    kept in the database (every process, every restart) with only the key's hash stored."""
+    start = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def hit(key: str, limit: int, seconds: float) -> int | None:
+        with transaction(engine) as db:
+            return rate_limits.hit(db, "test", key, limit, 60, start + timedelta(seconds=seconds))
+
+    def wait(key: str, limit: int, seconds: float) -> int | None:
+        with transaction(engine) as db:
+            return rate_limits.wait(db, "test", key, limit, 60, start + timedelta(seconds=seconds))
+
+    assert [hit("vera", 2, t) for t in (0.0, 10.0)] == [None, None]
+    assert wait("vera", 2, 30.0) == 30, "wait counts nothing"
+    assert hit("vera", 2, 30.0) == 30, "the first hit leaves the window at 60 s"
+    assert hit("vince", 2, 30.0) is None
+    assert wait("vince", 2, 30.0) is None
+    assert hit("vera", 2, 59.5) == 1
+    assert hit("vera", 2, 60.0) is None, "the hit at 0 s has left the window"
+    assert hit("vera", 2, 60.5) == 10
+    with transaction(engine) as db:
+        assert rate_limits.hit(db, "other", "vera", 2, 60, start + timedelta(seconds=61)) is None
+    assert hit("vera", 0, 1000.0) == 60, "a limit of 0 refuses everything"
+    with Session(engine) as session:
+        left = list(session.scalars(select(RateLimitHit)))
+    assert [h.kind for h in left] == ["other"], "hits that left their window are deleted"
+    assert re.fullmatch(r"[0-9a-f]{64}", left[0].key_hash), "only the key's SHA-256 is stored"
+
+
+def test_concurrent_hits_never_exceed_the_limit(engine: Engine) -> None:
+    """Many processes' hits at once: each counts in its own transaction (PostgreSQL: under the
+    key's advisory lock; SQLite: BEGIN IMMEDIATE), so exactly ``limit`` are let through."""
+    now = datetime.now(UTC)
+
+    def one(_: int) -> int | None:
+        with transaction(engine) as db:
+            return rate_limits.hit(db, "test", "vera", 5, 60, now)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(one, range(16)))
+    assert answers.count(None) == 5
+    assert all(a == 60 for a in answers if a is not None)
 
 
 def test_every_answer_is_audited_with_a_pseudonym_and_never_the_number(

@@ -112,7 +112,7 @@ def create_app(
     api.state.registry = registry
     api.state.engine = engine or make_engine(settings)
     api.state.deps = deps or build_deps(settings, registry)
-    checks.prepare(api)  # the VSB check's pseudonymiser and rate limiter
+    checks.prepare(api)  # the VSB check's pseudonymiser
     install_handlers(api)  # every error in one shape (app/api/errors.py)
     install_console(api)  # the staff console (app/web/): Dutch pages, its own session
     for router in ROUTERS:  # /api/v1, one module per group (app/api/routes/)

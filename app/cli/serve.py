@@ -1,6 +1,12 @@
 """``kbx serve`` (the HTTP API, the SFTP drop and the worker) and ``kbx sftp serve`` (the drop
 alone).
 
+``kbx serve --workers N`` (or ``KBX_HTTP_WORKERS``) answers HTTP in N processes that share the
+one listening socket: uvicorn's ``Multiprocess`` supervisor spawns them (a fresh interpreter, so
+no database connection crosses a fork) and each builds its own application with ``http_app``.
+The SFTP drop and the worker stay in the parent process, once. Every rate limit is counted in
+the database (``app.store.rate_limits``), so N processes give a client no more tries than one.
+
 Both take their ports before anything starts serving: a port that is taken ends the command with
 exit 1 and one line naming the port and the setting that moves it.
 """
@@ -17,9 +23,11 @@ import typer
 from app.cli.common import EXIT_INTERNAL, Context, configure_logging, ctx_of, fail
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from channels.sftp_drop import DropServer
 
-__all__ = ["listen", "serve", "sftp_app", "start_drop"]
+__all__ = ["http_app", "listen", "serve", "sftp_app", "start_drop"]
 
 sftp_app = typer.Typer(no_args_is_help=True, help="De SFTP-drop")
 
@@ -75,14 +83,33 @@ def start_drop(c: Context, host: str, port: int, option: str = "--port") -> Drop
     return drop
 
 
+def http_app() -> FastAPI:
+    """The application of one HTTP process of ``kbx serve --workers N`` (uvicorn's factory,
+    called in each spawned process): its own settings (from the ``KBX_`` environment the parent
+    passed on), protocol registry, engine and deps. Raises ``StartupError`` as ``create_app``
+    does; the parent built one application before spawning, so that is not expected."""
+    from app.api.app import create_app
+    from app.registry import load_registry
+    from app.settings import Settings
+
+    configure_logging()
+    settings = Settings()
+    return create_app(settings, load_registry(settings.protocols_dir))
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Default 127.0.0.1 or KBX_HTTP_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="Default 8000 or KBX_HTTP_PORT")] = None,
     sftp_port: Annotated[int | None, typer.Option(help="Default 2222 or KBX_SFTP_PORT")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=16, help="HTTP processes, 1-16; default 1 or KBX_HTTP_WORKERS"),
+    ] = None,
 ) -> None:
-    """Run the service: HTTP API, the SFTP drop and the worker."""
+    """Run the service: HTTP API (in one or more processes), the SFTP drop and the worker."""
     c = ctx_of(ctx)
+    processes = workers or c.settings.http_workers
     configure_logging()
     bind_host, bind_port = host or c.settings.http_host, port or c.settings.http_port
     # The HTTP port is taken first and handed to uvicorn, which would otherwise find it busy only
@@ -108,13 +135,36 @@ def serve(
         worker.start()
         typer.echo(
             f"kbx: {len(c.registry)} protocol(s) loaded; serving on http://{bind_host}:{bind_port}"
+            + (f" in {processes} HTTP processes" if processes > 1 else "")
         )
         # loop and http stay "auto": uvicorn takes uvloop and httptools (locked dependencies),
         # which parse and answer a request in a fraction of asyncio's and h11's time.
+        if processes == 1:
+            config = uvicorn.Config(
+                api, host=bind_host, port=bind_port, log_level="info", access_log=False
+            )
+            uvicorn.Server(config).run(sockets=[listener])
+            return
+        # The application above only proved that one can be built (a missing pseudonym key
+        # ends the command here, in one line); each process builds its own from the import
+        # string. Multiprocess stops them all on SIGINT/SIGTERM and replaces one that dies.
+        from uvicorn.config import STARTUP_FAILURE
+        from uvicorn.supervisors import Multiprocess
+
         config = uvicorn.Config(
-            api, host=bind_host, port=bind_port, log_level="info", access_log=False
+            f"{__name__}:http_app",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            workers=processes,
+            log_level="info",
+            access_log=False,
         )
-        uvicorn.Server(config).run(sockets=[listener])
+        supervisor = Multiprocess(config, sockets=[listener])
+        supervisor.run()
+        # A process that could not start stops the supervisor (it would fail again at once).
+        if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+            fail("an HTTP process could not start; see the lines above", code=EXIT_INTERNAL)
     finally:
         stop.set()
         if drop is not None:

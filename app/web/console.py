@@ -13,10 +13,9 @@ their own routers, built on ``app.web.common``, and are mounted here with this o
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -32,7 +31,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import http_error, validation_error
-from app.api.routes.checks import SlidingWindow
 from app.errors import KbxError
 from app.flows import alerts as alert_flows
 from app.flows import exports as export_flows
@@ -40,6 +38,7 @@ from app.flows import key_sms, staff
 from app.flows.history import RunLine, run_lines, run_story
 from app.flows.roles import Action
 from app.settings import Environment, Settings
+from app.store import rate_limits
 from app.store.audit import record
 from app.store.db import reading, transaction
 from app.store.recipients import list_recipients
@@ -102,6 +101,8 @@ HSTS = "max-age=31536000; includeSubDomains"
 # Failed logins per account name and source address in any 15 minutes, before refusing.
 LOGIN_ATTEMPTS = 5
 LOGIN_WINDOW_SECONDS = 15 * 60.0
+# The kind of limit in ``app.store.rate_limits``.
+LOGIN_RATE_LIMIT = "console_login"
 _CONSOLE_PATHS = (
     "/login",
     "/logout",
@@ -218,14 +219,18 @@ def login(
     failures (``LOGIN_ATTEMPTS`` per ``LOGIN_WINDOW_SECONDS``, per name and source address)
     all get the same Dutch answer and an audit event ``console.login_failed``."""
     settings, engine = settings_of(request), engine_of(request)
-    limiter: SlidingWindow = request.app.state.console_login_failures
     source = request.client.host if request.client else "-"
     key = f"{username[:64]}\n{source}"  # no account name is longer (check_name)
     with reading(engine) as db:
         account = account_named(db, username)
     exists = account is not None
     active = account if account is not None and account.active else None
-    wait = limiter.wait(key, LOGIN_ATTEMPTS, time.monotonic())
+    # In the database: the throttle holds across the HTTP processes of `kbx serve --workers N`
+    # and across restarts (the key is stored only as its SHA-256).
+    with transaction(engine) as db:
+        wait = rate_limits.wait(
+            db, LOGIN_RATE_LIMIT, key, LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS, datetime.now(UTC)
+        )
     if wait is not None:
         _login_failed(engine, settings, username, exists, "throttled")
         log.warning("console login refused: too many failures from one source")
@@ -238,7 +243,10 @@ def login(
             error=f"Te veel mislukte pogingen. Probeer het over {minutes} minuten opnieuw.",
         )
     if not password_matches(active, password) or active is None:
-        limiter.hit(key, LOGIN_ATTEMPTS, time.monotonic())
+        with transaction(engine) as db:
+            rate_limits.hit(
+                db, LOGIN_RATE_LIMIT, key, LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS, datetime.now(UTC)
+            )
         reason = "password" if active is not None else "disabled" if exists else "unknown"
         _login_failed(engine, settings, username, exists, reason)
         log.info("console login failed")
@@ -624,7 +632,6 @@ async def _framework_error(request: Request, exc: Exception) -> Response:
 def install_console(api: FastAPI) -> None:
     """Mount the console on ``api`` (built by ``app.api.app.create_app``, its settings, engine
     and deps on ``api.state``): the routes, ``/static`` and the session middleware."""
-    api.state.console_login_failures = SlidingWindow(LOGIN_WINDOW_SECONDS)
     # Each template is compiled once; only in development does a page look (a stat per
     # template and render) whether its file changed since.
     templates.env.auto_reload = api.state.settings.env is not Environment.PRODUCTION

@@ -7,20 +7,17 @@ integration obligation and does not meet it on that date (``exchange.obligation`
 else about the person: an unknown number is OK (not obliged), exactly like a known person who is
 not obliged. Every answered call is an audit event (``check.integration_obligation``: the caller,
 the result and the person's pseudonym, never the number). Calls are limited per caller (a sliding
-window of one minute, ``KBX_CHECK_RATE_PER_MINUTE``, in this process's memory): beyond it, 429
+window of one minute, ``KBX_CHECK_RATE_PER_MINUTE``, counted in the database
+(``app.store.rate_limits``) so that it holds across processes): beyond it, 429
 ``check.rate_limited`` with ``Retry-After``.
 
-``prepare(api)`` gives an application the rate limiter and the pseudonymiser the route needs.
+``prepare(api)`` gives an application the pseudonymiser the route needs.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations at runtime.
 import datetime as dt
 import logging
-import math
 import re
-import threading
-import time
-from collections import deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -32,59 +29,23 @@ from app.api.errors import ApiError
 from app.api.openapi import endpoint
 from app.flows.obligation_check import CheckInputRefused, check_integration_obligation
 from app.flows.vdab_dataset import load_pseudonymiser
+from app.store import rate_limits
+from app.store.db import transaction
 from app.wiring import StartupError
 from crypto.pseudonyms import Pseudonymiser, PseudonymKeyError, Purpose
 from exchange.models import User
 from exchange.obligation import NOK_REASONS, Outcome
 
-__all__ = ["SlidingWindow", "prepare", "router"]
+__all__ = ["RATE_LIMIT", "prepare", "router"]
 
 log = logging.getLogger("kbx.api.checks")
 
 WINDOW_SECONDS = 60.0
 
-# -- rate limit -------------------------------------------------------------------------------
-
-
-class SlidingWindow:
-    """At most ``limit`` hits per key in any window of ``window`` seconds (monotonic clock).
-    Thread-safe; memory: one timestamp per hit of the last window, per caller."""
-
-    def __init__(self, window: float = WINDOW_SECONDS) -> None:
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, limit: int, now: float) -> int | None:
-        """Count a hit and return None, or refuse it and return the whole seconds to wait."""
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= limit:
-                oldest = hits[0] if hits else now
-                return max(1, math.ceil(oldest + self.window - now))
-            hits.append(now)
-            return None
-
-    def wait(self, key: str, limit: int, now: float) -> int | None:
-        """Whether ``key`` has used up its ``limit`` in the window: the whole seconds to wait,
-        or None. Counts nothing (the console counts only failed logins, with ``hit``)."""
-        with self._lock:
-            hits = self._hits.get(key)
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if hits is None or len(hits) < limit:
-                return None
-            return max(1, math.ceil(hits[0] + self.window - now))
-
-
 # -- dependencies -----------------------------------------------------------------------------
 
-
-def _limiter(request: Request) -> SlidingWindow:
-    limiter: SlidingWindow = request.app.state.check_limiter
-    return limiter
+# The kind of limit in ``app.store.rate_limits``.
+RATE_LIMIT = "vsb_check"
 
 
 def _pseudonymiser(request: Request) -> Pseudonymiser:
@@ -92,12 +53,14 @@ def _pseudonymiser(request: Request) -> Pseudonymiser:
     return pseudonymiser
 
 
-def _within_rate(
-    user: ObligationChecker, deps: DepsDep, limiter: Annotated[SlidingWindow, Depends(_limiter)]
-) -> User:
+def _within_rate(user: ObligationChecker, deps: DepsDep, engine: EngineDep) -> User:
     """Counts every call of an authenticated VSB client, valid or not, before the body is
-    looked at."""
-    wait = limiter.hit(user.name, deps.settings.check_rate_per_minute, time.monotonic())
+    looked at; in the database, so the limit holds across HTTP processes and restarts."""
+    limit = deps.settings.check_rate_per_minute
+    with transaction(engine) as db:
+        wait = rate_limits.hit(
+            db, RATE_LIMIT, user.name, limit, WINDOW_SECONDS, dt.datetime.now(dt.UTC)
+        )
     if wait is not None:
         log.warning("integration-obligation check refused: rate limit of %s", user.name)
         raise ApiError("check.rate_limited", headers={"Retry-After": str(wait)})
@@ -257,10 +220,9 @@ def integration_obligation(
 
 def prepare(api: FastAPI) -> None:
     """Give an application built by ``app.api.app.create_app`` (its settings on ``api.state``)
-    the check's pseudonymiser and rate limiter. Raises ``StartupError`` when there is no usable
+    the check's pseudonymiser. Raises ``StartupError`` when there is no usable
     pseudonym key."""
     try:
         api.state.check_pseudonymiser = load_pseudonymiser(api.state.settings, Purpose.AUDIT)
     except PseudonymKeyError as exc:
         raise StartupError(str(exc)) from exc
-    api.state.check_limiter = SlidingWindow()
