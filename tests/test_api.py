@@ -29,6 +29,7 @@ from app.api.errors import ERRORS
 from app.api.routes import ROUTERS
 from app.api.routes.exports import LIST_LIMIT
 from app.flows.execution import execute
+from app.flows.login_throttle import LOGIN_ATTEMPTS
 from app.settings import Settings
 from app.store import runs
 from app.store.db import aware, transaction
@@ -129,6 +130,21 @@ def test_health_is_open(api: Api) -> None:
     response = api.get("/health")
     assert response.status_code == 200
     assert response.json()["database"] == "ok"
+
+
+def test_failed_token_logins_are_throttled_with_the_consoles(api: Api) -> None:
+    """Five failed logins of one name from one address in 15 minutes, the console's form and
+    this endpoint together: then 429 with Retry-After, even for the right password; another
+    name is not held back."""
+    for _ in range(LOGIN_ATTEMPTS):
+        wrong = api.post("/auth/token", data={"username": "olga", "password": "not it at all"})
+        assert wrong.status_code == 401
+    held = api.post("/auth/token", data={"username": "olga", "password": PASSWORD})
+    assert (held.status_code, _code(held)) == (429, "auth.throttled")
+    assert 800 < int(held.headers["Retry-After"]) <= 900
+    assert api.post("/auth/token", data={"username": "otto", "password": PASSWORD}).status_code == (
+        200
+    )
 
 
 def test_token_flow(api: Api, engine: Engine, settings: Settings) -> None:
@@ -941,6 +957,7 @@ def test_the_openapi_document_lists_every_role_and_every_error(api: Api) -> None
     assert "run.four_eyes" in resend["x-error-codes"]
     assert set(paths[f"{API}/auth/token"]["post"]["x-error-codes"]) == {
         "auth.failed",
+        "auth.throttled",
         "request.invalid",
         "internal.error",
     }

@@ -57,6 +57,11 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
     {
         # -- the API's own: authentication, roles, malformed requests, the framework ----------
         "auth.failed": ErrorCode(401, "Wrong name or password", "Verkeerde naam of wachtwoord"),
+        "auth.throttled": ErrorCode(
+            429,
+            "Too many failed logins; try again after the number of seconds in Retry-After",
+            "Te veel mislukte aanmeldingen; probeer opnieuw na het aantal seconden in Retry-After",
+        ),
         "auth.missing": ErrorCode(401, "Authentication required", "Aanmelding vereist"),
         "auth.invalid": ErrorCode(401, "Invalid or expired token", "Ongeldig of verlopen token"),
         "auth.role": ErrorCode(403, "Your role may not do this", "Uw rol mag dit niet"),

@@ -15,7 +15,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from http.cookies import SimpleCookie
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -34,11 +34,11 @@ from app.api.errors import http_error, validation_error
 from app.errors import KbxError
 from app.flows import alerts as alert_flows
 from app.flows import exports as export_flows
-from app.flows import key_sms, staff
+from app.flows import key_sms, login_throttle, staff
 from app.flows.history import RunLine, run_lines, run_story
+from app.flows.login_throttle import LOGIN_ATTEMPTS, LOGIN_RATE_LIMIT, LOGIN_WINDOW_SECONDS
 from app.flows.roles import Action
 from app.settings import Environment, Settings
-from app.store import rate_limits
 from app.store.audit import record
 from app.store.db import reading, transaction
 from app.store.recipients import list_recipients
@@ -76,6 +76,7 @@ __all__ = [
     "EXPORTS_SHOWN",
     "HEADERS",
     "LOGIN_ATTEMPTS",
+    "LOGIN_RATE_LIMIT",
     "LOGIN_WINDOW_SECONDS",
     "OVERVIEW_SHOWN",
     "SESSION_HOURS",
@@ -98,11 +99,6 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 HSTS = "max-age=31536000; includeSubDomains"
-# Failed logins per account name and source address in any 15 minutes, before refusing.
-LOGIN_ATTEMPTS = 5
-LOGIN_WINDOW_SECONDS = 15 * 60.0
-# The kind of limit in ``app.store.rate_limits``.
-LOGIN_RATE_LIMIT = "console_login"
 _CONSOLE_PATHS = (
     "/login",
     "/logout",
@@ -220,17 +216,11 @@ def login(
     all get the same Dutch answer and an audit event ``console.login_failed``."""
     settings, engine = settings_of(request), engine_of(request)
     source = request.client.host if request.client else "-"
-    key = f"{username[:64]}\n{source}"  # no account name is longer (check_name)
     with reading(engine) as db:
         account = account_named(db, username)
     exists = account is not None
     active = account if account is not None and account.active else None
-    # In the database: the throttle holds across the HTTP processes of `kbx serve --workers N`
-    # and across restarts (the key is stored only as its SHA-256).
-    with transaction(engine) as db:
-        wait = rate_limits.wait(
-            db, LOGIN_RATE_LIMIT, key, LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS, datetime.now(UTC)
-        )
+    wait = login_throttle.wait(engine, username, source)
     if wait is not None:
         _login_failed(engine, settings, username, exists, "throttled")
         log.warning("console login refused: too many failures from one source")
@@ -243,10 +233,7 @@ def login(
             error=f"Te veel mislukte pogingen. Probeer het over {minutes} minuten opnieuw.",
         )
     if not password_matches(active, password) or active is None:
-        with transaction(engine) as db:
-            rate_limits.hit(
-                db, LOGIN_RATE_LIMIT, key, LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS, datetime.now(UTC)
-            )
+        login_throttle.failed(engine, username, source)
         reason = "password" if active is not None else "disabled" if exists else "unknown"
         _login_failed(engine, settings, username, exists, reason)
         log.info("console login failed")
