@@ -92,7 +92,10 @@ def open_console(
     # or a log line.
     seen = "\n".join([caplog.text, *(p for c in harness.consoles for p in c.pages)])
     for value in [*personal_data(), PASSWORD]:
-        assert value not in seen, "personal data or a password leaked"
+        # A name as a word: a short one ("Awa") is found now and then inside a random base64
+        # value a page shows (a key's fingerprint, a token), which leaks nobody.
+        pattern = rf"(?<![A-Za-z0-9+/]){re.escape(value)}(?![A-Za-z0-9+/])"
+        assert re.search(pattern, seen) is None, "personal data or a password leaked"
     assert NOBODY not in caplog.text
 
 
