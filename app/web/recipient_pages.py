@@ -186,35 +186,25 @@ def _decide(do: Callable[[], object]) -> Response:
     return RedirectResponse("/changes", status_code=303)
 
 
+def _decide_change(request: Request, me: Viewer, change_id: str, approve: bool) -> Response:
+    require(me, Action.DECIDE_CHANGE)
+    engine, deps = engine_of(request), deps_of(request)
+    number = row_id(change_id, "wijziging")
+    now = settings_of(request).now()
+    return _decide(
+        lambda: recipient_changes.decide(
+            engine, deps.vault, number, me.name, approve=approve, now=now
+        ),
+    )
+
+
 @router.post("/changes/{change_id}/approve", dependencies=[Csrf])
 def approve_change(request: Request, me: CurrentViewer, change_id: str) -> Response:
     """Approve and apply a change (four eyes: never the proposer's own)."""
-    require(me, Action.DECIDE_CHANGE)
-    engine, deps = engine_of(request), deps_of(request)
-    return _decide(
-        lambda: recipient_changes.decide(
-            engine,
-            deps.vault,
-            row_id(change_id, "wijziging"),
-            me.name,
-            approve=True,
-            now=settings_of(request).now(),
-        ),
-    )
+    return _decide_change(request, me, change_id, approve=True)
 
 
 @router.post("/changes/{change_id}/reject", dependencies=[Csrf])
 def reject_change(request: Request, me: CurrentViewer, change_id: str) -> Response:
     """Reject a change; nothing of it is kept."""
-    require(me, Action.DECIDE_CHANGE)
-    engine, deps = engine_of(request), deps_of(request)
-    return _decide(
-        lambda: recipient_changes.decide(
-            engine,
-            deps.vault,
-            row_id(change_id, "wijziging"),
-            me.name,
-            approve=False,
-            now=settings_of(request).now(),
-        ),
-    )
+    return _decide_change(request, me, change_id, approve=False)
