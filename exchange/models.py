@@ -244,6 +244,7 @@ LIVE_RUN_STATES = (
 )
 # A run derived from another (a round trip's dataset, ``parent_id``) holds no slot of its own:
 # its parent holds the period's.
+_RESEND_ASKED = "resend_requested_by IS NOT NULL"
 _LIVE = "state NOT IN ('refused', 'cancelled', 'failed') AND parent_id IS NULL"
 
 
@@ -262,6 +263,13 @@ class ExportRun(Base):
             unique=True,
             sqlite_where=text(_LIVE),
             postgresql_where=text(_LIVE),
+        ),
+        # The overview's resends waiting for a second person (app.store.alerts): a few runs.
+        Index(
+            "ix_export_runs_resend_asked",
+            "id",
+            sqlite_where=text(_RESEND_ASKED),
+            postgresql_where=text(_RESEND_ASKED),
         ),
     )
 
@@ -375,6 +383,8 @@ class AuditEvent(Base):
     read the same head cannot both append, the second retries on the new head."""
 
     __tablename__ = "audit_events"
+    # A run's timeline, a recipient's events, the audit page's filter on either: newest first.
+    __table_args__ = (Index("ix_audit_events_subject_seq", "subject", "seq"),)
 
     seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))

@@ -22,6 +22,7 @@ from app.flows.execution import DEFERRAL_LIMIT
 from app.flows.recipient_changes import ChangeOut, pending
 from app.store import alerts as store
 from app.store.db import reading
+from app.store.snapshots import shared
 from exchange import sms_status
 from exchange.clock import in_brussels
 from exchange.exports import RunState
@@ -97,8 +98,8 @@ def _key_sms(session: Session) -> list[Alert]:
     """Runs whose latest key SMS is undelivered, failed, cancelled or of unknown outcome."""
     rows = store.last_key_sms_in(session, _SMS_ALERT, _KEY_STATES, ALERTS_SHOWN)
     found = []
-    for run, name, status, status_at in rows:
-        at = in_brussels(status_at)
+    for run in rows:
+        name, status, at = run.name, run.status, in_brussels(run.status_at)
         ref = run.reference or str(run.id)
         if status == sms_status.UNKNOWN:
             text = (
@@ -119,7 +120,8 @@ def _key_sms(session: Session) -> list[Alert]:
 def _resends(session: Session) -> list[Alert]:
     """Runs whose key resend was asked and waits for a second person."""
     found = []
-    for run, name in store.resends_asked(session, ALERTS_SHOWN):
+    for run in store.resends_asked(session, ALERTS_SHOWN):
+        name = run.name
         at = _moment(run.key_sent_at) or in_brussels(run.requested_at)
         ref = run.reference or str(run.id)
         text = (
@@ -136,7 +138,8 @@ def _deferred(session: Session, retry_every: timedelta) -> list[Alert]:
     """Runs waiting for a recipient's server that could not be reached (``remote_checked_at``
     is their last attempt, ``app.flows.execution._defer``)."""
     found = []
-    for run, name in store.deferred_deliveries(session, _WAITING_STATES, ALERTS_SHOWN):
+    for run in store.deferred_deliveries(session, _WAITING_STATES, ALERTS_SHOWN):
+        name = run.name
         last = _moment(run.remote_checked_at)
         assert last is not None  # the query asks for it
         since = _moment(run.state_changed_at) or last
@@ -167,8 +170,8 @@ def _expiring(session: Session, now: datetime) -> list[Alert]:
     before = now + DROP_EXPIRY_HORIZON
     rows = store.expiring_on_the_drop(session, _ON_THE_DROP, before, ALERTS_SHOWN)
     found = []
-    for run, name in rows:
-        expires = _moment(run.expires_at)
+    for run in rows:
+        name, expires = run.name, _moment(run.expires_at)
         assert expires is not None  # the query compares it
         ref = run.reference or str(run.id)
         text = (
@@ -193,7 +196,8 @@ def _notices(session: Session, today: date) -> list[Alert]:
     """Agreements with notice given whose end has not come yet (``exchange.agreements``:
     notice ends an agreement on the notice date plus the protocol's notice period)."""
     found = []
-    for agreement, name in store.notices_running(session, today, ALERTS_SHOWN):
+    for agreement in store.notices_running(session, today, ALERTS_SHOWN):
+        name = agreement.name
         assert agreement.notice_on is not None  # the query asks for both
         assert agreement.ends_on is not None
         text = (
@@ -214,20 +218,26 @@ def _notices(session: Session, today: date) -> list[Alert]:
     return found
 
 
-def alerts(engine: Engine, now: datetime, retry_every: timedelta) -> list[Alert]:
+def alerts(engine: Engine, now: datetime, retry_every: timedelta) -> tuple[Alert, ...]:
     """Every alert of the overview, by kind (key SMS, resends asked, deferred deliveries,
     expiring files, notices), each kind most urgent first and at most ``ALERTS_SHOWN``.
     ``now`` is aware (``Settings.now``); ``retry_every`` is how often kbx tries an unreachable
-    server again (``Settings.remote_check_minutes``). Reads only; raises nothing of its own."""
+    server again (``Settings.remote_check_minutes``). Shared by the requests of the same second
+    (``app.store.snapshots.shared``: never older than this process's last commit). Reads only;
+    raises nothing of its own."""
     today = in_brussels(now).date()
-    with reading(engine) as session:
-        return [
-            *_key_sms(session),
-            *_resends(session),
-            *_deferred(session, retry_every),
-            *_expiring(session, now),
-            *_notices(session, today),
-        ]
+
+    def read() -> tuple[Alert, ...]:
+        with reading(engine) as session:
+            return (
+                *_key_sms(session),
+                *_resends(session),
+                *_deferred(session, retry_every),
+                *_expiring(session, now),
+                *_notices(session, today),
+            )
+
+    return shared(engine, f"alerts:{retry_every.total_seconds():g}", now, read)
 
 
 def changes_for(engine: Engine, name: str) -> list[ChangeOut]:

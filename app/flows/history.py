@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Row, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import NotFound
 from app.flows.agreements import views as agreement_views
@@ -22,6 +22,7 @@ from app.store import runs
 from app.store.audit import read_chain
 from app.store.db import reading, transaction
 from app.store.recipients import resolve
+from app.store.snapshots import shared
 from exchange.audit import ChainReport, verify_chain
 from exchange.clock import BRUSSELS, in_brussels
 from exchange.exports import RunState
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from app.registry import Registry
 
 __all__ = [
+    "IN_PROGRESS",
+    "Board",
     "EventLine",
     "RecipientOverview",
     "RunLine",
@@ -49,6 +52,7 @@ __all__ = [
     "Step",
     "audit_event",
     "audit_events",
+    "board",
     "local",
     "mask_phone",
     "recipient_overview",
@@ -169,6 +173,46 @@ def run_lines(
         )
         found = runs.list_rows(session, where, columns=_LINE_COLUMNS, limit=limit)
     return [_line(r, r.recipient_name or r.recipient_id) for r in found]
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """The runs the console's overview lists, newest first: ``requested`` (waiting for a second
+    person), ``busy`` (approved and on their way: ``IN_PROGRESS``) and the latest ``refused``
+    requests."""
+
+    requested: tuple[RunLine, ...]
+    busy: tuple[RunLine, ...]
+    refused: tuple[RunLine, ...]
+
+
+# A run on its way: approved, built, delivered or its key sent (not yet fetched or purged).
+IN_PROGRESS = (RunState.APPROVED, RunState.BUILT, RunState.DELIVERED, RunState.KEY_SENT)
+
+
+def board(engine: Engine, now: datetime, *, limit: int, refused_limit: int) -> Board:
+    """The overview's three lists, at most ``limit`` runs each (``refused_limit`` refusals),
+    read from one snapshot in three indexed queries (``ix_export_runs_state``) and shared by
+    the requests of the same second (``app.store.snapshots.shared``: never older than this
+    process's last commit; ``now`` aware). Raises nothing of its own."""
+
+    def lines(session: Session, where: runs.RunFilter, most: int) -> tuple[RunLine, ...]:
+        found = runs.list_rows(session, where, columns=_LINE_COLUMNS, limit=most)
+        return tuple(_line(r, r.recipient_name or r.recipient_id) for r in found)
+
+    def read() -> Board:
+        with reading(engine) as session:
+            return Board(
+                requested=lines(session, runs.RunFilter(states=(RunState.REQUESTED,)), limit),
+                busy=lines(session, runs.RunFilter(states=IN_PROGRESS), limit),
+                refused=lines(
+                    session,
+                    runs.RunFilter(states=(RunState.REFUSED,), include_refused=True),
+                    refused_limit,
+                ),
+            )
+
+    return shared(engine, f"board:{limit}:{refused_limit}", now, read)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from app.errors import KbxError
 from app.flows import alerts as alert_flows
 from app.flows import exports as export_flows
 from app.flows import key_sms, login_throttle, staff
-from app.flows.history import RunLine, run_lines, run_story
+from app.flows.history import RunLine, board, run_lines, run_story
 from app.flows.login_throttle import LOGIN_ATTEMPTS, LOGIN_RATE_LIMIT, LOGIN_WINDOW_SECONDS
 from app.flows.roles import Action
 from app.settings import Environment, Settings
@@ -112,7 +112,6 @@ _CONSOLE_PATHS = (
     "/static/",
 )
 
-_IN_PROGRESS = (RunState.APPROVED, RunState.BUILT, RunState.DELIVERED, RunState.KEY_SENT)
 _CANCELLABLE = (RunState.REQUESTED, RunState.APPROVED)
 
 
@@ -275,22 +274,13 @@ def overview(request: Request, me: CurrentViewer) -> Response:
     """Runs and recipient changes waiting for my approval (never my own), the alerts
     (``app.flows.alerts``), runs in progress, recent refusals."""
     engine, settings = engine_of(request), settings_of(request)
-    requested = run_lines(engine, state=RunState.REQUESTED, limit=OVERVIEW_SHOWN)
+    now = settings.now()
+    runs_now = board(engine, now, limit=OVERVIEW_SHOWN, refused_limit=10)
     approver = me.may(Action.APPROVE)
     # Mine to approve (never my own); the others wait for a second person: an approver's own
     # requests, or for whoever may not approve, every request (they wait too).
-    waiting = [line for line in requested if approver and line.requested_by != me.name]
-    pending = [line for line in requested if not approver or line.requested_by == me.name]
-    busy = sorted(
-        (
-            line
-            for state in _IN_PROGRESS
-            for line in run_lines(engine, state=state, limit=OVERVIEW_SHOWN)
-        ),
-        key=lambda line: line.id,
-        reverse=True,
-    )[:OVERVIEW_SHOWN]
-    refused = run_lines(engine, state=RunState.REFUSED, limit=10)
+    waiting = [line for line in runs_now.requested if approver and line.requested_by != me.name]
+    pending = [line for line in runs_now.requested if not approver or line.requested_by == me.name]
     retry = timedelta(minutes=settings.remote_check_minutes)
     return page(
         request,
@@ -298,10 +288,10 @@ def overview(request: Request, me: CurrentViewer) -> Response:
         me,
         waiting=waiting,
         pending=pending,
-        busy=busy,
+        busy=runs_now.busy,
         overview_shown=OVERVIEW_SHOWN,
-        refused=refused,
-        alerts=alert_flows.alerts(engine, settings.now(), retry),
+        refused=runs_now.refused,
+        alerts=alert_flows.alerts(engine, now, retry),
         changes=alert_flows.changes_for(engine, me.name) if me.may(Action.DECIDE_CHANGE) else [],
         shown=alert_flows.ALERTS_SHOWN,
         kinds=recipient_pages.CHANGE_KINDS_NL,
