@@ -8,8 +8,9 @@ per 10 requests a second). Prints the rate
 answered and p50 and p99 latency per target and rate, and PASS or MISS against the targets of
 issue 10: p99 < 50 ms at 200 requests per second for the API reads, < 150 ms for the pages (a
 MISS too when fewer than 95% of the requests a second were answered, or any was not 2xx). The
-load clients share the machine's cores with the server: the figures include that. Asserts
-nothing.
+load clients share the machine's cores with the server: the figures include that, and so each
+rate is first sent to ``/health`` (the peer: the same server and clients, no database, no page)
+and every p99 is also given as a multiple of the peer's. Asserts nothing.
 
 ``--workers N`` is passed to ``kbx serve --workers N`` (HTTP processes; default 2).
 
@@ -220,6 +221,13 @@ def _hey(url: str, header: str, rate: int, seconds: int) -> Latency:
     )
 
 
+def _row(label: str, rate: int, got: Latency, peer: Latency, verdict: str) -> None:
+    print(
+        f"{label:<36}{rate:>8}{got.answered_per_second:>10.0f}{got.p50_ms:>8.1f}ms"
+        f"{got.p99_ms:>8.1f}ms{got.p99_ms / peer.p99_ms:>8.1f}x{got.failed:>9}  {verdict}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rates", default="50,100,200")
@@ -252,8 +260,15 @@ def main() -> None:
             )
             print(
                 f"{'target':<36}{'rate/s':>8}{'answered':>10}{'p50':>10}{'p99':>10}"
-                f"{'non-2xx':>9}  target"
+                f"{'vs peer':>9}{'non-2xx':>9}  target"
             )
+            # The peer: /health (no database, no page) through the same server and clients at
+            # the same rates, in the same run; "vs peer" is a target's p99 over the peer's.
+            peer = {
+                rate: _hey(f"{base}/health", "Accept: */*", rate, args.seconds) for rate in rates
+            }
+            for rate in rates:
+                _row("peer GET /health", rate, peer[rate], peer[rate], "")
             for target in TARGETS:
                 header = f"Authorization: Bearer {token}" if target.api else f"Cookie: {cookie}"
                 limit = TARGET_API_MS if target.api else TARGET_PAGE_MS
@@ -270,10 +285,7 @@ def main() -> None:
                         verdict = f"p99 < {limit:.0f} ms " + (
                             "PASS" if got.p99_ms < limit and kept and not got.failed else "MISS"
                         )
-                    print(
-                        f"{target.label:<36}{rate:>8}{got.answered_per_second:>10.0f}"
-                        f"{got.p50_ms:>8.1f}ms{got.p99_ms:>8.1f}ms{got.failed:>9}  {verdict}"
-                    )
+                    _row(target.label, rate, got, peer[rate], verdict)
         finally:
             server.terminate()
             try:

@@ -267,7 +267,11 @@ def views(
 ) -> list[AgreementView]:
     """``list_agreements`` inside the caller's transaction."""
     rows = _all(session, registry, protocol_id, recipient_id)
-    names = {r.id: r.name_nl for r in session.scalars(select(Recipient))}
+    # The names of the recipients listed only (one recipient's page lists one), as two columns.
+    named = select(Recipient.id, Recipient.name_nl)
+    if recipient_id is not None:
+        named = named.where(Recipient.id == recipient_id)
+    names: dict[str, str] = {rid: name for rid, name in session.execute(named)}
     found = [_view(row, names.get(row.recipient_id, ""), src, today, registry) for row, src in rows]
     return sorted(found, key=lambda v: (v.protocol_id, v.recipient_id, v.kind))
 

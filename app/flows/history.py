@@ -94,6 +94,15 @@ class RunLine:
     request_ref: str | None = None
     requested_by: str = ""  # the staff member who asked (four-eyes: never its approver)
 
+    @property
+    def last_step_at(self) -> datetime | None:
+        """The latest of approval, delivery, key SMS, fetch and purge (Brussels time), or
+        ``None`` before approval."""
+        if self.approved_at is None:
+            return None
+        steps = (self.approved_at, self.delivered_at, self.key_sent_at, self.fetched_at)
+        return max(s for s in (*steps, self.purged_at) if s is not None)
+
 
 def _line(run: ExportRun | Row[Any], name: str) -> RunLine:
     return RunLine(
