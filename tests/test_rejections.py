@@ -364,6 +364,8 @@ def test_the_cli_rejects_a_run_or_a_change_only_with_a_reason(
     rejected = kbx("export", "cancel", ref, "--by", "arne", "--reason", REASON)
     assert rejected.exit_code == 0, rejected.output
     assert _last_event(engine)[3]["reason"] == REASON
+    shown = kbx("export", "show", ref)
+    assert f"reden / reason: {REASON}" in shown.stdout, "the timeline says why"
     decided = kbx(
         "recipients", "changes", "reject", str(change), "--by", "arne", "--reason", REASON
     )

@@ -61,7 +61,7 @@ def rejection_reason(text: str | None, *, required: bool = True) -> str | None:
             "rejection.reason_national_number",
             "the reason holds a number that could be a national number; "
             "the audit trail keeps it for good",
-            "De reden van afwijzing bevat een getal dat een rijksregisternummer zou kunnen zijn; "
-            "de audittrail bewaart ze voor altijd. Laat het nummer weg",
+            "De reden van afwijzing bevat een getal dat een rijksregisternummer zou kunnen zijn "
+            "(de audittrail bewaart ze voor altijd): laat het nummer weg",
         )
     return reason
