@@ -1,7 +1,9 @@
 """The staff console: Dutch pages served by the API's own application (``install_console``).
 
-Login (``/login``, ``/logout``), the overview (``/``), the runs (``/exports``, ``/exports/{ref}``)
-and the request form (``/exports/new``). Every rule is a flow's: the pages read through
+Login (``/login``, ``/logout``), the overview (``/``), the runs (``/exports``, ``/exports/{ref}``,
+and the confirmation pages of approving and of cancelling or rejecting one,
+``/exports/{ref}/approve|cancel``: a GET shows what will happen, the POST decides) and the request
+form (``/exports/new``). Every rule is a flow's: the pages read through
 ``app.flows.history``, act through ``app.flows.exports`` and ask ``app.flows.roles.may`` what a
 role may do, so a form is rendered only for a role that may use it and a forged POST is refused
 (403) by the same table. Every console answer carries the security headers (``HEADERS``); every

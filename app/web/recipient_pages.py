@@ -5,8 +5,10 @@ changes and this year's runs: ``app.flows.history.recipient_overview``; for a ro
 propose, the forms of a new contact, drop key or mailbox: ``recipient_changes.propose``) and
 the approval queue
 ``/changes``, whose approve and reject buttons a person sees who may decide
-(``Action.DECIDE_CHANGE``) and did not propose the change; ``app.flows.recipient_changes.decide``
-refuses the proposer (four eyes, 409) and the role table a forged POST (403)."""
+(``Action.DECIDE_CHANGE``) and did not propose the change; each leads to a confirmation page
+(``/changes/{id}/approve|reject``, a GET) whose POST form decides, a rejection with its reason
+(``app.flows.rejections``). ``app.flows.recipient_changes.decide`` refuses the proposer (four
+eyes, 409) and the role table a forged POST (403)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
 from dataclasses import replace
