@@ -21,7 +21,7 @@ from tests.api_helpers import TestClient, add_staff, make_app
 from tests.conftest import Kbx
 from tests.export_helpers import PASSWORD, personal_data, prepare
 
-__all__ = ["NOBODY", "Console", "Harness", "open_console", "post_forms"]
+__all__ = ["NOBODY", "Console", "Harness", "get_forms", "open_console", "post_forms"]
 
 # A login name no account has; it must never reach the audit trail or a log line.
 NOBODY = "zz.nobody-typed-this"
@@ -102,3 +102,8 @@ def open_console(
 def post_forms(html: str) -> list[str]:
     """The targets of a page's POST forms."""
     return re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', html)
+
+
+def get_forms(html: str) -> list[str]:
+    """The targets of a page's GET forms (a button that leads to a confirmation page)."""
+    return re.findall(r'<form[^>]*method="get"[^>]*action="([^"]+)"', html)

@@ -448,7 +448,8 @@ def test_cancel_frees_the_slot_and_only_before_the_build(
     assert again.status_code == 201, "a cancelled run frees its slot"
     new_id = again.json()["id"]
     assert api.post(f"/exports/{new_id}/approve", as_="arne").status_code == 200
-    assert api.post(f"/exports/{new_id}/cancel", as_="arne").json()["state"] == "cancelled"
+    rejected = api.post(f"/exports/{new_id}/cancel", as_="arne", json={"reason": "Dubbel"})
+    assert rejected.json()["state"] == "cancelled"
 
     third = _request(api).json()["id"]
     assert api.post(f"/exports/{third}/approve", as_="arne").status_code == 200

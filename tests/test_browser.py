@@ -321,6 +321,11 @@ def test_lommels_yearly_list_from_request_to_key_sent(page: Any, console: Consol
     check(page, console, "overview-approver")
     page.goto(f"/exports/{ref}")
     page.get_by_role("button", name="Goedkeuren").click()
+    # A confirmation page first (no JavaScript needed): what approving does, then the POST.
+    expect(page.get_by_role("heading", name=f"Export {ref} goedkeuren")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("De sleutel gaat pas na de bezorging per sms")
+    check(page, console, "run-approve-confirm")
+    page.get_by_role("button", name="Goedkeuren").click()
     expect(page).to_have_url(re.compile(f"/exports/{ref}$"))
     state = page.locator("dl.facts .state")
     for _ in range(120):  # the worker builds, delivers and sends the key; up to 60 s
@@ -376,9 +381,48 @@ def test_the_requester_sees_no_approve_button_on_their_own_run(page: Any, consol
     assert forged.status == 409, forged.status
     page.reload()
     expect(page.locator("dl.facts .state")).to_have_text("aangevraagd")
-    # Cancelled, so that the keyboard test may ask for that year again.
+    # Cancelled, so that the keyboard test may ask for that year again: the requester
+    # confirms, and gives no reason.
+    page.get_by_role("button", name="Annuleren").click()
+    expect(page.get_by_role("heading", name=f"Export {ref} annuleren")).to_be_visible()
+    expect(page.get_by_label("Reden van afwijzing")).to_have_count(0)
     page.get_by_role("button", name="Annuleren").click()
     expect(page.locator("dl.facts .state")).to_have_text("geannuleerd")
+
+
+def test_an_approver_rejects_a_run_with_a_reason(page: Any, console: Console) -> None:
+    login(page, console, "olga")
+    page.goto("/exports/new")
+    fill_request(page, HASSELT, f"HAS/{YEAR}/002")
+    expect(page.locator("#policy")).to_contain_text("Toegestaan")
+    page.get_by_role("button", name="Aanvragen").click()
+    expect(page).to_have_url(re.compile(r"/exports/KBX-"))
+    ref = run_ref(page)
+    logout(page)
+
+    login(page, console, "anna")
+    page.goto(f"/exports/{ref}")
+    page.get_by_role("button", name="Afwijzen").click()
+    expect(page.get_by_role("heading", name=f"Export {ref} afwijzen")).to_be_visible()
+    reason = page.get_by_label("Reden van afwijzing")
+    expect(reason).to_be_visible()
+    check(page, console, "run-reject-confirm")
+    # Empty, the browser itself asks for the reason (required): nothing is posted.
+    page.get_by_role("button", name="Afwijzen").click()
+    expect(page.get_by_role("heading", name=f"Export {ref} afwijzen")).to_be_visible()
+    # A national number: refused in Dutch, not shown again, nothing recorded.
+    reason.fill("Dossier 85.07.30-033.28")
+    page.get_by_role("button", name="Afwijzen").click()
+    expect(page.get_by_role("alert")).to_contain_text("rijksregisternummer")
+    expect(page.get_by_label("Reden van afwijzing")).to_have_value("")
+    page.kbx_errors.clear()  # the 400 of the refused reason is the point
+    check(page, console, "run-reject-refused")
+    page.get_by_label("Reden van afwijzing").fill("De gemeente trok haar aanvraag in")
+    page.get_by_role("button", name="Afwijzen").click()
+    expect(page).to_have_url(re.compile(f"/exports/{ref}$"))
+    expect(page.locator("dl.facts .state")).to_have_text("geannuleerd")
+    expect(page.locator("dd.reason")).to_have_text("De gemeente trok haar aanvraag in")
+    check(page, console, "run-rejected")
 
 
 def test_a_form_without_its_csrf_token_is_refused(page: Any, console: Console) -> None:
@@ -670,6 +714,7 @@ def _a_run_with_its_key_sent(page: Any, console: Console) -> str:
         login(page, console, "anna")
         page.goto(f"/exports/{ref}")
         page.get_by_role("button", name="Goedkeuren").click()
+        page.get_by_role("button", name="Goedkeuren").click()  # on the confirmation page
         state = page.locator("dl.facts .state")
         for _ in range(120):
             if state.inner_text() == "sleutel verstuurd":
@@ -731,6 +776,10 @@ def test_alerts_a_key_resend_and_a_proposal_with_four_eyes(page: Any, console: C
     page.goto("/changes")
     row = page.locator("tr", has_text="contactpersoon").filter(has_text="olga")
     row.get_by_role("button", name="Goedkeuren").first.click()
+    confirming = page.get_by_role("heading", name=re.compile(r"Wijziging \d+ goedkeuren"))
+    expect(confirming).to_be_visible()
+    check(page, console, "change-approve-confirm")
+    page.get_by_role("button", name="Goedkeuren").click()
     expect(page).to_have_url(re.compile(r"/changes$"))
     check(page, console, "changes-after-approval")
     page.goto(f"/recipients/{LOMMEL}")

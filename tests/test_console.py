@@ -29,7 +29,7 @@ from app.wiring import build_deps
 from exchange.models import AuditEvent, ExportRun, RateLimitHit
 from tests.api_helpers import TestClient, make_app
 from tests.conftest import Kbx
-from tests.console_helpers import NOBODY, Console, Harness, open_console, post_forms
+from tests.console_helpers import NOBODY, Console, Harness, get_forms, open_console, post_forms
 from tests.export_helpers import LOMMEL, PASSWORD
 
 LOMMEL_YEARLY = {
@@ -336,8 +336,9 @@ def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine:
     assert page.url.path == f"/exports/{run.reference}"
     assert "aangevraagd" in page.text
     assert "Goedkeuren" not in page.text, "never a button to approve one's own run"
-    assert f"/exports/{run.reference}/approve" not in post_forms(page.text)
-    assert f"/exports/{run.reference}/cancel" in post_forms(page.text), "the requester cancels"
+    assert f"/exports/{run.reference}/approve" not in get_forms(page.text)
+    assert f"/exports/{run.reference}/cancel" in get_forms(page.text), "the requester cancels"
+    assert post_forms(page.text) == ["/logout"], "every decision is confirmed first"
     # The operator sees the run wait too, under its own heading (she may not approve it).
     mine = olga.get("/").text.split("Wachten op goedkeuring door een tweede persoon", 1)
     assert len(mine) == 2
@@ -347,8 +348,12 @@ def test_an_operator_requests_and_an_approver_approves(app_for: Harness, engine:
     overview = arne.get("/")
     assert str(run.reference) in overview.text, "waiting for arne's approval"
     shown = arne.get(f"/exports/{run.reference}")
-    assert f"/exports/{run.reference}/approve" in post_forms(shown.text)
+    assert f"/exports/{run.reference}/approve" in get_forms(shown.text)
     assert "Afwijzen" in shown.text
+    confirm = arne.get(f"/exports/{run.reference}/approve")
+    assert confirm.status_code == 200
+    assert f"/exports/{run.reference}/approve" in post_forms(confirm.text)
+    assert "Wat er gebeurt" in confirm.text
     approved = arne.post(f"/exports/{run.reference}/approve")
     assert approved.status_code == 200
     assert "goedgekeurd" in approved.text

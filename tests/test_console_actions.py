@@ -32,7 +32,7 @@ from exchange import sms_status
 from exchange.models import AuditEvent, ExportRun, PendingChange, RecipientContact, SmsMessage
 from exchange.recipient_changes import ChangeKind
 from tests.conftest import Kbx
-from tests.console_helpers import Console, Harness, open_console, post_forms
+from tests.console_helpers import Console, Harness, get_forms, open_console, post_forms
 from tests.export_helpers import LOMMEL, agree, sms_messages
 
 
@@ -358,12 +358,15 @@ def test_a_contact_proposed_on_the_page_is_applied_after_another_approves(
         assert contact_now.phone == "+32478123456", "nothing applied before a second person"
     queue = olga.get("/changes")
     assert "uw eigen voorstel" in queue.text
-    assert f"/changes/{change}/approve" not in post_forms(queue.text)
+    assert f"/changes/{change}/approve" not in get_forms(queue.text)
 
     arne = app_for.browser()
     arne.login("arne")
     queue = arne.get("/changes")
-    assert f"/changes/{change}/approve" in post_forms(queue.text)
+    assert f"/changes/{change}/approve" in get_forms(queue.text)
+    confirm = arne.get(f"/changes/{change}/approve")
+    assert f"/changes/{change}/approve" in post_forms(confirm.text)
+    assert "De wijziging wordt meteen toegepast voor ontvanger 72020" in confirm.text
     # The approver sees where the file passwords will go: the new number masked, the domain.
     assert "nieuwe contactpersoon voor de sleutel-sms: gsm +32 4••••••99, e-mail bij lommel.be" in (
         queue.text

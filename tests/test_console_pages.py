@@ -24,7 +24,7 @@ from exchange.clock import in_brussels
 from exchange.exports import RunState
 from exchange.models import AuditEvent, ExportRun, PendingChange, Recipient, User
 from tests.conftest import Kbx
-from tests.console_helpers import Harness, open_console, post_forms
+from tests.console_helpers import Harness, get_forms, open_console, post_forms
 from tests.export_helpers import LOMMEL, PASSWORD
 
 
@@ -192,19 +192,24 @@ def test_the_approval_queue_keeps_four_eyes(app_for: Harness, kbx: Kbx, engine: 
     own = olga.get("/changes")
     assert "Dienst Burgerzaken" in own.text or "contact" in own.text
     assert "uw eigen voorstel" in own.text
-    assert approve not in post_forms(own.text)
+    assert approve not in get_forms(own.text)
     assert olga.post(approve).status_code == 403, "an operator may not decide"
+    assert olga.get(approve).status_code == 403, "nor sees what deciding would do"
     assert "Wijzigingen in afwachting" in olga.get("/recipients/72020").text
 
     aude = app_for.browser()
     aude.login("aude")
     assert post_forms(aude.get("/changes").text) == ["/logout"], "no form for an auditor"
+    assert get_forms(aude.get("/changes").text) == []
     assert aude.post(approve).status_code == 403
+    for path in (approve, reject):
+        assert aude.get(path).status_code == 403
 
     arne = app_for.browser()
     arne.login("arne")
     queue = arne.get("/changes")
-    assert [approve, reject] == [f for f in post_forms(queue.text) if f.startswith("/changes")]
+    assert [approve, reject] == [f for f in get_forms(queue.text) if f.startswith("/changes")]
+    assert [approve] == [f for f in post_forms(arne.get(approve).text) if f != "/logout"]
     assert arne.post(approve, csrf=False).status_code == 403
     done = arne.post(approve)
     assert done.status_code == 200
@@ -216,12 +221,15 @@ def test_the_approval_queue_keeps_four_eyes(app_for: Harness, kbx: Kbx, engine: 
     second = _propose_contact(kbx, "ada")
     ada = app_for.browser()
     ada.login("ada")
-    assert f"/changes/{second}/approve" not in post_forms(ada.get("/changes").text)
+    assert f"/changes/{second}/approve" not in get_forms(ada.get("/changes").text)
+    assert ada.get(f"/changes/{second}/approve").status_code == 409
     assert ada.post(f"/changes/{second}/approve").status_code == 409
     with Session(engine) as session:
         assert session.get(PendingChange, second).state == "pending"  # type: ignore[union-attr]
     arne.get("/changes")
-    assert arne.post(f"/changes/{second}/reject").url.path == "/changes"
+    arne.get(f"/changes/{second}/reject")
+    rejected = arne.post(f"/changes/{second}/reject", {"reason": "Niet aangevraagd"})
+    assert rejected.url.path == "/changes"
     with Session(engine) as session:
         assert session.get(PendingChange, second).state == "rejected"  # type: ignore[union-attr]
     assert "+32 4••••••77" in arne.get("/recipients/72020").text, (

@@ -98,7 +98,8 @@ def test_rejected_and_invalid_changes_leave_nothing(kbx: Kbx, engine: Engine) ->
     listed = kbx("recipients", "changes", "list")
     assert "mail by zivver to a mailbox at lommel.be" in listed.stdout
     assert "burgerzaken@" not in listed.stdout
-    assert kbx("recipients", "changes", "reject", "1", "--by", "ada").exit_code == 0
+    rejected = kbx("recipients", "changes", "reject", "1", "--by", "ada", "--reason", "Geen mail")
+    assert rejected.exit_code == 0
     with Session(engine) as session:
         assert session.get(RecipientMail, "72020") is None
     assert kbx("recipients", "changes", "list").stdout == (

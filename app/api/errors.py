@@ -150,6 +150,23 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "This channel is not configured on this service",
             "Dit kanaal is op deze dienst niet ingesteld",
         ),
+        # -- a rejection's reason (app.flows.rejections) --------------------------------------
+        "rejection.reason_missing": ErrorCode(
+            400,
+            "Rejecting what someone else asked for needs a reason",
+            "Wie afwijst wat een ander vroeg, geeft een reden van afwijzing",
+        ),
+        "rejection.reason_invalid": ErrorCode(
+            400,
+            "The reason must be 3 to 300 printable characters",
+            "De reden van afwijzing moet 3 tot 300 afdrukbare tekens lang zijn",
+        ),
+        "rejection.reason_national_number": ErrorCode(
+            400,
+            "The reason holds a number that could be a national number; nothing is recorded",
+            "De reden van afwijzing bevat een getal dat een rijksregisternummer zou kunnen zijn; "
+            "er wordt niets vastgelegd",
+        ),
         # -- export runs ----------------------------------------------------------------------
         "run.unknown": ErrorCode(404, "Unknown run", "Onbekende run"),
         "run.four_eyes": ErrorCode(

@@ -25,6 +25,7 @@ from exchange.models import ExportRun
 
 __all__ = [
     "BatchId",
+    "CancelRequest",
     "ChangeId",
     "ExportRequest",
     "Identifier",
@@ -130,6 +131,19 @@ ChangeId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The change's id"
 
 
 # -- export runs ------------------------------------------------------------------------------
+
+
+class CancelRequest(BaseModel):
+    """The optional body of a cancel or a rejection (of a run, of a change to a recipient)."""
+
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Reden van afwijzing: required to reject what someone else asked for, 3 to "
+        "300 characters after stripping, never a national number (the audit trail keeps it "
+        "for good); optional when the requester cancels their own run",
+        examples=["De gemeente trok haar aanvraag in"],
+    )
 
 
 class ExportRequest(BaseModel):

@@ -168,13 +168,17 @@ def changes_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     render.change_rows(rows)
 
 
-def _decide(ctx: typer.Context, change_id: int, by: str, *, approve: bool) -> None:
+def _decide(
+    ctx: typer.Context, change_id: int, by: str, *, approve: bool, reason: str | None = None
+) -> None:
     from app.flows.recipient_changes import decide
     from app.flows.roles import Action
 
     c = ctx_of(ctx)
     staff(c, by, Action.DECIDE_CHANGE)
-    change = decide(c.engine, c.deps.vault, change_id, by, approve=approve, now=c.now())
+    change = decide(
+        c.engine, c.deps.vault, change_id, by, approve=approve, now=c.now(), reason=reason
+    )
     typer.echo(f"change {change.id} {change.state}: {change.summary}")
 
 
@@ -197,9 +201,16 @@ def changes_reject(
         int, typer.Argument(metavar="ID", help="The change's number (kbx recipients changes list)")
     ],
     by: By,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Reden van afwijzing, required (3 to 300 characters, never a national number)",
+        ),
+    ] = None,
 ) -> None:
-    """Reject a proposed change; nothing of it is kept."""
-    _decide(ctx, change_id, by, approve=False)
+    """Reject a proposed change; nothing of it is kept but its summary and the reason."""
+    _decide(ctx, change_id, by, approve=False, reason=reason)
 
 
 def register(recipients_app: typer.Typer) -> None:

@@ -373,15 +373,25 @@ def export_collect(
 
 @export_app.command("cancel")
 def export_cancel(
-    ctx: typer.Context, run: Annotated[str, typer.Argument()], by: Annotated[str, typer.Option()]
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument()],
+    by: Annotated[str, typer.Option()],
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Reden van afwijzing: required to reject a run someone else requested "
+            "(3 to 300 characters, never a national number)",
+        ),
+    ] = None,
 ) -> None:
-    """Cancel a run that has not been built yet."""
+    """Cancel a run that has not been built yet, or reject one someone else requested."""
     from app.flows.exports import cancel
     from app.flows.roles import Action
 
     c = ctx_of(ctx)
     staff(c, by, Action.CANCEL)
-    cancelled = cancel(c.engine, c.deps, _run_id(c, run), by)
+    cancelled = cancel(c.engine, c.deps, _run_id(c, run), by, reason)
     typer.echo(f"run {cancelled.id} cancelled")
 
 

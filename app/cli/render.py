@@ -181,6 +181,8 @@ def run_story(story: RunStory) -> None:
     for step in story.steps:
         to = f" -> {step.state}" if step.state else ""
         typer.echo(f"  {_long_time(step.at)}  #{step.seq:<6} {step.actor:<16} {step.action}{to}")
+        if step.action == "export.cancelled" and step.details.get("reason"):
+            typer.echo(f"    reden / reason: {step.details['reason']}")
 
 
 def event_lines(lines: Sequence[EventLine]) -> None:

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.flows.deps import ExportDeps
+from app.flows.rejections import rejection_reason
 from app.store import protocol_dates, runs
 from app.store.db import transaction
 from app.store.recipients import recipient_facts, resolve, run_history
-from exchange.exports import FourEyesViolation, RunState, check_four_eyes
+from exchange.exports import FourEyesViolation, RunState, can_move, check_four_eyes
 from exchange.models import (
     Agreement,
     ExportRun,
@@ -438,13 +439,27 @@ def approve_batch(engine: Engine, deps: ExportDeps, batch_id: str, by: str) -> l
     return waiting
 
 
-def cancel(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> ExportRun:
-    """Cancel a run before its file is built. Raises ``NotFound``, ``Conflict``
+def cancel(
+    engine: Engine, deps: ExportDeps, run_id: int, by: str, reason: str | None = None
+) -> ExportRun:
+    """Cancel a run before its file is built: its requester withdraws it, or someone else
+    rejects it. A rejection needs a ``reason`` (``app.flows.rejections.rejection_reason``: 3 to
+    300 characters, never a national number); a requester cancelling their own run may give
+    one. The reason, as recorded, is in the ``export.cancelled`` event's details (``reason``),
+    which the run's timeline shows. Raises ``NotFound`` (``run.unknown``), ``InvalidInput``
+    (``rejection.reason_missing``, ``rejection.reason_invalid``,
+    ``rejection.reason_national_number``: nothing is recorded), ``Conflict``
     (``run.invalid_transition``)."""
     now = deps.settings.now()
     with transaction(engine) as session:
         run = runs.load(session, run_id)
-        runs.move(session, run, RunState.CANCELLED, actor=by, action="export.cancelled", now=now)
+        # A run past cancelling says so first (``move`` below), not that a reason is missing.
+        rejects = run.requested_by != by and can_move(RunState(run.state), RunState.CANCELLED)
+        said = rejection_reason(reason, required=rejects)
+        extra = {} if said is None else {"reason": said}
+        runs.move(
+            session, run, RunState.CANCELLED, actor=by, action="export.cancelled", now=now, **extra
+        )
     return run
 
 

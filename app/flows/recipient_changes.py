@@ -6,7 +6,7 @@ it waits: it may hold a phone number or an SFTP private key."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
 from app.flows import agreements
+from app.flows.rejections import rejection_reason
 from app.store.audit import record
 from app.store.db import reading, transaction
 from app.store.recipients import add_key, check_key_free, get_recipient, set_contact
@@ -27,7 +28,7 @@ from exchange.recipient_changes import ChangeKind, ChangeProblem, Checked, check
 if TYPE_CHECKING:
     from app.registry import Registry
 
-__all__ = ["ChangeOut", "decide", "pending", "propose"]
+__all__ = ["ChangeOut", "decide", "one", "pending", "propose"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class ChangeOut:
     requested_by: str
     requested_at: datetime
     decided_by: str | None
+    # The reason of a rejection, as ``decide`` recorded it (the audit trail keeps it).
+    reason: str | None = None
 
 
 def _out(change: PendingChange) -> ChangeOut:
@@ -149,8 +152,23 @@ def _apply(
 
 
 def decide(
-    engine: Engine, vault: SecretBox, change_id: int, by: str, *, approve: bool, now: datetime
+    engine: Engine,
+    vault: SecretBox,
+    change_id: int,
+    by: str,
+    *,
+    approve: bool,
+    now: datetime,
+    reason: str | None = None,
 ) -> ChangeOut:
+    """Approve (and apply) or reject a pending change, never by its proposer (four eyes). A
+    rejection needs a ``reason`` (``app.flows.rejections.rejection_reason``: 3 to 300
+    characters, never a national number), kept in the ``recipient.change_rejected`` event's
+    details (``reason``) and returned in ``ChangeOut.reason``; an approval takes none. Raises
+    ``NotFound`` (``change.unknown``), ``Conflict`` (``change.decided``, ``change.four_eyes``,
+    and what applying the change refuses), ``InvalidInput`` (``rejection.reason_missing``,
+    ``rejection.reason_invalid``, ``rejection.reason_national_number``): a refusal records
+    nothing."""
     with transaction(engine) as session:
         change = session.get(PendingChange, change_id)
         if change is None:
@@ -171,6 +189,7 @@ def decide(
                 str(exc),
                 f"{by} stelde wijziging {change_id} zelf voor en kan ze niet goedkeuren",
             ) from exc
+        said = None if approve else rejection_reason(reason)
         kind = ChangeKind(change.kind)
         if approve:
             payload = json.loads(
@@ -198,9 +217,26 @@ def decide(
             actor=by,
             action="recipient.change_applied" if approve else "recipient.change_rejected",
             subject=f"recipient:{change.recipient_id}",
-            details={"change": change.id, "kind": change.kind, "summary": change.summary},
+            details={
+                "change": change.id,
+                "kind": change.kind,
+                "summary": change.summary,
+                **({} if said is None else {"reason": said}),
+            },
             now=now,
         )
+        return replace(_out(change), reason=said)
+
+
+def one(engine: Engine, change_id: int) -> ChangeOut:
+    """The change numbered ``change_id``, whatever its state (the console's confirmation page
+    shows it before a decision). Raises ``NotFound`` (``change.unknown``)."""
+    with reading(engine) as session:
+        change = session.get(PendingChange, change_id)
+        if change is None:
+            raise NotFound(
+                "change.unknown", f"unknown change {change_id}", f"onbekende wijziging {change_id}"
+            )
         return _out(change)
 
 

@@ -39,11 +39,13 @@ __all__ = [
     "ROLES_NL",
     "SESSION_HOURS",
     "STATES_NL",
+    "Confirmation",
     "ConsoleRefused",
     "Csrf",
     "CurrentViewer",
     "LoginRequired",
     "Viewer",
+    "confirm_page",
     "csrf_checked",
     "deps_of",
     "dutch",
@@ -384,6 +386,45 @@ def page(
         **values,
     }
     return templates.TemplateResponse(request, template, context, status_code=status)
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What ``confirm.html`` shows before a person approves or rejects (a run, a change): a
+    ``title``, the ``facts`` decided on (label, value), what will happen (``consequences``, one
+    paragraph each), and a POST form to ``action`` (with the CSRF token) whose ``button`` says
+    the decision, with the "Reden van afwijzing" field when ``asks_reason``; ``back`` leads away
+    without deciding. All text in Dutch; no fact holds personal data."""
+
+    title: str
+    facts: list[tuple[str, str]]
+    consequences: list[str]
+    action: str
+    button: str
+    back: str
+    asks_reason: bool = False
+    secondary: bool = False
+
+
+def confirm_page(
+    request: Request,
+    person: Viewer,
+    confirmation: Confirmation,
+    status: int = 200,
+    error: str | None = None,
+    reason: str = "",
+) -> HTMLResponse:
+    """The confirmation page (GET), or again with the Dutch ``error`` of a refused decision and
+    the ``reason`` typed (empty when it must not be shown again)."""
+    return page(
+        request,
+        "confirm.html",
+        person,
+        status=status,
+        confirm=confirmation,
+        error=error,
+        reason=reason,
+    )
 
 
 def new_router() -> APIRouter:

@@ -1,7 +1,9 @@
 """The staff console: Dutch pages served by the API's own application (``install_console``).
 
-Login (``/login``, ``/logout``), the overview (``/``), the runs (``/exports``, ``/exports/{ref}``)
-and the request form (``/exports/new``). Every rule is a flow's: the pages read through
+Login (``/login``, ``/logout``), the overview (``/``), the runs (``/exports``, ``/exports/{ref}``,
+and the confirmation pages of approving and of cancelling or rejecting one,
+``/exports/{ref}/approve|cancel``: a GET shows what will happen, the POST decides) and the request
+form (``/exports/new``). Every rule is a flow's: the pages read through
 ``app.flows.history``, act through ``app.flows.exports`` and ask ``app.flows.roles.may`` what a
 role may do, so a form is rendered only for a role that may use it and a forged POST is refused
 (403) by the same table. Every console answer carries the security headers (``HEADERS``); every
@@ -35,8 +37,9 @@ from app.errors import KbxError
 from app.flows import alerts as alert_flows
 from app.flows import exports as export_flows
 from app.flows import key_sms, login_throttle, staff
-from app.flows.history import RunLine, board, run_lines, run_story
+from app.flows.history import RunLine, RunStory, board, run_lines, run_story
 from app.flows.login_throttle import LOGIN_ATTEMPTS, LOGIN_RATE_LIMIT, LOGIN_WINDOW_SECONDS
+from app.flows.rejections import REASON_CODES
 from app.flows.roles import Action
 from app.settings import Environment, Settings
 from app.store.audit import record
@@ -45,14 +48,17 @@ from app.store.recipients import list_recipients
 from app.store.users import account_named, password_matches
 from app.web import audit_pages, protocol_pages, recipient_pages, round_pages, staff_pages
 from app.web.common import (
+    CHANNELS_NL,
     HERE,
     NOT_A_VALUE,
     SESSION_HOURS,
+    Confirmation,
     ConsoleRefused,
     Csrf,
     CurrentViewer,
     LoginRequired,
     Viewer,
+    confirm_page,
     deps_of,
     dutch,
     engine_of,
@@ -66,6 +72,7 @@ from app.web.common import (
     settings_of,
     templates,
     viewer,
+    when,
 )
 from app.web.session import COOKIE, credential_tag, new_session, open_session, seal
 from exchange.exports import RunState
@@ -471,19 +478,38 @@ def new_export(
     return RedirectResponse(f"/exports/{run.reference or run.id}", status_code=303)
 
 
-@router.get("/exports/{ref}")
-def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
-    """One run: its facts, its timeline, the reasons of a refusal, and the buttons this person
-    may use on it (approve or reject for an approver who did not ask for it, cancel for the
-    requester)."""
+def _story(request: Request, ref: str) -> RunStory:
     try:
-        story = run_story(engine_of(request), ref)
+        return run_story(engine_of(request), ref)
     except KbxError as exc:
         raise ConsoleRefused(exc.status, dutch(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Choices:
+    """What a person may decide on a run: ``mine`` (they requested it), ``approve`` (an
+    approver who did not), ``cancel`` (cancel their own, or reject as that approver)."""
+
+    mine: bool
+    approve: bool
+    cancel: bool
+
+
+def _choices(story: RunStory, me: Viewer) -> _Choices:
     state = story.line.state
     mine = story.requested_by == me.name
-    can_approve = state == RunState.REQUESTED and me.may(Action.APPROVE) and not mine
-    can_cancel = state in _CANCELLABLE and me.may(Action.CANCEL) and (mine or can_approve)
+    approve = state == RunState.REQUESTED and me.may(Action.APPROVE) and not mine
+    cancel = state in _CANCELLABLE and me.may(Action.CANCEL) and (mine or approve)
+    return _Choices(mine, approve, cancel)
+
+
+@router.get("/exports/{ref}")
+def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """One run: its facts, its timeline (with a rejection's reason), the reasons of a refusal,
+    and the buttons this person may use on it (approve or reject for an approver who did not
+    ask for it, cancel for the requester); each leads to its confirmation page."""
+    story = _story(request, ref)
+    choices = _choices(story, me)
     resend = key_sms.resend_state(engine_of(request), story.line.id)
     return page(
         request,
@@ -491,13 +517,120 @@ def export_detail(request: Request, me: CurrentViewer, ref: str) -> Response:
         me,
         story=story,
         ref=ref,
-        can_approve=can_approve,
-        can_cancel=can_cancel,
-        mine=mine,
+        can_approve=choices.approve,
+        can_cancel=choices.cancel,
+        mine=choices.mine,
         resend=resend,
         can_ask_resend=(me.may(Action.ASK_RESEND) and resend.askable and resend.asked_by is None),
         can_approve_resend=me.may(Action.APPROVE_RESEND) and resend.approvable_by(me.name),
     )
+
+
+def _run_facts(story: RunStory) -> list[tuple[str, str]]:
+    line = story.line
+    facts = [
+        ("Export", str(line.reference or line.id)),
+        ("Protocol", line.protocol),
+        ("Ontvanger", f"{line.recipient} {line.recipient_name}"),
+        ("Periode", line.period),
+        ("Kanaal", CHANNELS_NL.get(Channel(line.channel), line.channel)),
+        ("Aangevraagd door", f"{story.requested_by} op {when(line.requested_at)}"),
+    ]
+    if line.request_ref and line.requested_on:
+        facts.append(
+            (
+                "Aanvraag van de gemeente",
+                f"{line.request_ref} van {line.requested_on.strftime('%d-%m-%Y')}",
+            )
+        )
+    return facts
+
+
+def _approval(story: RunStory) -> Confirmation:
+    ref = story.line.reference or story.line.id
+    channel = CHANNELS_NL.get(Channel(story.line.channel), story.line.channel)
+    return Confirmation(
+        title=f"Export {ref} goedkeuren",
+        facts=_run_facts(story),
+        consequences=[
+            "kbx vraagt het protocol eerst opnieuw of deze lijst vandaag nog toegestaan is; "
+            "zo niet, dan blijft de export aangevraagd en ziet u waarom.",
+            "Daarna stelt kbx het bestand samen met enkel de velden van het protocol, "
+            f"versleutelt het en bezorgt het via {channel}. De sleutel gaat pas na de bezorging "
+            "per sms naar de geregistreerde contactpersoon van de ontvanger.",
+            "Een goedgekeurde export kan nog geannuleerd worden tot het bestand aangemaakt is.",
+        ],
+        action=f"/exports/{ref}/approve",
+        button="Goedkeuren",
+        back=f"/exports/{ref}",
+    )
+
+
+def _cancellation(story: RunStory, mine: bool) -> Confirmation:
+    ref = story.line.reference or story.line.id
+    if mine:
+        return Confirmation(
+            title=f"Export {ref} annuleren",
+            facts=_run_facts(story),
+            consequences=[
+                "Uw aanvraag wordt geannuleerd: kbx maakt geen bestand aan en er vertrekt niets "
+                "naar de ontvanger.",
+                "De periode komt vrij voor een nieuwe aanvraag.",
+            ],
+            action=f"/exports/{ref}/cancel",
+            button="Annuleren",
+            back=f"/exports/{ref}",
+            secondary=True,
+        )
+    return Confirmation(
+        title=f"Export {ref} afwijzen",
+        facts=_run_facts(story),
+        consequences=[
+            f"De aanvraag van {story.requested_by} wordt afgewezen: kbx maakt geen bestand aan "
+            "en er vertrekt niets naar de ontvanger.",
+            "De periode komt vrij voor een nieuwe aanvraag.",
+            "Uw reden van afwijzing komt in de audittrail en staat op de pagina van de export.",
+        ],
+        action=f"/exports/{ref}/cancel",
+        button="Afwijzen",
+        back=f"/exports/{ref}",
+        asks_reason=True,
+        secondary=True,
+    )
+
+
+@router.get("/exports/{ref}/approve")
+def confirm_approval(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """What approving the run does, and the form that does it (403 for a role that may not
+    approve, 409 for the requester or a run that waits for no approval)."""
+    require(me, Action.APPROVE)
+    story = _story(request, ref)
+    choices = _choices(story, me)
+    if not choices.approve:
+        raise ConsoleRefused(
+            409,
+            "U vroeg deze export zelf aan: een andere goedkeurder moet ze goedkeuren."
+            if choices.mine
+            else "Deze export wacht niet op goedkeuring.",
+        )
+    return confirm_page(request, me, _approval(story))
+
+
+@router.get("/exports/{ref}/cancel")
+def confirm_cancellation(request: Request, me: CurrentViewer, ref: str) -> Response:
+    """What cancelling (the requester) or rejecting (an approver who did not ask for it) does,
+    and the form that does it, with the reason a rejection needs (403 for a role that may not
+    cancel or a person who may neither, 409 for a run past cancelling)."""
+    require(me, Action.CANCEL)
+    story = _story(request, ref)
+    choices = _choices(story, me)
+    if story.line.state not in _CANCELLABLE:
+        raise ConsoleRefused(409, "Deze export kan niet meer geannuleerd of afgewezen worden.")
+    if not choices.cancel:
+        raise ConsoleRefused(
+            403, "Alleen wie de export aanvroeg of een goedkeurder kan ze annuleren of afwijzen."
+        )
+    return confirm_page(request, me, _cancellation(story, choices.mine))
 
 
 def _act(request: Request, ref: str, do: Callable[[int], object]) -> Response:
@@ -521,14 +654,29 @@ def approve_run(request: Request, me: CurrentViewer, ref: str) -> Response:
 
 
 @router.post("/exports/{ref}/cancel", dependencies=[Csrf])
-def cancel_run(request: Request, me: CurrentViewer, ref: str) -> Response:
-    """Cancel, or reject as an approver (``app.flows.exports.cancel``)."""
+def cancel_run(
+    request: Request,
+    me: CurrentViewer,
+    ref: str,
+    reason: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Cancel, or reject as an approver (``app.flows.exports.cancel``: a rejection needs its
+    reason; refused, the confirmation page again with the Dutch reason why, 400, and nothing
+    recorded)."""
     require(me, Action.CANCEL)
-    return _act(
-        request,
-        ref,
-        lambda run_id: export_flows.cancel(engine_of(request), deps_of(request), run_id, me.name),
-    )
+    story = _story(request, ref)
+    try:
+        export_flows.cancel(engine_of(request), deps_of(request), story.line.id, me.name, reason)
+    except KbxError as exc:
+        if exc.code not in REASON_CODES:
+            raise ConsoleRefused(exc.status, dutch(exc)) from exc
+        # A reason that may hold a national number is not shown again.
+        typed = "" if exc.code == "rejection.reason_national_number" else (reason or "")
+        confirmation = _cancellation(story, mine=story.requested_by == me.name)
+        return confirm_page(
+            request, me, confirmation, status=exc.status, error=dutch(exc), reason=typed
+        )
+    return RedirectResponse(f"/exports/{story.line.reference or story.line.id}", status_code=303)
 
 
 @router.post("/exports/{ref}/resend", dependencies=[Csrf])

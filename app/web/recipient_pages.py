@@ -5,11 +5,12 @@ changes and this year's runs: ``app.flows.history.recipient_overview``; for a ro
 propose, the forms of a new contact, drop key or mailbox: ``recipient_changes.propose``) and
 the approval queue
 ``/changes``, whose approve and reject buttons a person sees who may decide
-(``Action.DECIDE_CHANGE``) and did not propose the change; ``app.flows.recipient_changes.decide``
-refuses the proposer (four eyes, 409) and the role table a forged POST (403)."""
+(``Action.DECIDE_CHANGE``) and did not propose the change; each leads to a confirmation page
+(``/changes/{id}/approve|reject``, a GET) whose POST form decides, a rejection with its reason
+(``app.flows.rejections``). ``app.flows.recipient_changes.decide`` refuses the proposer (four
+eyes, 409) and the role table a forged POST (403)."""
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -20,14 +21,18 @@ from pydantic import BaseModel, ConfigDict
 from app.errors import KbxError
 from app.flows import recipient_changes
 from app.flows.history import local, recipient_overview
+from app.flows.recipient_changes import ChangeOut
+from app.flows.rejections import REASON_CODES
 from app.flows.roles import Action
 from app.store.db import reading
 from app.store.recipients import search_recipients
 from app.web.common import (
+    Confirmation,
     ConsoleRefused,
     Csrf,
     CurrentViewer,
     Viewer,
+    confirm_page,
     deps_of,
     dutch,
     engine_of,
@@ -36,6 +41,7 @@ from app.web.common import (
     require,
     row_id,
     settings_of,
+    when,
 )
 from exchange.protocols import Channel
 from exchange.recipient_changes import ChangeKind
@@ -178,24 +184,93 @@ def change_queue(request: Request, me: CurrentViewer) -> Response:
     )
 
 
-def _decide(do: Callable[[], object]) -> Response:
+def _change_to_decide(request: Request, me: Viewer, change_id: str) -> ChangeOut:
+    """The pending change ``me`` may decide on: 403 for a role that may not decide, 404 for no
+    such change, 409 for one already decided or proposed by ``me`` (four eyes)."""
+    require(me, Action.DECIDE_CHANGE)
+    number = row_id(change_id, "wijziging")
     try:
-        do()
+        change = recipient_changes.one(engine_of(request), number)
     except KbxError as exc:
         raise ConsoleRefused(exc.status, dutch(exc)) from exc
-    return RedirectResponse("/changes", status_code=303)
+    if change.state != "pending":
+        raise ConsoleRefused(409, f"Over wijziging {number} is al beslist.")
+    if change.requested_by == me.name:
+        raise ConsoleRefused(
+            409, f"U stelde wijziging {number} zelf voor: een tweede persoon beslist erover."
+        )
+    return change
 
 
-def _decide_change(request: Request, me: Viewer, change_id: str, approve: bool) -> Response:
+def _decision(change: ChangeOut, approve: bool) -> Confirmation:
+    facts = [
+        ("Wijziging", str(change.id)),
+        ("Ontvanger", change.recipient_id),
+        ("Soort", CHANGE_KINDS_NL.get(change.kind, change.kind)),
+        ("Voorstel", change.summary_nl),
+        ("Voorgesteld door", f"{change.requested_by} op {when(change.requested_at)}"),
+    ]
+    if approve:
+        return Confirmation(
+            title=f"Wijziging {change.id} goedkeuren",
+            facts=facts,
+            consequences=[
+                f"De wijziging wordt meteen toegepast voor ontvanger {change.recipient_id}; "
+                "wat ze vervangt, geldt vanaf dan niet meer.",
+                "Uw goedkeuring komt in de audittrail.",
+            ],
+            action=f"/changes/{change.id}/approve",
+            button="Goedkeuren",
+            back="/changes",
+        )
+    return Confirmation(
+        title=f"Wijziging {change.id} afwijzen",
+        facts=facts,
+        consequences=[
+            "De wijziging wordt niet toegepast en de voorgestelde gegevens worden gewist.",
+            "Alleen de samenvatting en uw reden van afwijzing blijven in de audittrail.",
+        ],
+        action=f"/changes/{change.id}/reject",
+        button="Afwijzen",
+        back="/changes",
+        asks_reason=True,
+        secondary=True,
+    )
+
+
+@router.get("/changes/{change_id}/approve")
+def confirm_change_approval(request: Request, me: CurrentViewer, change_id: str) -> Response:
+    """What approving the change does, and the form that does it."""
+    return confirm_page(request, me, _decision(_change_to_decide(request, me, change_id), True))
+
+
+@router.get("/changes/{change_id}/reject")
+def confirm_change_rejection(request: Request, me: CurrentViewer, change_id: str) -> Response:
+    """What rejecting the change does, and the form that does it, with its reason."""
+    return confirm_page(request, me, _decision(_change_to_decide(request, me, change_id), False))
+
+
+def _decide_change(
+    request: Request, me: Viewer, change_id: str, approve: bool, reason: str | None = None
+) -> Response:
     require(me, Action.DECIDE_CHANGE)
     engine, deps = engine_of(request), deps_of(request)
     number = row_id(change_id, "wijziging")
     now = settings_of(request).now()
-    return _decide(
-        lambda: recipient_changes.decide(
-            engine, deps.vault, number, me.name, approve=approve, now=now
-        ),
-    )
+    try:
+        recipient_changes.decide(
+            engine, deps.vault, number, me.name, approve=approve, now=now, reason=reason
+        )
+    except KbxError as exc:
+        if exc.code not in REASON_CODES:
+            raise ConsoleRefused(exc.status, dutch(exc)) from exc
+        # A reason that may hold a national number is not shown again.
+        typed = "" if exc.code == "rejection.reason_national_number" else (reason or "")
+        change = _change_to_decide(request, me, change_id)
+        return confirm_page(
+            request, me, _decision(change, False), exc.status, error=dutch(exc), reason=typed
+        )
+    return RedirectResponse("/changes", status_code=303)
 
 
 @router.post("/changes/{change_id}/approve", dependencies=[Csrf])
@@ -205,6 +280,13 @@ def approve_change(request: Request, me: CurrentViewer, change_id: str) -> Respo
 
 
 @router.post("/changes/{change_id}/reject", dependencies=[Csrf])
-def reject_change(request: Request, me: CurrentViewer, change_id: str) -> Response:
-    """Reject a change; nothing of it is kept."""
-    return _decide_change(request, me, change_id, approve=False)
+def reject_change(
+    request: Request,
+    me: CurrentViewer,
+    change_id: str,
+    reason: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Reject a change with its reason (required: refused, the confirmation page again with
+    the Dutch reason why, 400, and nothing recorded); nothing of the change is kept but its
+    summary and the reason, in the audit trail."""
+    return _decide_change(request, me, change_id, approve=False, reason=reason)

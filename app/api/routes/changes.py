@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from app.api.deps import PREFIX, ChangeDecider, ChangeProposer, DepsDep, EngineDep, Reader
 from app.api.openapi import endpoint
-from app.api.schemas import ChangeId, RecipientId, Timestamp
+from app.api.schemas import CancelRequest, ChangeId, RecipientId, Timestamp
 from app.flows import agreements, recipient_changes
 from exchange.recipient_changes import ChangeKind
 
@@ -68,6 +68,9 @@ class ChangeOut(BaseModel):
     requested_by: str
     requested_at: Timestamp
     decided_by: str | None
+    reason: str | None = Field(
+        default=None, description="Reden van afwijzing, in the answer to a rejection"
+    )
 
 
 def _out(change: recipient_changes.ChangeOut) -> ChangeOut:
@@ -155,14 +158,35 @@ def approve_recipient_change(
     router,
     "POST",
     "/recipient-changes/{change_id}/reject",
-    summary="Reject a proposed change; nothing of it is kept",
-    raises=("change.unknown", "change.decided", "change.four_eyes"),
+    summary="Reject a proposed change; nothing of it is kept but its summary and the reason",
+    description="The body's `reason` is required (3 to 300 characters, never a national "
+    "number: the audit trail keeps it for good; else 400 `rejection.reason_missing`, "
+    "`rejection.reason_invalid` or `rejection.reason_national_number`, and nothing is "
+    "recorded).",
+    raises=(
+        "change.unknown",
+        "change.decided",
+        "change.four_eyes",
+        "rejection.reason_missing",
+        "rejection.reason_invalid",
+        "rejection.reason_national_number",
+    ),
     response_model=ChangeOut,
 )
 def reject_recipient_change(
-    change_id: ChangeId, user: ChangeDecider, engine: EngineDep, deps: DepsDep
+    change_id: ChangeId,
+    user: ChangeDecider,
+    engine: EngineDep,
+    deps: DepsDep,
+    body: CancelRequest | None = None,
 ) -> ChangeOut:
     change = recipient_changes.decide(
-        engine, deps.vault, change_id, user.name, approve=False, now=deps.settings.now()
+        engine,
+        deps.vault,
+        change_id,
+        user.name,
+        approve=False,
+        now=deps.settings.now(),
+        reason=None if body is None else body.reason,
     )
     return _out(change)

@@ -20,7 +20,7 @@ from app.api.deps import (
     RunId,
 )
 from app.api.openapi import endpoint
-from app.api.schemas import ExportRequest, RunOut, run_out
+from app.api.schemas import CancelRequest, ExportRequest, RunOut, run_out
 from app.flows.exports import approve, cancel, make_request, request_export
 from app.flows.key_sms import approve_resend, request_resend
 from app.store import runs
@@ -143,13 +143,30 @@ def approve_export(run_id: RunId, user: Approver, engine: EngineDep, deps: DepsD
     router,
     "POST",
     "/exports/{run_id}/cancel",
-    summary="Cancel a run",
-    description="Only before the file is built (else 409 `run.invalid_transition`).",
-    raises=("run.unknown", "run.invalid_transition"),
+    summary="Cancel a run, or reject one someone else requested",
+    description="Only before the file is built (else 409 `run.invalid_transition`). Rejecting "
+    "a run someone else requested needs a `reason` (3 to 300 characters, never a national "
+    "number: the audit trail keeps it for good; else 400 `rejection.reason_missing`, "
+    "`rejection.reason_invalid` or `rejection.reason_national_number`, and nothing is "
+    "recorded); the requester cancelling their own run may give one.",
+    raises=(
+        "run.unknown",
+        "run.invalid_transition",
+        "rejection.reason_missing",
+        "rejection.reason_invalid",
+        "rejection.reason_national_number",
+    ),
     response_model=RunOut,
 )
-def cancel_export(run_id: RunId, user: Canceller, engine: EngineDep, deps: DepsDep) -> RunOut:
-    return run_out(cancel(engine, deps, run_id, user.name))
+def cancel_export(
+    run_id: RunId,
+    user: Canceller,
+    engine: EngineDep,
+    deps: DepsDep,
+    body: CancelRequest | None = None,
+) -> RunOut:
+    reason = None if body is None else body.reason
+    return run_out(cancel(engine, deps, run_id, user.name, reason))
 
 
 @endpoint(
