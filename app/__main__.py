@@ -1,3 +1,6 @@
+"""``python -m app``: the ``kbx`` command."""
+
 from app.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

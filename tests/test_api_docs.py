@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from app.api.app import create_app
+from app.api.headers import API_HEADERS, DOCS_CSP
 from app.registry import load_registry
 from app.settings import Environment, Settings
 from app.wiring import build_deps
@@ -111,3 +112,25 @@ def test_no_docs_in_production(engine: Engine, settings: Settings) -> None:
     ):
         assert client.get(path).status_code == 404, path
     assert client.get("/health").status_code == 200
+
+
+def test_every_answer_outside_the_console_carries_security_headers(
+    engine: Engine, settings: Settings
+) -> None:
+    """JSON is never a page (CSP ``default-src 'none'``) nor cached; the docs allow only this
+    site's code; the console keeps its own policy."""
+    client = TestClient(make_app(engine, settings))
+    for path in ("/health", "/api/v1/exports", "/openapi.json", "/api/v1/nowhere"):
+        answer = client.get(path)
+        assert answer.status_code in (200, 401, 404), path
+        assert answer.headers["content-security-policy"] == API_HEADERS["Content-Security-Policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
+        assert "strict-transport-security" not in answer.headers  # development
+    docs = client.get("/docs")
+    assert docs.headers["content-security-policy"] == DOCS_CSP
+    assert "frame-ancestors 'none'" in DOCS_CSP
+    assert "https:" not in DOCS_CSP  # nothing from elsewhere
+    login = client.get("/login")
+    assert "script-src 'self';" in login.headers["content-security-policy"]
+    assert "unsafe-inline" not in login.headers["content-security-policy"]

@@ -122,7 +122,9 @@ _CONSOLE_PATHS = (
 _CANCELLABLE = (RunState.REQUESTED, RunState.APPROVED)
 
 
-def _is_console(path: str) -> bool:
+def is_console_path(path: str) -> bool:
+    """Whether ``path`` is the console's (its pages, ``/login``, ``/static/``): the answers that
+    carry the console's session and headers (``app.api.headers`` heads the others)."""
     return path == "/" or path.startswith(_CONSOLE_PATHS)
 
 
@@ -138,7 +140,7 @@ class _ConsoleSessions:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_console(scope["path"]):
+        if scope["type"] != "http" or not is_console_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -709,7 +711,7 @@ def return_path(text: str) -> str | None:
         or text.startswith(("//", "/\\"))
         or "\\" in text
         or len(text) > 512
-        or not _is_console(path)
+        or not is_console_path(path)
         or path.startswith(("/login", "/logout", "/static/"))
     ):
         return None
@@ -743,7 +745,7 @@ _FRAMEWORK_NL = {
 async def _framework_error(request: Request, exc: Exception) -> Response:
     """The framework's own refusals (an unknown path, a method a path lacks, a parameter that is
     not one) as a Dutch page on the console's paths; the API keeps its JSON shape."""
-    if not _is_console(request.url.path):
+    if not is_console_path(request.url.path):
         if isinstance(exc, RequestValidationError):
             return await validation_error(request, exc)
         return await http_error(request, exc)
