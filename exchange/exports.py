@@ -28,6 +28,7 @@ __all__ = [
     "expiry",
     "info_sheet",
     "key_sms_text",
+    "may_cancel",
     "readme_text",
     "retention_deadline",
     "retention_line",
@@ -96,6 +97,18 @@ def transition(current: RunState, target: RunState) -> RunState:
 def check_four_eyes(requested_by: str, approved_by: str) -> None:
     if requested_by.casefold() == approved_by.casefold():
         raise FourEyesViolation("the requester cannot approve their own request")
+
+
+def may_cancel(state: RunState, requested_by: str, by: str, *, approver: bool) -> bool:
+    """Whether ``by`` may stop a run in ``state`` that ``requested_by`` asked for: its requester
+    while it can still be cancelled (requested or approved: nothing built yet), or someone else
+    who may approve (``approver``) while it waits for approval; that is a rejection, the other
+    half of four eyes. Nobody else: an operator does not withdraw a colleague's request."""
+    if not can_move(state, RunState.CANCELLED):
+        return False
+    if requested_by.casefold() == by.casefold():
+        return True
+    return approver and state is RunState.REQUESTED
 
 
 def run_reference(run_id: int, requested_on: date) -> str:

@@ -24,6 +24,16 @@ NUMBER = "85073003328"  # a national number with valid check digits (85.07.30-03
         "brief 850730-033-28",
         "85 07 30 033 28",
         "8507300332",  # ten digits: one missing is still the person's
+        # Grouped any other way: eleven digits with a national number's check digits
+        "zie 8507 3003 328",
+        "85073 003328",
+        "85,07,30,033,28",
+        "85. 07. 30. 033. 28",
+        "85_07_30_033_28",
+        "85:07:30:033:28",
+        "85.07.30 - 033.28",
+        "85\u201307\u201330\u2013033\u201328",  # en dashes
+        "85+07+30+033+28",
     ],
 )
 def test_a_national_number_in_any_form_is_caught(text: str) -> None:
@@ -39,6 +49,8 @@ def test_a_national_number_in_any_form_is_caught(text: str) -> None:
         "BZ/2026/0117",
         "GENT/2025/0031",
         "datalek niet gemeld binnen 24 uur",
+        "dubbel met KBX-2026-000017",  # a run's reference: ten digits, joined
+        "aangevraagd op 30-11-2026 10:00, periode 2026-H1",
     ],
 )
 def test_what_staff_write_is_let_through(text: str) -> None:

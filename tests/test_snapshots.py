@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from app.store.db import transaction
 from app.store.snapshots import shared
@@ -41,3 +41,29 @@ def test_a_failed_read_is_not_kept(engine: Engine) -> None:
     with pytest.raises(LookupError):
         shared(engine, "test.broken", now, broken)
     assert shared(engine, "test.broken", now, lambda: 7) == 7
+
+
+def test_a_read_made_while_a_commit_is_under_way_is_not_handed_out_after_it(
+    engine: Engine,
+) -> None:
+    """SQLAlchemy's ``commit`` event comes before the database commits: a read in that gap
+    sees the old rows and must not outlive the commit (the review's race: an approver saw the
+    run they had just rejected still waiting)."""
+    now = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    reads: list[str] = []
+
+    def old_rows() -> tuple[str]:
+        reads.append("old")
+        return ("old",)
+
+    def read_in_the_gap(_connection: object) -> None:
+        shared(engine, "test.gap", now, old_rows)
+
+    event.listen(engine, "commit", read_in_the_gap)
+    try:
+        with transaction(engine) as session:
+            session.execute(text("SELECT 1"))
+    finally:
+        event.remove(engine, "commit", read_in_the_gap)
+    assert reads == ["old"]
+    assert shared(engine, "test.gap", now, lambda: ("new",)) == ("new",)

@@ -174,6 +174,13 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
             "The requester cannot approve their own request",
             "Wie iets aanvraagt, kan het niet zelf goedkeuren",
         ),
+        "run.not_requester": ErrorCode(
+            409,
+            "Only the requester may cancel a run; an approver may reject one that waits for "
+            "approval",
+            "Alleen wie de export aanvroeg, kan ze annuleren; een goedkeurder kan een aanvraag "
+            "die op goedkeuring wacht, afwijzen",
+        ),
         "run.invalid_transition": ErrorCode(
             409,
             "The run cannot take this step in its current state",

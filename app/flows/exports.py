@@ -21,10 +21,18 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput, NotFound
 from app.flows.deps import ExportDeps
 from app.flows.rejections import rejection_reason
+from app.flows.roles import Action, may
 from app.store import protocol_dates, runs
 from app.store.db import transaction
 from app.store.recipients import recipient_facts, resolve, run_history
-from exchange.exports import FourEyesViolation, RunState, can_move, check_four_eyes
+from app.store.users import find_user
+from exchange.exports import (
+    FourEyesViolation,
+    RunState,
+    can_move,
+    check_four_eyes,
+    may_cancel,
+)
 from exchange.models import (
     Agreement,
     ExportRun,
@@ -446,15 +454,31 @@ def cancel(
     rejects it. A rejection needs a ``reason`` (``app.flows.rejections.rejection_reason``: 3 to
     300 characters, never a national number); a requester cancelling their own run may give
     one. The reason, as recorded, is in the ``export.cancelled`` event's details (``reason``),
-    which the run's timeline shows. Raises ``NotFound`` (``run.unknown``), ``InvalidInput``
+    which the run's timeline shows. Who may cancel is ``exchange.exports.may_cancel``: the
+    requester, or an approver while the run waits for approval. Raises ``NotFound``
+    (``run.unknown``), ``Conflict`` (``run.not_requester``), ``InvalidInput``
     (``rejection.reason_missing``, ``rejection.reason_invalid``,
     ``rejection.reason_national_number``: nothing is recorded), ``Conflict``
     (``run.invalid_transition``)."""
     now = deps.settings.now()
     with transaction(engine) as session:
         run = runs.load(session, run_id)
-        # A run past cancelling says so first (``move`` below), not that a reason is missing.
-        rejects = run.requested_by != by and can_move(RunState(run.state), RunState.CANCELLED)
+        state = RunState(run.state)
+        # A run past cancelling says so first (``move`` below), not who may cancel it.
+        if can_move(state, RunState.CANCELLED):
+            canceller = find_user(session, by)
+            approver = canceller is not None and may(canceller.role, Action.APPROVE)
+            if not may_cancel(state, run.requested_by, by, approver=approver):
+                raise Conflict(
+                    "run.not_requester",
+                    "only the requester may cancel this run; an approver may reject a run that "
+                    "waits for approval",
+                    "Alleen wie de export aanvroeg, kan ze annuleren; een goedkeurder kan een "
+                    "aanvraag die op goedkeuring wacht, afwijzen",
+                )
+        rejects = run.requested_by.casefold() != by.casefold() and can_move(
+            state, RunState.CANCELLED
+        )
         said = rejection_reason(reason, required=rejects)
         extra = {} if said is None else {"reason": said}
         runs.move(

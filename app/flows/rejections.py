@@ -26,16 +26,17 @@ REASON_CODES = frozenset(
 
 
 def rejection_reason(text: str | None, *, required: bool = True) -> str | None:
-    """The reason as it is recorded: stripped, every run of white space one space. ``None``
+    """The reason as it is recorded: every run of white space one space, none at either end
+    (the length is counted on that: a browser sends a line break as two characters). ``None``
     when ``text`` is absent or blank and ``required`` is false (a requester cancelling their
     own run need not say why; when they do, the same rule holds).
 
     Raises ``InvalidInput``: ``rejection.reason_missing`` (absent or blank while required),
     ``rejection.reason_invalid`` (fewer than ``REASON_MIN`` or more than ``REASON_MAX``
-    characters after stripping, or a character that cannot be printed),
+    characters as recorded, or a character that cannot be printed),
     ``rejection.reason_national_number`` (it may hold a national number)."""
-    stripped = (text or "").strip()
-    if not stripped:
+    reason = " ".join((text or "").split())
+    if not reason:
         if not required:
             return None
         raise InvalidInput(
@@ -43,19 +44,8 @@ def rejection_reason(text: str | None, *, required: bool = True) -> str | None:
             "a rejection needs a reason",
             "Een afwijzing heeft een reden nodig: vul de reden van afwijzing in",
         )
-    if not REASON_MIN <= len(stripped) <= REASON_MAX:
-        raise InvalidInput(
-            "rejection.reason_invalid",
-            f"the reason must be {REASON_MIN} to {REASON_MAX} characters long",
-            f"De reden van afwijzing moet {REASON_MIN} tot {REASON_MAX} tekens lang zijn",
-        )
-    reason = " ".join(stripped.split())
-    if not reason.isprintable():
-        raise InvalidInput(
-            "rejection.reason_invalid",
-            "the reason holds a character that cannot be printed",
-            "De reden van afwijzing bevat een teken dat niet afdrukbaar is",
-        )
+    # First: whatever else is wrong, a text that may hold a national number is refused as
+    # such, so that no front end shows it back to correct.
     if may_hold_national_number(reason):
         raise InvalidInput(
             "rejection.reason_national_number",
@@ -63,5 +53,17 @@ def rejection_reason(text: str | None, *, required: bool = True) -> str | None:
             "the audit trail keeps it for good",
             "De reden van afwijzing bevat een getal dat een rijksregisternummer zou kunnen zijn "
             "(de audittrail bewaart ze voor altijd): laat het nummer weg",
+        )
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise InvalidInput(
+            "rejection.reason_invalid",
+            f"the reason must be {REASON_MIN} to {REASON_MAX} characters long",
+            f"De reden van afwijzing moet {REASON_MIN} tot {REASON_MAX} tekens lang zijn",
+        )
+    if not reason.isprintable():
+        raise InvalidInput(
+            "rejection.reason_invalid",
+            "the reason holds a character that cannot be printed",
+            "De reden van afwijzing bevat een teken dat niet afdrukbaar is",
         )
     return reason

@@ -6,10 +6,11 @@ for every person who opens it, and a browser tab or a wall screen opens it again
 database work of the overview does not grow with the number of readers.
 
 A result is never older than this process's last commit: any commit through any SQLAlchemy
-engine of the process (a run approved here, a test's set-up) starts a new generation, and
-results of an older generation are not handed out. Another process's commit (``kbx serve
---workers N``) shows at the latest a second later. Cached with ``cachetools`` (LRU with a time to
-live); the lock only guards the cache, never the read.
+engine of the process (a run approved here, a test's set-up) starts a new generation once it is
+done (its connection back in the pool), and results of an older generation are not handed
+out. Another process's commit (``kbx serve --workers N``) shows at the latest a second later.
+Cached with ``cachetools`` (LRU with a time to live); the lock only guards the cache, never the
+read.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 from cachetools import TTLCache
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.pool import ConnectionPoolEntry, Pool
 
 __all__ = ["MAX_AGE_SECONDS", "shared"]
 
@@ -35,11 +37,23 @@ _lock = threading.Lock()
 _generation = 0
 
 
+# Set on a pooled connection by a commit, read when the connection goes back to the pool.
+_COMMITTED = "kbx_snapshots_committed"
+
+
 @event.listens_for(Engine, "commit")
-def _committed(_connection: Connection) -> None:
-    # Every engine of the process (the class-level listener): after a commit, read again.
-    global _generation
-    _generation += 1
+def _committing(connection: Connection) -> None:
+    # SQLAlchemy calls this *before* the database commits: a read in between would still see
+    # the old rows, so the generation moves on only once the connection is back in the pool.
+    connection.info[_COMMITTED] = True
+
+
+@event.listens_for(Pool, "checkin")
+def _returned(_dbapi_connection: object, record: ConnectionPoolEntry | None) -> None:
+    # Every engine of the process (class-level listeners): after a commit, read again.
+    global _generation  # one counter per process, by design
+    if record is not None and record.info.pop(_COMMITTED, False):
+        _generation += 1
 
 
 def shared(engine: Engine, name: str, now: datetime, read: Callable[[], T]) -> T:

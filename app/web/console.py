@@ -75,7 +75,7 @@ from app.web.common import (
     when,
 )
 from app.web.session import COOKIE, credential_tag, new_session, open_session, seal
-from exchange.exports import RunState
+from exchange.exports import RunState, can_move, may_cancel
 from exchange.policy import Reason
 from exchange.protocols import Channel
 
@@ -118,8 +118,6 @@ _CONSOLE_PATHS = (
     "/rounds",
     "/static/",
 )
-
-_CANCELLABLE = (RunState.REQUESTED, RunState.APPROVED)
 
 
 def is_console_path(path: str) -> bool:
@@ -500,8 +498,11 @@ class _Choices:
 def _choices(story: RunStory, me: Viewer) -> _Choices:
     state = story.line.state
     mine = story.requested_by == me.name
-    approve = state == RunState.REQUESTED and me.may(Action.APPROVE) and not mine
-    cancel = state in _CANCELLABLE and me.may(Action.CANCEL) and (mine or approve)
+    approver = me.may(Action.APPROVE)
+    approve = state == RunState.REQUESTED and approver and not mine
+    cancel = me.may(Action.CANCEL) and may_cancel(
+        RunState(state), story.requested_by, me.name, approver=approver
+    )
     return _Choices(mine, approve, cancel)
 
 
@@ -626,7 +627,7 @@ def confirm_cancellation(request: Request, me: CurrentViewer, ref: str) -> Respo
     require(me, Action.CANCEL)
     story = _story(request, ref)
     choices = _choices(story, me)
-    if story.line.state not in _CANCELLABLE:
+    if not can_move(RunState(story.line.state), RunState.CANCELLED):
         raise ConsoleRefused(409, "Deze export kan niet meer geannuleerd of afgewezen worden.")
     if not choices.cancel:
         raise ConsoleRefused(

@@ -151,6 +151,7 @@ def approve_export(run_id: RunId, user: Approver, engine: EngineDep, deps: DepsD
     "recorded); the requester cancelling their own run may give one.",
     raises=(
         "run.unknown",
+        "run.not_requester",
         "run.invalid_transition",
         "rejection.reason_missing",
         "rejection.reason_invalid",
