@@ -18,6 +18,7 @@ from exchange.fields import FIELD_CATALOGUE
 from exchange.protocols import ProtocolDefinition, RecipientRequirement, term_end
 
 __all__ = [
+    "STATES_NL",
     "FourEyesViolation",
     "InfoValue",
     "InvalidTransition",
@@ -80,6 +81,22 @@ class InvalidTransition(Exception):
 
 class FourEyesViolation(Exception):
     """The same person may not both ask for and approve an action."""
+
+
+# How a person reads a run's state (nl-BE): the console's pages, the Dutch messages.
+STATES_NL: dict[str, str] = {
+    RunState.REQUESTED: "aangevraagd",
+    RunState.APPROVED: "goedgekeurd",
+    RunState.BUILT: "aangemaakt",
+    RunState.DELIVERED: "afgeleverd",
+    RunState.KEY_SENT: "sleutel verstuurd",
+    RunState.FETCHED: "opgehaald",
+    RunState.PURGED: "verwijderd",
+    RunState.REFUSED: "geweigerd",
+    RunState.CANCELLED: "geannuleerd",
+    RunState.FAILED: "mislukt",
+    RunState.RETURNED: "teruggekomen",
+}
 
 
 def can_move(current: RunState, target: RunState) -> bool:

@@ -448,8 +448,12 @@ def test_cancel_frees_the_slot_and_only_before_the_build(
     assert again.status_code == 201, "a cancelled run frees its slot"
     new_id = again.json()["id"]
     assert api.post(f"/exports/{new_id}/approve", as_="arne").status_code == 200
-    rejected = api.post(f"/exports/{new_id}/cancel", as_="arne", json={"reason": "Dubbel"})
-    assert rejected.json()["state"] == "cancelled"
+    # Approved, it is no longer an approver's to reject (exchange.exports.may_cancel) ...
+    late_reject = api.post(f"/exports/{new_id}/cancel", as_="arne", json={"reason": "Dubbel"})
+    assert (late_reject.status_code, _code(late_reject)) == (409, "run.not_requester")
+    # ... but its requester still withdraws it before the build.
+    withdrawn = api.post(f"/exports/{new_id}/cancel", as_="olga")
+    assert withdrawn.json()["state"] == "cancelled"
 
     third = _request(api).json()["id"]
     assert api.post(f"/exports/{third}/approve", as_="arne").status_code == 200
@@ -833,11 +837,12 @@ def test_an_answer_carries_the_flows_own_dutch_message(api: Api) -> None:
 
     run_id = _request(api, by="ada").json()["id"]
     own = api.post(f"/exports/{run_id}/approve", as_="ada").json()
-    assert own["message_nl"] == f"ada vroeg run {run_id} zelf aan en kan ze niet goedkeuren"
+    assert own["message_nl"] == f"ada vroeg export {run_id} zelf aan en kan ze niet goedkeuren"
     unknown = api.get("/exports/4242", as_="aude").json()
-    assert (unknown["message"], unknown["message_nl"]) == ("unknown run 4242", "onbekende run 4242")
+    assert unknown["message"] == "unknown run 4242"
+    assert unknown["message_nl"] == "onbekende export 4242"
     early = api.post(f"/exports/{run_id}/key-resend", as_="olga").json()
-    assert early["message_nl"] == f"de sleutel van run {run_id} is nog niet verstuurd"
+    assert early["message_nl"] == f"de sleutel van export {run_id} is nog niet verstuurd"
     role = api.post("/exports", as_="aude", json=REQUEST).json()
     assert role["message"] == "user 'aude' (auditor) may not request exports"
     assert role["message_nl"] == "gebruiker 'aude' (auditor) mag geen exports aanvragen"

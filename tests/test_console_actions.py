@@ -308,7 +308,7 @@ def test_no_resend_before_the_key_left(app_for: Harness, engine: Engine) -> None
     assert f"/exports/{run.reference}/resend" not in post_forms(page.text)
     refused = olga.post(f"/exports/{run.reference}/resend")
     assert refused.status_code == 409
-    assert f"de sleutel van run {run.id} is nog niet verstuurd" in refused.text
+    assert f"de sleutel van export {run.id} is nog niet verstuurd" in refused.text
     assert _run(engine, run.id).resend_requested_by is None
 
 

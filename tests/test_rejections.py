@@ -260,6 +260,9 @@ def test_an_approver_rejects_a_change_in_the_console_only_with_a_reason(
     arne = app_for.browser()
     arne.login("arne")
     assert reject in get_forms(arne.get("/changes").text)
+    shown = arne.get(f"/recipients/{LOMMEL}").text
+    assert "contactpersoon: nieuwe contactpersoon voor de sleutel-sms: gsm" in shown
+    assert "e-mail bij lommel.be (voorgesteld door olga" in shown, "the summary, in Dutch"
     confirm = arne.get(reject)
     assert confirm.status_code == 200
     assert f"Wijziging {change} afwijzen" in confirm.text

@@ -184,7 +184,7 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "run.invalid_transition": ErrorCode(
             409,
             "The run cannot take this step in its current state",
-            "De run kan deze stap niet zetten in zijn huidige toestand",
+            "De export kan deze stap niet zetten in haar huidige toestand",
         ),
         "run.no_key_yet": ErrorCode(
             409, "The key has not been sent yet", "De sleutel is nog niet verstuurd"
@@ -208,7 +208,7 @@ ERRORS: Mapping[str, ErrorCode] = MappingProxyType(
         "run.not_awaiting_return": ErrorCode(
             409,
             "The run is not awaiting a return file",
-            "De run wacht niet op een teruggestuurd bestand",
+            "De export wacht niet op een teruggestuurd bestand",
         ),
         # -- batches --------------------------------------------------------------------------
         "batch.unknown": ErrorCode(404, "Unknown batch", "Onbekende reeks"),

@@ -374,7 +374,7 @@ def _approve(session: Session, deps: ExportDeps, run: ExportRun, by: str, now: d
         raise Conflict(
             "run.four_eyes",
             str(exc),
-            f"{by} vroeg run {run.id} zelf aan en kan ze niet goedkeuren",
+            f"{by} vroeg export {run.id} zelf aan en kan ze niet goedkeuren",
         ) from exc
     if run.state == RunState.REQUESTED:  # else the move below says why it cannot be approved
         _approvable(session, deps, run)

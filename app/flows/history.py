@@ -479,6 +479,7 @@ def recipient_overview(
                     "id": c.id,
                     "kind": c.kind,
                     "summary": c.summary,
+                    "summary_nl": c.summary_nl or c.summary,
                     "requested_by": c.requested_by,
                     "requested_at": local(c.requested_at),
                 }

@@ -53,13 +53,13 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
             raise Conflict(
                 "run.not_delivered",
                 f"the key of run {run_id} is only sent after delivery",
-                f"de sleutel van run {run_id} gaat pas weg na de levering",
+                f"de sleutel van export {run_id} gaat pas weg na de levering",
             )
         if run.password_sealed is None:
             raise Conflict(
                 "run.key_destroyed",
                 f"the password of run {run_id} has been destroyed",
-                f"het wachtwoord van run {run_id} is vernietigd",
+                f"het wachtwoord van export {run_id} is vernietigd",
             )
         contact = session.get(RecipientContact, run.recipient_id)
         if contact is None:
@@ -73,7 +73,7 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
             raise Conflict(
                 "run.no_resend_request",
                 f"nobody asked for a resend of the key of run {run_id}",
-                f"niemand vroeg om de sleutel van run {run_id} opnieuw te versturen",
+                f"niemand vroeg om de sleutel van export {run_id} opnieuw te versturen",
             )
         return run, contact
 
@@ -129,7 +129,7 @@ def send_key(engine: Engine, deps: ExportDeps, run_id: int, actor: str = "worker
                 raise Conflict(
                     "run.no_resend_request",
                     f"the resend of the key of run {run_id} was handled meanwhile",
-                    f"de herzending van de sleutel van run {run_id} werd intussen afgehandeld",
+                    f"de herzending van de sleutel van export {run_id} werd intussen afgehandeld",
                 )
             row = session.get(SmsMessage, pending_id)
             assert row is not None
@@ -242,13 +242,13 @@ def _no_resend(run: ExportRun) -> Conflict | None:
         return Conflict(
             "run.no_key_yet",
             f"the key of run {run.id} has not been sent yet",
-            f"de sleutel van run {run.id} is nog niet verstuurd",
+            f"de sleutel van export {run.id} is nog niet verstuurd",
         )
     if run.password_sealed is None:
         return Conflict(
             "run.key_destroyed",
             f"the password of run {run.id} has been destroyed",
-            f"het wachtwoord van run {run.id} is vernietigd",
+            f"het wachtwoord van export {run.id} is vernietigd",
         )
     return None
 
@@ -309,7 +309,7 @@ def approve_resend(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> Ex
         raise Conflict(
             "run.no_resend_request",
             f"nobody asked for a resend of the key of run {run_id}",
-            f"niemand vroeg om de sleutel van run {run_id} opnieuw te versturen",
+            f"niemand vroeg om de sleutel van export {run_id} opnieuw te versturen",
         )
     try:
         check_four_eyes(asker, by)
@@ -325,7 +325,7 @@ def approve_resend(engine: Engine, deps: ExportDeps, run_id: int, by: str) -> Ex
         raise KeySmsUnavailable(
             "sms.unavailable",
             f"the key SMS for run {run_id} could not be sent now: {exc}",
-            f"de sleutel-sms voor run {run_id} kon nu niet vertrekken: {exc}",
+            f"de sleutel-sms voor export {run_id} kon nu niet vertrekken: {exc}",
         ) from exc
     with transaction(engine) as session:
         return runs.load(session, run_id)

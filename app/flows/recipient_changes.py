@@ -46,6 +46,9 @@ class ChangeOut:
     reason: str | None = None
 
 
+_DECIDED_NL = {"applied": "goedgekeurd en toegepast", "rejected": "afgewezen"}
+
+
 def _out(change: PendingChange) -> ChangeOut:
     return ChangeOut(
         change.id,
@@ -179,7 +182,8 @@ def decide(
             raise Conflict(
                 "change.decided",
                 f"change {change_id} is already {change.state}",
-                f"over wijziging {change_id} is al beslist ({change.state})",
+                f"over wijziging {change_id} is al beslist "
+                f"({_DECIDED_NL.get(change.state, change.state)})",
             )
         try:
             check_four_eyes(change.requested_by, by)

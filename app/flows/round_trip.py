@@ -127,7 +127,7 @@ def _waiting(engine: Engine, deps: ExportDeps, run_id: int) -> _Waiting:
             raise Conflict(
                 "run.key_destroyed",
                 f"the password of run {run_id} has been destroyed",
-                f"het wachtwoord van run {run_id} is vernietigd",
+                f"het wachtwoord van export {run_id} is vernietigd",
             )
         reference = run.reference or ""
         password = deps.vault.open(run.password_sealed, reference.encode()).decode()

@@ -22,7 +22,7 @@ from app.errors import Conflict, NotFound
 from app.store.audit import record
 from app.store.db import aware
 from exchange.clock import BRUSSELS
-from exchange.exports import InvalidTransition, RunState, run_reference, transition
+from exchange.exports import STATES_NL, InvalidTransition, RunState, run_reference, transition
 from exchange.models import LIVE_RUN_STATES, AuditEvent, ExportRun
 from exchange.requests import ListRequest
 from exchange.shown import shown
@@ -119,7 +119,7 @@ def load(session: Session, run_id: int, *, for_update: bool = False) -> ExportRu
         # An id of ten digits or more is no run of ours: it may be a national number typed
         # without its leading zero.
         named = str(run_id) if run_id < 10**9 else "(value not shown)"
-        raise NotFound("run.unknown", f"unknown run {named}", f"onbekende run {named}")
+        raise NotFound("run.unknown", f"unknown run {named}", f"onbekende export {named}")
     return run
 
 
@@ -134,7 +134,7 @@ def find(session: Session, text: str) -> ExportRun:
         run = session.scalar(select(ExportRun).where(ExportRun.reference == value.upper()))
     if run is None:
         named = _as_typed(value)
-        raise NotFound("run.unknown", f"unknown run {named}", f"onbekende run {named}")
+        raise NotFound("run.unknown", f"unknown run {named}", f"onbekende export {named}")
     return run
 
 
@@ -432,7 +432,8 @@ def move(
         raise Conflict(
             "run.invalid_transition",
             str(exc),
-            f"De run kan niet van {run.state} naar {target.value} gaan",
+            f"De export kan niet van {STATES_NL.get(run.state, run.state)} naar "
+            f"{STATES_NL.get(target, target.value)} gaan",
         ) from exc
     run.state_changed_at = now
     stamp = _STAMPS.get(target)

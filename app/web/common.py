@@ -28,7 +28,7 @@ from app.store.db import aware, reading
 from app.store.users import active_user
 from app.web.session import ConsoleSession, credential_tag, csrf_matches
 from exchange.clock import in_brussels
-from exchange.exports import RunState
+from exchange.exports import STATES_NL
 from exchange.protocols import Channel
 
 __all__ = [
@@ -68,19 +68,6 @@ HERE = Path(__file__).resolve().parent
 # A session ends this long after its login however busy it is (idle: KBX_CONSOLE_IDLE_MINUTES).
 SESSION_HOURS = 12
 
-STATES_NL = {
-    RunState.REQUESTED: "aangevraagd",
-    RunState.APPROVED: "goedgekeurd",
-    RunState.BUILT: "aangemaakt",
-    RunState.DELIVERED: "afgeleverd",
-    RunState.KEY_SENT: "sleutel verstuurd",
-    RunState.FETCHED: "opgehaald",
-    RunState.PURGED: "verwijderd",
-    RunState.REFUSED: "geweigerd",
-    RunState.CANCELLED: "geannuleerd",
-    RunState.FAILED: "mislukt",
-    RunState.RETURNED: "teruggekomen",
-}
 CHANNELS_NL = {
     Channel.SFTP_DROP: "SFTP-drop van AgII",
     Channel.SFTP_PUSH: "SFTP-server van de ontvanger",
