@@ -43,7 +43,8 @@ class ChangeProblem(ValueError):
         self.nl = nl
 
 
-# What a person is told of a key kbx refuses (crypto's reasons are English).
+# What a person is told of a key kbx refuses; crypto's reason follows it in brackets, in English
+# (it names what is wrong: an RSA key too short, a private key, options), never the key's text.
 _KEY_NL = (
     "geen geldige publieke OpenSSH-sleutel: geef één regel '<type> <base64> [commentaar]' "
     "(het .pub-bestand), nooit een privésleutel"
@@ -97,7 +98,7 @@ def _check_key(payload: dict[str, Any]) -> Checked:
     try:
         key = parse_public_key(_text(payload, "public_key"))
     except KeyError_ as exc:
-        raise ChangeProblem(str(exc), f"de sleutel is {_KEY_NL}") from exc
+        raise ChangeProblem(str(exc), f"de sleutel is {_KEY_NL} ({exc})") from exc
     return Checked(
         {"public_key": key.line},
         f"add drop key {key.algorithm} {key.fingerprint}",
@@ -133,7 +134,7 @@ def _check_sftp(payload: dict[str, Any]) -> Checked:
     try:
         host_key = parse_public_key(_text(payload, "host_key"))
     except KeyError_ as exc:
-        raise ChangeProblem(f"host_key: {exc}", f"de hostsleutel is {_KEY_NL}") from exc
+        raise ChangeProblem(f"host_key: {exc}", f"de hostsleutel is {_KEY_NL} ({exc})") from exc
     paths: dict[str, str | None] = {}
     for name in ("path", "return_path"):
         value = payload.get(name)

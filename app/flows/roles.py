@@ -32,19 +32,21 @@ class Action(enum.StrEnum):
     RECORD_PROTOCOL_DATE = "record a date of a protocol"
 
 
+# What a role may not do, as the Dutch sentence says it after "mag" (the negation is part of
+# it: "geen exports aanvragen", "de pseudoniemsleutel niet vervangen").
 _DUTCH = {
-    Action.READ: "runs, protocollen, ontvangers en de audittrail lezen",
-    Action.REQUEST: "exports aanvragen",
-    Action.APPROVE: "exports goedkeuren",
-    Action.CANCEL: "exports annuleren",
-    Action.ASK_RESEND: "een herzending van de sleutel vragen",
-    Action.APPROVE_RESEND: "een herzending van de sleutel goedkeuren",
-    Action.PROPOSE_CHANGE: "wijzigingen aan ontvangers voorstellen",
-    Action.DECIDE_CHANGE: "over wijzigingen aan ontvangers beslissen",
-    Action.MANAGE_STAFF: "medewerkersaccounts beheren",
-    Action.ROTATE_PSEUDONYM_KEY: "de pseudoniemsleutel vervangen",
-    Action.CHECK_OBLIGATION: "de inburgeringsplicht van een persoon nagaan",
-    Action.RECORD_PROTOCOL_DATE: "een datum van een protocol vastleggen",
+    Action.READ: "geen runs, protocollen, ontvangers en audittrail lezen",
+    Action.REQUEST: "geen exports aanvragen",
+    Action.APPROVE: "geen exports goedkeuren",
+    Action.CANCEL: "geen exports annuleren",
+    Action.ASK_RESEND: "geen herzending van de sleutel vragen",
+    Action.APPROVE_RESEND: "geen herzending van de sleutel goedkeuren",
+    Action.PROPOSE_CHANGE: "geen wijzigingen aan ontvangers voorstellen",
+    Action.DECIDE_CHANGE: "niet over wijzigingen aan ontvangers beslissen",
+    Action.MANAGE_STAFF: "geen medewerkersaccounts beheren",
+    Action.ROTATE_PSEUDONYM_KEY: "de pseudoniemsleutel niet vervangen",
+    Action.CHECK_OBLIGATION: "de inburgeringsplicht van een persoon niet nagaan",
+    Action.RECORD_PROTOCOL_DATE: "geen datum van een protocol vastleggen",
 }
 
 _STAFF = frozenset({Role.OPERATOR, Role.APPROVER, Role.AUDITOR, Role.ADMIN})
@@ -84,5 +86,5 @@ def require(name: str, role: Role | str, action: Action) -> None:
         raise RoleRefused(
             "auth.role",
             f"user '{name}' ({role}) may not {action.value}",
-            f"gebruiker '{name}' ({role}) mag geen {_DUTCH[action]}",
+            f"gebruiker '{name}' ({role}) mag {_DUTCH[action]}",
         )
