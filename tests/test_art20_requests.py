@@ -186,16 +186,16 @@ def test_a_file_with_bad_lines_is_refused_whole_with_line_numbers(
     refused = kbx(*ART20, "--recipient", "all-requested", "--requests", str(csv), *SLOT)
     assert refused.exit_code == 2, refused.output
     assert refused.stderr == (
-        "kbx: the requests are refused, nothing is requested: line 3: nis_code is not 5 digits; "
-        "line 4: municipality 72020 is already on line 2; line 4: requested_on is not a date "
-        "YYYY-MM-DD; line 5: expected 3 columns, found 2 [requests.invalid]\n"
+        "kbx: de aanvragen zijn geweigerd, er wordt niets aangevraagd: regel 3: nis_code is "
+        "geen 5 cijfers; regel 4: gemeente 72020 staat al op regel 2; regel 4: requested_on is "
+        "geen datum JJJJ-MM-DD; regel 5: 3 kolommen verwacht, 2 gevonden [requests.invalid]\n"
     )
     unknown = tmp_path / "onbekend.csv"
     requests_file(unknown, [LOMMEL, "99999"])
     refused = kbx(*ART20, "--recipient", "all-requested", "--requests", str(unknown), *SLOT)
     assert refused.exit_code == 2, refused.output
     assert refused.stderr.endswith(
-        "no such municipality on line(s) 3 (99999) [requests.unknown_recipient]\n"
+        "onbekende gemeente op regel(s) 3 (99999) [requests.unknown_recipient]\n"
     )
     assert _runs(engine) == [], "nothing half-done"
 

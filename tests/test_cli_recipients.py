@@ -70,7 +70,8 @@ def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None
         "olga",
     )
     assert landline.exit_code == 2
-    assert "not a Belgian mobile number" in landline.stderr
+    assert "geen Belgisch gsm-nummer" in landline.stderr
+    assert landline.stderr.endswith("[change.invalid_contact]\n")
     foreign = kbx(
         "recipients",
         "contact",
@@ -116,7 +117,7 @@ def test_contact_needs_a_belgian_mobile_number(kbx: Kbx, engine: Engine) -> None
         "olga",
     )
     assert unknown.exit_code == 2
-    assert "unknown recipient '99999'" in unknown.stderr
+    assert unknown.stderr == "kbx: onbekende ontvanger '99999' [recipient.unknown]\n"
 
 
 @pytest.mark.parametrize(
@@ -153,7 +154,7 @@ def test_key_fingerprint_is_the_one_ssh_keygen_shows(
     assert expected in result.stdout
     again = kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub", "--by", "olga")
     assert again.exit_code == 2
-    assert "already registered" in again.stderr
+    assert "is al geregistreerd [key.duplicate]" in again.stderr
 
 
 def test_weak_private_or_garbage_keys_are_refused(kbx: Kbx, tmp_path: Path) -> None:
@@ -164,10 +165,12 @@ def test_weak_private_or_garbage_keys_are_refused(kbx: Kbx, tmp_path: Path) -> N
     )
     weak = kbx("recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub", "--by", "olga")
     assert weak.exit_code == 2
-    assert "at least 3072" in weak.stderr
+    assert "de sleutel is geen geldige publieke OpenSSH-sleutel" in weak.stderr
+    assert "at least 3072" in weak.stderr  # crypto's reason, in brackets
     private = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(key), "--by", "olga")
     assert private.exit_code == 2
-    assert "private key" in private.stderr
+    assert "nooit een privésleutel" in private.stderr
+    assert "private key" in private.stderr  # crypto's reason, in brackets
     garbage = tmp_path / "garbage.pub"
     garbage.write_text("ssh-ed25519 AAAAnotbase64!!\n")
     assert (
@@ -272,7 +275,8 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "olga",
     )
     assert wrong_kind.exit_code == 2
-    assert "does not work with an accession" in wrong_kind.stderr
+    assert "werkt niet met een toetreding" in wrong_kind.stderr
+    assert wrong_kind.stderr.endswith("[agreement.wrong_kind]\n")
     agency = kbx(
         "accession",
         "add",
@@ -305,7 +309,8 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "olga",
     )
     assert future.exit_code == 2
-    assert "future" in future.stderr
+    assert "ligt in de toekomst" in future.stderr
+    assert future.stderr.endswith("[agreement.future]\n")
     bad_date = kbx(
         "accession",
         "add",
@@ -326,7 +331,7 @@ def test_agreements_are_checked_against_what_the_protocol_requires(kbx: Kbx) -> 
         "check", "no-such-protocol", "--recipient", GENT, "--period", "2026", "--channel", "zivver"
     )
     assert unknown.exit_code == 2
-    assert "unknown protocol" in unknown.stderr
+    assert "onbekend protocol" in unknown.stderr
 
 
 def _ssh_keygen(tmp_path: Path, name: str, *args: str) -> Path:
@@ -377,7 +382,7 @@ def test_a_puttygen_key_saved_by_notepad_registers_with_the_openssh_fingerprint(
         "recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub", "--by", "olga"
     )  # fmt: skip
     assert again.exit_code == 2
-    assert "already registered" in again.stderr
+    assert "is al geregistreerd [key.duplicate]" in again.stderr
 
 
 def test_a_utf16_key_file_from_notepad_is_read(kbx: Kbx, tmp_path: Path) -> None:
@@ -427,6 +432,9 @@ def test_key_files_are_refused_by_naming_the_problem_never_the_content(
         path.write_text(content)
         result = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(path), "--by", "olga")
         assert result.exit_code == 2, name
+        # The Dutch line first, crypto's English reason in brackets (or after the file's name).
+        dutch = ("de sleutel is geen geldige publieke OpenSSH-sleutel", "kan de publieke sleutel")
+        assert any(words in result.stderr for words in dutch), (name, result.stderr)
         assert message in result.stderr, (name, result.stderr)
         assert result.stderr.count("\n") == 1, (name, result.stderr)
         assert "b'" not in result.stderr, name
@@ -435,7 +443,7 @@ def test_key_files_are_refused_by_naming_the_problem_never_the_content(
     binary.write_bytes(b"\xff\xd8\xff\xe0" + secret.encode("latin-1") + b"\xe9")
     result = kbx("recipients", "key", "add", LOMMEL, "--public-key", str(binary), "--by", "olga")
     assert result.exit_code == 2
-    assert "the file is not a text file (not UTF-8 nor UTF-16)" in result.stderr
+    assert "kan de publieke sleutel niet lezen: the file is not a text file" in result.stderr
     assert "codec" not in result.stderr
     assert "Peeters" not in result.stderr
 
@@ -458,7 +466,9 @@ def test_the_sftp_host_key_may_be_a_file_and_is_never_echoed(
     ]  # fmt: skip
     bad = kbx(*common, "--host-key", "sftp.vdab.example 85073003328")
     assert bad.exit_code == 2
-    assert "host_key: not an OpenSSH public key line" in bad.stderr
+    assert "de hostsleutel is geen geldige publieke OpenSSH-sleutel" in bad.stderr
+    assert "(not an OpenSSH public key line" in bad.stderr
+    assert bad.stderr.endswith("[change.invalid_sftp]\n")
     assert "85073003328" not in bad.stderr
     known_hosts = kbx(
         *common, "--host-key", f"sftp.vdab.example {server.with_suffix('.pub').read_text()}"

@@ -20,33 +20,35 @@ from tests.export_helpers import requests_file, staff
             ("export", "request", "art20-municipal", "--recipient", "72020", "--period", "2026",
              "--channel", "sftp_drop", "--by", "arne"),
             2,
-            "kbx: user 'arne' (approver) may not request exports [auth.role]",
+            "kbx: gebruiker 'arne' (approver) mag geen exports aanvragen [auth.role]",
         ),
         (
             ("export", "approve", "1", "--by", "olga"),
             2,
-            "kbx: user 'olga' (operator) may not approve exports [auth.role]",
+            "kbx: gebruiker 'olga' (operator) mag geen exports goedkeuren [auth.role]",
         ),
         (
             ("recipients", "changes", "reject", "1", "--by", "olga"),
             2,
-            "kbx: user 'olga' (operator) may not decide on changes to recipients [auth.role]",
+            "kbx: gebruiker 'olga' (operator) mag niet over wijzigingen aan ontvangers beslissen "
+            "[auth.role]",
         ),
         (
             ("recipients", "mail", "set", "44021", "--address", "bz@gent.be", "--route", "zivver",
              "--by", "arne"),
             2,
-            "kbx: user 'arne' (approver) may not propose changes to recipients [auth.role]",
+            "kbx: gebruiker 'arne' (approver) mag geen wijzigingen aan ontvangers voorstellen "
+            "[auth.role]",
         ),
         (
             ("pseudonym", "rotate", "--by", "olga"),
             2,
-            "kbx: user 'olga' (operator) may not rotate the pseudonym key [auth.role]",
+            "kbx: gebruiker 'olga' (operator) mag de pseudoniemsleutel niet vervangen [auth.role]",
         ),
         (
             ("export", "cancel", "1", "--by", "nobody"),
             2,
-            "kbx: unknown user 'nobody' [user.unknown]",
+            "kbx: onbekende gebruiker 'nobody' [user.unknown]",
         ),
     ],
 )  # fmt: skip
@@ -119,7 +121,7 @@ def test_a_period_that_is_no_period_is_a_typing_error_and_records_nothing(kbx: K
     )  # fmt: skip
     assert typo.exit_code == 2
     assert typo.stderr == (
-        "kbx: '26' is not a period: YYYY (2026) or YYYY-H1 / YYYY-H2 [period.invalid]\n"
+        "kbx: '26' is geen periode: JJJJ (2026) of JJJJ-H1 / JJJJ-H2 [period.invalid]\n"
     )
     assert kbx("export", "list", "--all", "--json").stdout.strip() == "[]"
 
@@ -129,3 +131,16 @@ def test_the_channel_names_of_the_command_line_are_the_channels() -> None:
     from exchange.protocols import Channel
 
     assert get_args(ChannelName) == tuple(c.value for c in Channel)
+
+
+def test_an_error_line_is_dutch_and_falls_back_on_the_catalogue() -> None:
+    """``kbx: <Dutch> [code]``: the error's own Dutch; without one the catalogue's Dutch line with
+    the error's own English after it (its facts); a code the catalogue lacks, the English."""
+    from app.cli import said
+    from app.errors import KbxError
+
+    own = KbxError("run.unknown", "unknown run KBX-2026-000042", "onbekende run KBX-2026-000042")
+    assert said(own) == "onbekende run KBX-2026-000042"
+    generic = KbxError("run.unknown", "unknown run KBX-2026-000042")
+    assert said(generic) == "Onbekende run (unknown run KBX-2026-000042)"
+    assert said(KbxError("no.such_code", "something went wrong")) == "something went wrong"

@@ -124,25 +124,29 @@ def test_serve_on_a_busy_http_port_says_so_in_one_line(tmp_path: Path, held_port
     line = _one_line(
         _kbx(tmp_path, "serve", "--port", str(held_port), "--sftp-port", str(_free_port()))
     )
-    assert line == (f"kbx: port {held_port} on 127.0.0.1 is in use; set KBX_HTTP_PORT or --port")
+    assert line == (
+        f"kbx: poort {held_port} op 127.0.0.1 is in gebruik; stel KBX_HTTP_PORT of --port in"
+    )
 
 
 def test_serve_on_a_busy_sftp_port_says_so_in_one_line(tmp_path: Path, held_port: int) -> None:
     done = _kbx(tmp_path, "serve", "--port", str(_free_port()), "--sftp-port", str(held_port))
     line = _one_line(done)
     assert line == (
-        f"kbx: port {held_port} on 127.0.0.1 is in use; set KBX_SFTP_PORT or --sftp-port"
+        f"kbx: poort {held_port} op 127.0.0.1 is in gebruik; stel KBX_SFTP_PORT of --sftp-port in"
     )
 
 
 def test_sftp_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path, held_port: int) -> None:
     line = _one_line(_kbx(tmp_path, "sftp", "serve", "--port", str(held_port)))
-    assert line == f"kbx: port {held_port} on 127.0.0.1 is in use; set KBX_SFTP_PORT or --port"
+    assert line == (
+        f"kbx: poort {held_port} op 127.0.0.1 is in gebruik; stel KBX_SFTP_PORT of --port in"
+    )
 
 
 def test_a_port_out_of_range_is_one_line(tmp_path: Path) -> None:
     line = _one_line(_kbx(tmp_path, "serve", "--port", "99999"))
-    assert line == "kbx: port 99999 is not a TCP port (0-65535); set KBX_HTTP_PORT or --port"
+    assert line == "kbx: poort 99999 is geen TCP-poort (0-65535); stel KBX_HTTP_PORT of --port in"
 
 
 # -- a database kbx cannot use: one line, exit 1, nothing left behind --------------------------
@@ -151,8 +155,8 @@ def test_a_port_out_of_range_is_one_line(tmp_path: Path) -> None:
 def test_a_data_directory_without_a_database_is_one_line_and_stays_empty(tmp_path: Path) -> None:
     line = _one_line(_kbx(tmp_path, "export", "list"))
     assert line == (
-        "kbx: the database does not have this kbx's schema: run `kbx db upgrade` (or `make run`) "
-        "[database.not_migrated]"
+        "kbx: de databank heeft het schema van deze kbx niet: voer `kbx db upgrade` "
+        "(of `make run`) uit [database.not_migrated]"
     )
     assert not (tmp_path / "var" / "kbx.sqlite3").exists()
 
@@ -167,6 +171,7 @@ def _kbx_on(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess
 
 def test_a_database_url_kbx_cannot_use_is_one_line(tmp_path: Path) -> None:
     line = _one_line(_kbx_on(tmp_path, "mysql+nodriver://u:secret@h/db", "export", "list"))
+    assert line.startswith("kbx: KBX_DATABASE_URL is geen databank-URL die kbx kan gebruiken ")
     assert line.endswith("[database.url_invalid]")
     assert "secret" not in line
 
@@ -175,7 +180,7 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://postgres:secret@127.0.0.1:{_free_port()}/kbx"
     line = _one_line(_kbx_on(tmp_path, url, "export", "list"))
     assert line == (
-        "kbx: cannot connect to the database (KBX_DATABASE_URL, KBX_DATA_DIR) "
+        "kbx: kan geen verbinding maken met de databank (KBX_DATABASE_URL, KBX_DATA_DIR) "
         "[database.unreachable]"
     )
 
@@ -211,6 +216,6 @@ def test_a_bad_setting_is_named_without_its_value(tmp_path: Path) -> None:
         [*KBX, "export", "list"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
     )
     assert _one_line(done) == (
-        "kbx: settings refused: KBX_HTTP_PORT: Input should be a valid integer, unable to parse "
-        "string as an integer [settings.invalid]"
+        "kbx: instellingen geweigerd: KBX_HTTP_PORT: Input should be a valid integer, unable to "
+        "parse string as an integer [settings.invalid]"
     )

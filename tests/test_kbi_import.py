@@ -52,7 +52,7 @@ def test_one_bad_check_digit_among_10000_refuses_the_whole_file(
     assert result.exit_code == 2
     # Header is line 1, so row index 6789 is on line 6791.
     assert "line 6791, column national_number: national_number.checksum" in result.stderr
-    assert "nothing was written" in result.stderr
+    assert "kbx: extract.csv geweigerd: 1 probleem; er werd niets geschreven\n" in result.stderr
     assert bad["national_number"] not in result.output
     assert bad["last_name"] not in result.output
     assert store_numbers(engine) == {r["national_number"] for r in before}
@@ -142,7 +142,7 @@ def test_not_a_csv_or_not_utf8(kbx: Kbx, engine: Engine, tmp_path: Path) -> None
     assert "file.not_utf8" in result.stderr
     missing = kbx("kbi", "import", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 2
-    assert "no such file" in missing.stderr
+    assert missing.stderr.endswith("nope.csv: bestand bestaat niet\n")
 
 
 def test_the_format_document_lists_every_column() -> None:
@@ -243,7 +243,7 @@ def test_dates_before_1_march_1900_are_refused_per_row(
         "line 3, column contract_signed_on: date.before_1900",
         "line 5, column birth_date: date.before_1900",
     ]
-    assert "3 problem(s); nothing was written" in result.stderr
+    assert "kbx: extract.csv geweigerd: 3 problemen; er werd niets geschreven\n" in result.stderr
 
 
 def test_blank_rows_and_rows_of_bare_separators_are_skipped_and_counted(
@@ -315,8 +315,8 @@ def test_a_semicolon_separated_file_gets_one_line_that_says_so(
     result = kbx("kbi", "import", str(path))
     assert result.exit_code == 2
     assert result.stderr == (
-        "kbx: excel.csv uses ';' as separator: save it as CSV UTF-8 (comma delimited) "
-        "[kbi.semicolon_separated]\n"
+        "kbx: excel.csv gebruikt ';' als scheidingsteken: sla op als CSV UTF-8 "
+        "(door komma's gescheiden) [kbi.semicolon_separated]\n"
     )
     assert result.stdout == ""
     assert store_numbers(engine) == {r["national_number"] for r in before}

@@ -504,7 +504,7 @@ def test_a_recipient_without_a_mailbox_on_that_route_is_refused_at_request(
     )  # fmt: skip
     none = kbx(*request)
     assert none.exit_code == 2
-    assert "no mailbox registered for zivver" in none.stderr
+    assert "geen e-mailadres geregistreerd voor zivver [recipient.no_mailbox]" in none.stderr
     register_mailbox(engine, "secure_mail")  # a mailbox, but on the other route
     other = kbx(*request)
     assert other.exit_code == 2

@@ -168,7 +168,7 @@ def test_only_an_admin_records_a_date_that_happened_of_a_protocol_that_has_one(
     assert refused.stderr.startswith("kbx: ")
     assert refused.stderr.endswith(ending)
     if not ending:
-        assert "may not record a date of a protocol" in refused.stderr
+        assert "mag geen datum van een protocol vastleggen [auth.role]" in refused.stderr
     with transaction(engine) as session:
         assert (
             session.scalars(

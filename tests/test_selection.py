@@ -212,4 +212,4 @@ def test_preview_prints_count_and_columns_never_rows(kbx: Kbx, store: Engine) ->
     assert not any(number in result.output for number in NUMBER.values())
     wrong = kbx("preview", "vdab-pillar3", "--recipient", "vdab", "--period", "2026")
     assert wrong.exit_code == 2
-    assert "does not fit" in wrong.output
+    assert wrong.output == "kbx: periode '2026' past niet bij vdab-pillar3 (half_year)\n"

@@ -34,5 +34,5 @@ def test_a_mistyped_recipient_is_not_echoed(kbx: Kbx) -> None:
         "--channel", "sftp_drop",
     )  # fmt: skip
     assert typed.exit_code == 2
-    assert "unknown recipient" in typed.stderr
+    assert typed.stderr == "kbx: onbekende ontvanger '(waarde niet getoond)' [recipient.unknown]\n"
     assert "91040120512" not in typed.output

@@ -39,10 +39,10 @@ def test_a_key_of_one_recipient_is_refused_for_another(
     four_eyes(kbx, "recipients", "key", "add", LOMMEL, "--public-key", f"{key}.pub")
     again = kbx("recipients", "key", "add", GENT, "--public-key", f"{key}.pub", "--by", "olga")
     assert again.exit_code == 2
-    assert again.stderr.startswith("kbx: key SHA256:")
+    assert again.stderr.startswith("kbx: sleutel SHA256:")
     assert again.stderr.rstrip().endswith(
-        f"is registered for recipient {LOMMEL}: one key logs in as one recipient only; "
-        "ask for a key of its own [key.other_recipient]"
+        f"is geregistreerd voor ontvanger {LOMMEL}: een sleutel meldt aan als een enkele "
+        "ontvanger; vraag een eigen sleutel [key.other_recipient]"
     )
     with engine.connect() as connection:
         owners = connection.scalars(select(RecipientKey.recipient_id)).all()

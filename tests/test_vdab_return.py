@@ -434,7 +434,7 @@ def test_an_operator_key_is_rotated_by_the_operator_and_recorded_by_an_admin(
     monkeypatch.setenv("KBX_PSEUDONYM_KEY", base64.b64encode(first).decode())
     refused = cli("pseudonym", "rotate", "--by", "ada")
     assert refused.exit_code == 3
-    assert "only the operator changes" in refused.stderr
+    assert "KBX_PSEUDONYM_KEY, die enkel de operator wijzigt" in refused.stderr
     recorded = cli("pseudonym", "rotate", "--by", "ada", "--confirm-key-id", key_id(first))
     assert recorded.exit_code == 0, recorded.output
 
@@ -444,11 +444,13 @@ def test_an_operator_key_is_rotated_by_the_operator_and_recorded_by_an_admin(
     assert "--confirm-key-id" in shown.stderr, "the unrecorded key is pointed out"
     wrong = cli("pseudonym", "rotate", "--by", "ada", "--confirm-key-id", key_id(first))
     assert wrong.exit_code == 2
+    assert f"heeft id {key_id(second)}, niet {key_id(first)}" in wrong.stderr
     assert (
         cli("pseudonym", "rotate", "--by", "ada", "--confirm-key-id", key_id(second)).exit_code == 0
     )
     again = cli("pseudonym", "rotate", "--by", "ada", "--confirm-key-id", key_id(second))
     assert again.exit_code == 3, "the same key is not a rotation"
+    assert f"sleutel {key_id(second)} is al de geregistreerde sleutel" in again.stderr
     assert _rotations(engine) == [
         ("ada", {"old_key_id": None, "new_key_id": key_id(first), "how": "operator"}),
         ("ada", {"old_key_id": key_id(first), "new_key_id": key_id(second), "how": "operator"}),
@@ -465,7 +467,7 @@ def test_production_never_writes_a_key(
     assert "set KBX_PSEUDONYM_KEY" in shown.stderr
     refused = cli("pseudonym", "rotate", "--by", "ada")
     assert refused.exit_code == 3
-    assert "kbx never writes it" in refused.stderr
+    assert "kbx schrijft hem nooit" in refused.stderr
     assert not pseudonym_key_file(settings).exists()
     assert _rotations(engine) == []
 

@@ -33,12 +33,24 @@ from app.cli import (
 from app.cli.common import Context
 from app.errors import KbxError
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "said"]
 
 
 def _say(exc: KbxError) -> typer.Exit:
-    typer.echo(f"kbx: {exc.message} [{exc.code}]", err=True)
+    """The error as one line in Dutch, its code and its exit code: ``kbx: <Dutch> [code]``."""
+    typer.echo(f"kbx: {said(exc)} [{exc.code}]", err=True)
     return typer.Exit(exc.exit_code)
+
+
+def said(exc: KbxError) -> str:
+    """The error's Dutch text as the API answers it (``app.error_catalogue.dutch``). An error
+    raised without one gets the catalogue's generic Dutch line, and its own English message
+    after it in brackets: the generic line alone would lose the facts an operator acts on (which
+    run, which file)."""
+    from app.error_catalogue import dutch
+
+    text = dutch(exc)
+    return text if exc.message_nl or text == exc.message else f"{text} ({exc.message})"
 
 
 class _Group(TyperGroup):

@@ -24,7 +24,7 @@ def audit_verify(ctx: typer.Context) -> None:
 
     report = verify_trail(ctx_of(ctx).engine)
     if report.broken is not None:
-        fail(f"audit trail broken at {report.broken}", code=EXIT_TAMPERED)
+        fail(f"audittrail gebroken bij {report.broken}", code=EXIT_TAMPERED)
     typer.echo(f"audit trail intact: {report.events} event(s), head {report.head}")
 
 
@@ -53,7 +53,7 @@ def audit_list(
     from app.flows.history import audit_events
 
     if since and until and since > until:
-        fail("--since lies after --until")
+        fail("--since ligt na --until")
     events = audit_events(
         ctx_of(ctx).engine,
         since=since.date() if since else None,

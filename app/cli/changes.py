@@ -35,11 +35,11 @@ def _read(path: Path, what: str) -> str:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        fail(f"{path}: cannot read the {what}: {exc.strerror or 'unreadable'}")
+        fail(f"{path}: kan {what} niet lezen: {exc.strerror or 'onleesbaar'}")
     try:
         return decode_key_file(data)
     except KeyError_ as exc:
-        fail(f"{path}: cannot read the {what}: {exc}")
+        fail(f"{path}: kan {what} niet lezen: {exc}")
 
 
 def _is_file(value: str) -> bool:
@@ -103,7 +103,7 @@ def key_add(
     """Propose an SSH public key the recipient logs in with on the SFTP drop."""
     from exchange.recipient_changes import ChangeKind
 
-    payload = {"public_key": _read(public_key, "public key")}
+    payload = {"public_key": _read(public_key, "de publieke sleutel")}
     propose_change(ctx_of(ctx), ChangeKind.KEY, recipient_id, payload, by)
 
 
@@ -131,8 +131,8 @@ def sftp_set(
         "host": host,
         "port": port,
         "username": username,
-        "private_key": _read(private_key, "private key"),
-        "host_key": _read(Path(host_key), "host key") if _is_file(host_key) else host_key,
+        "private_key": _read(private_key, "de privésleutel"),
+        "host_key": _read(Path(host_key), "de hostsleutel") if _is_file(host_key) else host_key,
         "path": path,
         "return_path": return_path,
     }

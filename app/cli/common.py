@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from exchange.shown import shown
+from exchange.shown import shown_nl
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -80,7 +80,7 @@ class Context:
                     else str(e["msg"])
                     for e in exc.errors(include_input=False)
                 )
-                fail(f"settings refused: {errors} [settings.invalid]", code=EXIT_INTERNAL)
+                fail(f"instellingen geweigerd: {errors} [settings.invalid]", code=EXIT_INTERNAL)
         return self._settings
 
     @property
@@ -104,7 +104,7 @@ class Context:
             try:
                 self._registry = load_registry(self.settings.protocols_dir)
             except DefinitionError as exc:
-                fail(f"protocol definitions refused: {exc}", code=EXIT_INTERNAL)
+                fail(f"protocoldefinities geweigerd: {exc}", code=EXIT_INTERNAL)
         return self._registry
 
     @property
@@ -115,7 +115,7 @@ class Context:
             try:
                 self._deps = build_deps(self.settings, self.registry)
             except StartupError as exc:
-                fail(str(exc), code=EXIT_INTERNAL)
+                fail(f"kbx kan niet starten: {exc}", code=EXIT_INTERNAL)
         return self._deps
 
     def close(self) -> None:
@@ -134,7 +134,7 @@ class Context:
         definition = self.registry.get(protocol_id)
         if definition is None:
             known = ", ".join(d.id for d in self.registry)
-            fail(f"unknown protocol '{shown(protocol_id)}' (known: {known})")
+            fail(f"onbekend protocol '{shown_nl(protocol_id)}' (bekend: {known})")
         return definition
 
 

@@ -25,7 +25,7 @@ from app.cli.common import (
     recipient_id,
     staff,
 )
-from exchange.shown import shown
+from exchange.shown import shown_nl
 
 if TYPE_CHECKING:
     from app.errors import Conflict
@@ -187,16 +187,19 @@ def export_request(
     staff(c, by, Action.REQUEST)
     if recipient in ("all-signed", "all-requested"):
         if requested_on is not None or request_ref is not None:
-            fail("--requested-on and --request-ref are for one recipient; a batch takes --requests")
+            fail(
+                "--requested-on en --request-ref gelden voor één ontvanger; "
+                "een batch neemt --requests"
+            )
         if (recipient == "all-requested") != (requests_file is not None):
-            fail("--recipient all-requested goes with --requests FILE, and only with it")
+            fail("--recipient all-requested gaat samen met --requests FILE, en enkel daarmee")
         requests = None
         if requests_file is not None:
             requests = read_requests(_read_text(requests_file))
         _request_batch(ctx, protocol, period, channel, lookback_years, by, as_json, requests)
         return
     if requests_file is not None:
-        fail("--requests goes with --recipient all-requested")
+        fail("--requests gaat enkel samen met --recipient all-requested")
     request = make_request(requested_on.date() if requested_on else None, request_ref)
     recipient = recipient_id(c, recipient)
     try:
@@ -229,14 +232,14 @@ def _read_text(path: Path) -> str:
     """A small UTF-8 text file the operator named; exits 2 when it cannot be read."""
     try:
         if path.stat().st_size > 1_000_000:
-            fail(f"{path.name}: larger than 1 MB")
+            fail(f"{path.name}: groter dan 1 MB")
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        fail(f"{path.name}: no such file")
+        fail(f"{path.name}: bestand bestaat niet")
     except UnicodeDecodeError:
-        fail(f"{path.name}: not UTF-8 text")
+        fail(f"{path.name}: geen UTF-8-tekst")
     except OSError as exc:
-        fail(f"{path.name}: cannot be read ({exc.strerror})")
+        fail(f"{path.name}: kan niet gelezen worden ({exc.strerror})")
 
 
 @export_app.command("approve")
@@ -361,7 +364,7 @@ def export_collect(
     elif done.outcome == "refused":
         for line in done.report:
             typer.echo(f"  {line}", err=True)
-        fail(f"run {done.run_id}: the return file is refused whole", code=EXIT_REFUSED)
+        fail(f"run {done.run_id}: het retourbestand is volledig geweigerd", code=EXIT_REFUSED)
     else:
         blank = f"; {done.blank_rows} blank row(s) skipped" if done.blank_rows else ""
         typer.echo(
@@ -446,7 +449,7 @@ def export_list(
         try:
             wanted = RunState(state)
         except ValueError:
-            fail(f"unknown state '{shown(state)}' (states: {_STATES})")
+            fail(f"onbekende toestand '{shown_nl(state)}' (toestanden: {_STATES})")
     if protocol is not None:
         c.definition(protocol)
     lines = run_lines(

@@ -48,7 +48,8 @@ def import_extract_file(c: Context, path: Path, *, as_json: bool = False) -> Non
                 "save it as CSV UTF-8 (comma delimited)",
                 err=True,
             )
-        fail(f"{path.name} refused: {exc.total} problem(s); nothing was written")
+        problems = "1 probleem" if exc.total == 1 else f"{exc.total} problemen"
+        fail(f"{path.name} geweigerd: {problems}; er werd niets geschreven")
     if as_json:
         emit_json(
             {
@@ -74,5 +75,5 @@ def kbi_import(
 ) -> None:
     """Replace the store with a KBI extract, all or nothing (see docs/kbi-extract.md)."""
     if not file.is_file():
-        fail(f"{file}: no such file")
+        fail(f"{file}: bestand bestaat niet")
     import_extract_file(ctx_of(ctx), file, as_json=as_json)

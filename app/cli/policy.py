@@ -18,7 +18,7 @@ from app.cli.common import (
     fail,
     recipient_id,
 )
-from exchange.shown import shown
+from exchange.shown import shown_nl
 
 __all__ = ["check", "preview"]
 
@@ -112,7 +112,7 @@ def preview(
     parsed = parse_period(period)
     if parsed is None or parsed.unit is not definition.frequency.unit:
         unit = definition.frequency.unit.value
-        fail(f"period '{shown(period)}' does not fit {protocol_id} ({unit})")
+        fail(f"periode '{shown_nl(period)}' past niet bij {protocol_id} ({unit})")
     request = SelectionRequest(recipient, parsed, c.settings.current_date(), lookback_years)
     with transaction(c.engine) as session:
         recipient_facts(session, recipient)

@@ -44,7 +44,7 @@ def _current_key_id(c: Context) -> str:
     try:
         return key_id(pseudonym_key(c.settings))
     except PseudonymKeyError as exc:
-        fail(str(exc), code=EXIT_INTERNAL)
+        fail(f"de pseudoniemsleutel is onbruikbaar: {exc}", code=EXIT_INTERNAL)
 
 
 def _source(c: Context) -> str:
@@ -112,14 +112,14 @@ def _confirm_operator_rotation(c: Context, by: str, confirm: str) -> None:
     current = _current_key_id(c)
     if confirm != current:
         fail(
-            f"the key in KBX_PSEUDONYM_KEY has id {current}, not {confirm}: the service does "
-            "not run with the key you mean to record",
+            f"de sleutel in KBX_PSEUDONYM_KEY heeft id {current}, niet {confirm}: de dienst "
+            "draait niet met de sleutel die u wilt registreren",
             code=EXIT_INPUT,
         )
     previous = _last_recorded(c)
     if previous == current:
         fail(
-            f"key {current} is already the recorded key: change KBX_PSEUDONYM_KEY first",
+            f"sleutel {current} is al de geregistreerde sleutel: wijzig eerst KBX_PSEUDONYM_KEY",
             code=EXIT_REFUSED,
         )
     _record(c, by, previous, current, "operator")
@@ -160,7 +160,7 @@ def _rotate_key_file(c: Context, by: str) -> None:
             )
             replace_key_file(key_file, key)
     except PseudonymKeyError as exc:
-        fail(str(exc), code=EXIT_INTERNAL)
+        fail(f"de pseudoniemsleutel is onbruikbaar: {exc}", code=EXIT_INTERNAL)
     typer.echo(f"pseudonym key rotated: {old or '(none)'} -> {new}")
     typer.echo(
         "pseudonyms made from now on cannot be linked to earlier ones; restart a running "
@@ -191,24 +191,24 @@ def rotate(
     if c.settings.pseudonym_key is not None:
         if confirm_key_id is None:
             fail(
-                "the pseudonym key comes from KBX_PSEUDONYM_KEY, which only the operator "
-                "changes: set a new base64 key of 32 bytes there, restart kbx, then record the "
-                f"rotation with `kbx pseudonym rotate --by {by} --confirm-key-id ID` (ID from "
-                "`kbx pseudonym show-key-id`)",
+                "de pseudoniemsleutel komt uit KBX_PSEUDONYM_KEY, die enkel de operator "
+                "wijzigt: zet daar een nieuwe base64-sleutel van 32 bytes, herstart kbx en "
+                f"registreer dan de rotatie met `kbx pseudonym rotate --by {by} --confirm-key-id "
+                "ID` (ID uit `kbx pseudonym show-key-id`)",
                 code=EXIT_REFUSED,
             )
         _confirm_operator_rotation(c, by, confirm_key_id)
         return
     if c.settings.env is Environment.PRODUCTION:
         fail(
-            "in production the pseudonym key lives only in KBX_PSEUDONYM_KEY, which the "
-            "operator sets: kbx never writes it. Set a new base64 key of 32 bytes there, "
-            f"restart kbx, then run `kbx pseudonym rotate --by {by} --confirm-key-id ID` with "
-            "the ID `kbx pseudonym show-key-id` prints",
+            "in productie staat de pseudoniemsleutel enkel in KBX_PSEUDONYM_KEY, die de "
+            "operator instelt: kbx schrijft hem nooit. Zet daar een nieuwe base64-sleutel van "
+            f"32 bytes, herstart kbx en voer dan `kbx pseudonym rotate --by {by} "
+            "--confirm-key-id ID` uit, met de ID die `kbx pseudonym show-key-id` toont",
             code=EXIT_REFUSED,
         )
     if confirm_key_id is not None:
-        fail("--confirm-key-id records a key set in KBX_PSEUDONYM_KEY, and none is set")
+        fail("--confirm-key-id registreert een sleutel uit KBX_PSEUDONYM_KEY, en er is er geen")
     _rotate_key_file(c, by)
 
 

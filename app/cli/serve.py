@@ -35,8 +35,10 @@ sftp_app = typer.Typer(no_args_is_help=True, help="De SFTP-drop")
 
 def _cannot_listen(exc: OSError, host: str, port: int, setting: str, option: str) -> str:
     if exc.errno == errno.EADDRINUSE:
-        return f"port {port} on {host} is in use; set {setting} or {option}"
-    return f"cannot listen on {host}:{port}: {exc.strerror or exc}; set {setting} or {option}"
+        return f"poort {port} op {host} is in gebruik; stel {setting} of {option} in"
+    return (
+        f"kan niet luisteren op {host}:{port}: {exc.strerror or exc}; stel {setting} of {option} in"
+    )
 
 
 def listen(host: str, port: int, setting: str, option: str) -> socket.socket:
@@ -44,7 +46,7 @@ def listen(host: str, port: int, setting: str, option: str) -> socket.socket:
     with one line saying why not (the port out of range, or taken: ``setting`` and ``option``
     say how to move it)."""
     if not 0 <= port <= 65535:
-        message = f"port {port} is not a TCP port (0-65535); set {setting} or {option}"
+        message = f"poort {port} is geen TCP-poort (0-65535); stel {setting} of {option} in"
         fail(message, code=EXIT_INTERNAL)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
@@ -143,7 +145,7 @@ def serve(
         try:
             api = create_app(c.settings, c.registry, c.engine, c.deps)
         except StartupError as exc:
-            fail(str(exc), code=EXIT_INTERNAL)
+            fail(f"kbx kan niet starten: {exc}", code=EXIT_INTERNAL)
         worker = threading.Thread(target=run_worker, args=(c.engine, c.deps, stop), daemon=True)
         worker.start()
         typer.echo(
@@ -178,7 +180,7 @@ def serve(
         supervisor.run()
         # A process that could not start stops the supervisor (it would fail again at once).
         if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
-            fail("an HTTP process could not start; see the lines above", code=EXIT_INTERNAL)
+            fail("een HTTP-proces kon niet starten; zie de regels hierboven", code=EXIT_INTERNAL)
     finally:
         stop.set()
         if drop is not None:
