@@ -72,7 +72,7 @@ def test_a_batch_no_recipient_can_receive_is_a_refusal(kbx: Kbx, tmp_path: Path)
     first, *rest = refused.stderr.splitlines()
     assert first == (
         "kbx: GEWEIGERD / REFUSED: art20-municipal -> all-requested, 2026: "
-        "no run requested: all 1 recipient(s) refused"
+        "geen run aangevraagd: alle 1 ontvanger(s) geweigerd"
     )
     assert rest == [
         "  72020: geweigerd / refused:",

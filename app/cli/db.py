@@ -19,4 +19,4 @@ def db_upgrade(ctx: typer.Context) -> None:
     c = ctx_of(ctx)
     c.may_create_database = True
     added = upgrade(c.engine)
-    typer.echo(f"database up to date; {added} reference recipient(s) added")
+    typer.echo(f"databank bijgewerkt; {added} referentieontvanger(s) toegevoegd")

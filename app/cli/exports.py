@@ -125,8 +125,10 @@ def _request_batch(
                 {"recipient": rid, "reasons": _reasons_json(why)} for rid, why in exc.result.refused
             ]
             emit_json({"batch": None, "runs": [], "refused": refused})
+        from app.error_catalogue import dutch
+
         typer.echo(
-            f"kbx: GEWEIGERD / REFUSED: {protocol} -> {who}, {period}: {exc.message}",
+            f"kbx: GEWEIGERD / REFUSED: {protocol} -> {who}, {period}: {dutch(exc)}",
             err=True,
         )
         _print_refused(exc.result.refused, err=True)
@@ -262,7 +264,7 @@ def export_approve(
             approved = [approve(c.engine, c.deps, _run_id(c, run), by)]
     except PolicyRefusal as exc:
         # Asked again today: the protocol no longer allows what was requested.
-        typer.echo(f"kbx: GEWEIGERD / REFUSED: run {exc.run_id} is not approved", err=True)
+        typer.echo(f"kbx: GEWEIGERD / REFUSED: run {exc.run_id} is niet goedgekeurd", err=True)
         _print_refusal(exc.reasons)
         raise typer.Exit(EXIT_REFUSED) from exc
     for one in approved:

@@ -41,7 +41,10 @@ def import_extract_file(c: Context, path: Path, *, as_json: bool = False) -> Non
         for problem in exc.problems:
             typer.echo(f"kbx: {path.name}: {problem}", err=True)
         if exc.total > len(exc.problems):
-            typer.echo(f"kbx: ... and {exc.total - MAX_REPORTED} more problem(s)", err=True)
+            more = exc.total - MAX_REPORTED
+            typer.echo(
+                f"kbx: ... en nog {more} {'probleem' if more == 1 else 'problemen'}", err=True
+            )
         if any(p.rule == "file.not_utf8" for p in exc.problems):
             typer.echo(
                 "kbx: sla het bestand op als CSV UTF-8 (door komma's gescheiden) / "

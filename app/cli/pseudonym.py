@@ -87,8 +87,8 @@ def show_key_id(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     typer.echo(f"{current} ({_source(c)})")
     if recorded is not None and recorded != current:
         typer.echo(
-            f"kbx: the last recorded rotation names key {recorded}; record this key with "
-            f"`kbx pseudonym rotate --by ADMIN --confirm-key-id {current}`",
+            f"kbx: de laatst geregistreerde rotatie noemt sleutel {recorded}; registreer deze "
+            f"sleutel met `kbx pseudonym rotate --by ADMIN --confirm-key-id {current}`",
             err=True,
         )
 
@@ -123,7 +123,10 @@ def _confirm_operator_rotation(c: Context, by: str, confirm: str) -> None:
             code=EXIT_REFUSED,
         )
     _record(c, by, previous, current, "operator")
-    typer.echo(f"pseudonym key rotation recorded: {previous or '(none recorded)'} -> {current}")
+    typer.echo(
+        f"rotatie van de pseudoniemsleutel geregistreerd: {previous or '(geen geregistreerd)'} "
+        f"-> {current}"
+    )
 
 
 def _rotate_key_file(c: Context, by: str) -> None:
@@ -161,10 +164,10 @@ def _rotate_key_file(c: Context, by: str) -> None:
             replace_key_file(key_file, key)
     except PseudonymKeyError as exc:
         fail(f"de pseudoniemsleutel is onbruikbaar: {exc}", code=EXIT_INTERNAL)
-    typer.echo(f"pseudonym key rotated: {old or '(none)'} -> {new}")
+    typer.echo(f"pseudoniemsleutel vervangen: {old or '(geen)'} -> {new}")
     typer.echo(
-        "pseudonyms made from now on cannot be linked to earlier ones; restart a running "
-        "`kbx serve` so that it uses the new key"
+        "pseudoniemen die vanaf nu gemaakt worden, zijn niet te koppelen aan eerdere; herstart "
+        "een draaiende `kbx serve` zodat die de nieuwe sleutel gebruikt"
     )
 
 

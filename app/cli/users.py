@@ -32,7 +32,7 @@ def users_add(
     password = _password()
     c = ctx_of(ctx)
     add(c.engine, name, Role(role), password, c.actor, c.now())
-    typer.echo(f"user {name} added with role {role}")
+    typer.echo(f"gebruiker {name} toegevoegd met rol {role}")
 
 
 def _password() -> str:
@@ -66,7 +66,7 @@ def users_disable(ctx: typer.Context, name: Annotated[str, typer.Argument()], by
 
     c = ctx_of(ctx)
     disable(c.engine, name, by, c.now())
-    typer.echo(f"user {name} disabled; its tokens no longer work")
+    typer.echo(f"gebruiker {name} uitgeschakeld; de tokens ervan werken niet meer")
 
 
 @users_app.command("enable")
@@ -76,7 +76,7 @@ def users_enable(ctx: typer.Context, name: Annotated[str, typer.Argument()], by:
 
     c = ctx_of(ctx)
     enable(c.engine, name, by, c.now())
-    typer.echo(f"user {name} enabled")
+    typer.echo(f"gebruiker {name} ingeschakeld")
 
 
 @users_app.command("reset-password")
@@ -89,4 +89,4 @@ def users_reset_password(
 
     c = ctx_of(ctx)
     reset_password(c.engine, name, _password(), by, c.now())
-    typer.echo(f"password of {name} reset; its tokens no longer work")
+    typer.echo(f"wachtwoord van {name} opnieuw ingesteld; de tokens ervan werken niet meer")
