@@ -1,7 +1,8 @@
-"""The API's one error catalogue (``app.api.errors.ERRORS``) against the source: every code
-raised anywhere in ``app/`` is in it, with the status its error class answers, and every code in
-it is raised somewhere or answered by the API's own handlers. Read from the source with ``ast``,
-so that a code on a path no test walks is held to the catalogue too."""
+"""The one error catalogue (``app.error_catalogue.ERRORS``: the API and the command line answer
+with it) against the source: every code raised anywhere in ``app/`` is in it, with the status its
+error class answers, and every code in it is raised somewhere or answered by the API's own
+handlers. Read from the source with ``ast``, so that a code on a path no test walks is held to
+the catalogue too."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.api.errors import ERRORS
+from app.error_catalogue import ERRORS
 from app.flows.agreements import AGREEMENT_KINDS, TRANSITION_CODES
 from exchange.recipient_changes import ChangeKind
 
