@@ -384,7 +384,7 @@ def test_an_approval_asks_the_policy_again(kbx: Kbx, tmp_path: Path) -> None:
     refused = kbx("export", "approve", run_id, "--by", "arne")
     assert refused.exit_code == 3, refused.output
     assert refused.stderr.splitlines()[:2] == [
-        f"kbx: GEWEIGERD / REFUSED: run {run_id} is niet goedgekeurd",
+        f"kbx: GEWEIGERD / REFUSED: export {run_id} is niet goedgekeurd",
         "- [agreement.suspended] " + refused.stderr.splitlines()[1].split("] ", 1)[1],
     ]
     assert "(Art. 8)" in refused.stderr

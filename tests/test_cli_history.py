@@ -128,7 +128,7 @@ def test_a_refused_request_shows_its_reasons_as_sentences(kbx: Kbx, story: str) 
     assert "{" not in text, "no Python dict text"
     unknown = kbx("export", "show", "KBX-2026-999999")
     assert unknown.exit_code == 2
-    assert unknown.output.strip() == "kbx: onbekende run KBX-2026-999999 [run.unknown]"
+    assert unknown.output.strip() == "kbx: onbekende export KBX-2026-999999 [run.unknown]"
     # A national number typed where a run belongs is never repeated, with or without its zero.
     for typed in ("01092262490", "1092262490"):
         for args in (("export", "show", typed), ("export", "cancel", typed, "--by", "olga")):

@@ -356,7 +356,10 @@ def test_the_cli_rejects_a_run_or_a_change_only_with_a_reason(
     before = _events(engine)
     tries = [
         (("export", "cancel", ref, "--by", "arne"), "[rejection.reason_missing]"),
-        (("export", "cancel", ref, "--by", "arne", "--reason", NUMBER), "national number"),
+        (
+            ("export", "cancel", ref, "--by", "arne", "--reason", NUMBER),
+            "rijksregisternummer zou kunnen zijn",
+        ),
         (("recipients", "changes", "reject", str(change), "--by", "arne"), "reason_missing"),
         (
             ("recipients", "changes", "reject", str(change), "--by", "arne", "--reason", GROUPED),

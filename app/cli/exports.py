@@ -264,7 +264,7 @@ def export_approve(
             approved = [approve(c.engine, c.deps, _run_id(c, run), by)]
     except PolicyRefusal as exc:
         # Asked again today: the protocol no longer allows what was requested.
-        typer.echo(f"kbx: GEWEIGERD / REFUSED: run {exc.run_id} is niet goedgekeurd", err=True)
+        typer.echo(f"kbx: GEWEIGERD / REFUSED: export {exc.run_id} is niet goedgekeurd", err=True)
         _print_refusal(exc.reasons)
         raise typer.Exit(EXIT_REFUSED) from exc
     for one in approved:
@@ -366,7 +366,7 @@ def export_collect(
     elif done.outcome == "refused":
         for line in done.report:
             typer.echo(f"  {line}", err=True)
-        fail(f"run {done.run_id}: het retourbestand is volledig geweigerd", code=EXIT_REFUSED)
+        fail(f"export {done.run_id}: het retourbestand is volledig geweigerd", code=EXIT_REFUSED)
     else:
         blank = f"; {done.blank_rows} blank row(s) skipped" if done.blank_rows else ""
         typer.echo(
