@@ -19,9 +19,17 @@ from sqlalchemy import Engine
 from app.settings import Settings
 from tests.api_helpers import TestClient, add_staff, make_app
 from tests.conftest import Kbx
-from tests.export_helpers import PASSWORD, personal_data, prepare
+from tests.export_helpers import LOMMEL, PASSWORD, personal_data, prepare
 
-__all__ = ["NOBODY", "Console", "Harness", "get_forms", "open_console", "post_forms"]
+__all__ = [
+    "NOBODY",
+    "Console",
+    "Harness",
+    "get_forms",
+    "open_console",
+    "post_forms",
+    "propose_contact",
+]
 
 # A login name no account has; it must never reach the audit trail or a log line.
 NOBODY = "zz.nobody-typed-this"
@@ -107,3 +115,15 @@ def post_forms(html: str) -> list[str]:
 def get_forms(html: str) -> list[str]:
     """The targets of a page's GET forms (a button that leads to a confirmation page)."""
     return re.findall(r'<form[^>]*method="get"[^>]*action="([^"]+)"', html)
+
+
+def propose_contact(kbx: Kbx, by: str) -> int:
+    """Lommel's new key-SMS contact, proposed by ``by`` in the CLI; the change's number."""
+    proposed = kbx(
+        "recipients", "contact", "set", LOMMEL, "--name", "Dienst Burgerzaken",
+        "--phone", "+32470998877", "--email", "bz@lommel.be", "--by", by,
+    )  # fmt: skip
+    assert proposed.exit_code == 0, proposed.output
+    found = re.search(r"change (\d+) proposed", proposed.stdout)
+    assert found, proposed.stdout
+    return int(found.group(1))

@@ -21,9 +21,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.api.app import create_app
+from app.api.headers import CONSOLE_HEADERS as HEADERS
 from app.registry import load_registry
 from app.settings import Environment, Settings
-from app.web.console import HEADERS, LOGIN_ATTEMPTS, LOGIN_RATE_LIMIT, SESSION_HOURS
+from app.web.console import LOGIN_ATTEMPTS, LOGIN_RATE_LIMIT, SESSION_HOURS
 from app.web.session import COOKIE, open_session, seal
 from app.wiring import build_deps
 from exchange.models import AuditEvent, ExportRun, RateLimitHit

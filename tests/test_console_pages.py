@@ -24,8 +24,8 @@ from exchange.clock import in_brussels
 from exchange.exports import RunState
 from exchange.models import AuditEvent, ExportRun, PendingChange, Recipient, User
 from tests.conftest import Kbx
-from tests.console_helpers import Harness, get_forms, open_console, post_forms
-from tests.export_helpers import LOMMEL, PASSWORD
+from tests.console_helpers import Harness, get_forms, open_console, post_forms, propose_contact
+from tests.export_helpers import PASSWORD
 
 
 @pytest.fixture
@@ -38,17 +38,6 @@ def app_for(
 def _event_count(engine: Engine) -> int:
     with Session(engine) as session:
         return session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-
-
-def _propose_contact(kbx: Kbx, by: str) -> int:
-    proposed = kbx(
-        "recipients", "contact", "set", LOMMEL, "--name", "Dienst Burgerzaken",
-        "--phone", "+32470998877", "--email", "bz@lommel.be", "--by", by,
-    )  # fmt: skip
-    assert proposed.exit_code == 0, proposed.output
-    found = re.search(r"change (\d+) proposed", proposed.stdout)
-    assert found, proposed.stdout
-    return int(found.group(1))
 
 
 # -- audit -----------------------------------------------------------------------------------
@@ -184,7 +173,7 @@ def test_a_recipients_page_masks_the_phone(app_for: Harness) -> None:
 
 
 def test_the_approval_queue_keeps_four_eyes(app_for: Harness, kbx: Kbx, engine: Engine) -> None:
-    change = _propose_contact(kbx, "olga")
+    change = propose_contact(kbx, "olga")
     approve, reject = f"/changes/{change}/approve", f"/changes/{change}/reject"
 
     olga = app_for.browser()
@@ -218,7 +207,7 @@ def test_the_approval_queue_keeps_four_eyes(app_for: Harness, kbx: Kbx, engine: 
     assert "+32 4••••••77" in arne.get("/recipients/72020").text
 
     # An admin who proposed cannot decide by a forged POST: the flow's four eyes (409).
-    second = _propose_contact(kbx, "ada")
+    second = propose_contact(kbx, "ada")
     ada = app_for.browser()
     ada.login("ada")
     assert f"/changes/{second}/approve" not in get_forms(ada.get("/changes").text)

@@ -11,7 +11,6 @@ CLI through its runner."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from app.settings import Settings
 from exchange.models import AuditEvent, ExportRun, PendingChange
 from tests.api_helpers import Api
 from tests.conftest import Kbx
-from tests.console_helpers import Harness, get_forms, open_console, post_forms
+from tests.console_helpers import Harness, get_forms, open_console, post_forms, propose_contact
 from tests.export_helpers import LOMMEL, REQUEST
 
 NUMBER = "85073003328"  # a national number with valid check digits
@@ -56,17 +55,6 @@ def _newest_run(engine: Engine) -> ExportRun:
         run = session.scalars(select(ExportRun).order_by(ExportRun.id.desc())).first()
         assert run is not None
         return run
-
-
-def _propose(kbx: Kbx, by: str = "olga") -> int:
-    proposed = kbx(
-        "recipients", "contact", "set", LOMMEL, "--name", "Dienst Burgerzaken",
-        "--phone", "+32470998877", "--email", "bz@lommel.be", "--by", by,
-    )  # fmt: skip
-    assert proposed.exit_code == 0, proposed.output
-    found = re.search(r"change (\d+) proposed", proposed.stdout)
-    assert found, proposed.stdout
-    return int(found.group(1))
 
 
 def _change_state(engine: Engine, change_id: int) -> str:
@@ -255,7 +243,7 @@ def test_the_approval_is_confirmed_and_four_eyes_and_roles_hold(
 def test_an_approver_rejects_a_change_in_the_console_only_with_a_reason(
     app_for: Harness, kbx: Kbx, engine: Engine
 ) -> None:
-    change = _propose(kbx)
+    change = propose_contact(kbx, "olga")
     reject = f"/changes/{change}/reject"
     arne = app_for.browser()
     arne.login("arne")
@@ -328,7 +316,7 @@ def test_the_api_rejects_a_run_or_a_change_only_with_a_reason(
     assert cancelled.status_code == 200, "the requester needs no reason"
     assert "reason" not in _last_event(engine)[3]
 
-    change = _propose(kbx)
+    change = propose_contact(kbx, "olga")
     before = _events(engine)
     for body, code in (
         (None, "rejection.reason_missing"),
@@ -352,7 +340,7 @@ def test_the_cli_rejects_a_run_or_a_change_only_with_a_reason(
 ) -> None:
     run = _request(kbx, engine)
     ref = str(run.reference)
-    change = _propose(kbx)
+    change = propose_contact(kbx, "olga")
     before = _events(engine)
     tries = [
         (("export", "cancel", ref, "--by", "arne"), "[rejection.reason_missing]"),

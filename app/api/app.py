@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.deps import EngineDep, RegistryDep, SettingsDep
 from app.api.docs import install_docs
 from app.api.errors import install_handlers
-from app.api.headers import ApiHeaders
+from app.api.headers import SecurityHeaders
 from app.api.routes import CALLBACKS, ROUTERS, checks
 from app.flows.deps import ExportDeps
 from app.registry import Registry
@@ -109,7 +109,7 @@ def create_app(
     if dev:
         install_docs(api)
     api.add_middleware(_AccessLog)
-    api.add_middleware(ApiHeaders, production=not dev)
+    api.add_middleware(SecurityHeaders, production=not dev)
     api.state.settings = settings
     api.state.registry = registry
     api.state.engine = engine or make_engine(settings)

@@ -6,10 +6,11 @@ and the confirmation pages of approving and of cancelling or rejecting one,
 form (``/exports/new``). Every rule is a flow's: the pages read through
 ``app.flows.history``, act through ``app.flows.exports`` and ask ``app.flows.roles.may`` what a
 role may do, so a form is rendered only for a role that may use it and a forged POST is refused
-(403) by the same table. Every console answer carries the security headers (``HEADERS``); every
-form carries the session's CSRF token, and a POST without it is refused with 403. The other
-page groups (``audit_pages``, ``recipient_pages``, ``protocol_pages``, ``staff_pages``) have
-their own routers, built on ``app.web.common``, and are mounted here with this one.
+(403) by the same table. Every console answer carries the security headers
+(``app.api.headers``); every form carries the session's CSRF token, and a POST without it is
+refused with 403. The other page groups (``audit_pages``, ``recipient_pages``,
+``protocol_pages``, ``staff_pages``) have their own routers, built on ``app.web.common``, and
+are mounted here with this one.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the route's annotations at runtime.
@@ -81,7 +82,6 @@ from exchange.protocols import Channel
 
 __all__ = [
     "EXPORTS_SHOWN",
-    "HEADERS",
     "LOGIN_ATTEMPTS",
     "LOGIN_RATE_LIMIT",
     "LOGIN_WINDOW_SECONDS",
@@ -97,15 +97,6 @@ OVERVIEW_SHOWN = 50
 
 log = logging.getLogger("kbx.web")
 
-HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
-HSTS = "max-age=31536000; includeSubDomains"
 _CONSOLE_PATHS = (
     "/login",
     "/logout",
@@ -130,8 +121,8 @@ def is_console_path(path: str) -> bool:
 
 
 class _ConsoleSessions:
-    """Opens the session cookie before a console route, seals it back after, and puts the
-    security headers on every console answer. Plain ASGI, not ``BaseHTTPMiddleware``: that
+    """Opens the session cookie before a console route and seals it back after (the security
+    headers are ``app.api.headers``'s, for every path). Plain ASGI, not ``BaseHTTPMiddleware``: that
     one runs each request through a task group and memory streams, ~0.3 ms per request."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -148,17 +139,12 @@ class _ConsoleSessions:
         production = settings_of(request).env is Environment.PRODUCTION
 
         async def answer(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            static = scope["path"].startswith("/static/")
+            if message["type"] == "http.response.start" and not static:
+                # The route has run: the session is sealed as it left it.
+                sealed = seal(deps.vault, session_of(request))
                 headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    headers[name] = value
-                if production:
-                    headers["Strict-Transport-Security"] = HSTS
-                if not scope["path"].startswith("/static/"):
-                    headers["Cache-Control"] = "no-store"
-                    # The route has run: the session is sealed as it left it.
-                    sealed = seal(deps.vault, session_of(request))
-                    headers.append("set-cookie", _cookie(sealed, secure=production))
+                headers.append("set-cookie", _cookie(sealed, secure=production))
             await send(message)
 
         await self.app(scope, receive, answer)
